@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the real components Plattr's tests and local stack run, from the Go
+# module proxy, into bin/<name>-<version>/. A binary is rebuilt only when its
+# version changes (the directory name is the cache key), so a warm run is a
+# no-op. Usage: hack/build-tools.sh [k8s|kwok|all]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/hack/tools"
+bin="$root/bin"
+
+k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$tools/go.mod")
+kwok_version=$(awk '$1=="sigs.k8s.io/kwok"{print $2; exit}' "$tools/go.mod")
+
+build_k8s() {
+  local dir="$bin/k8s-$k8s_version"
+  if [ -x "$dir/k8s" ]; then return; fi
+  echo "building Kubernetes $k8s_version control plane (cold: several minutes on 2 cores)..." >&2
+  mkdir -p "$dir.tmp"
+  (cd "$tools" && go build -trimpath \
+    -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$k8s_version" | cut -d. -f2)" \
+    -o "$dir.tmp/k8s" ./cmd/k8s)
+  for p in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    ln -sf k8s "$dir.tmp/$p"
+  done
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+build_kwok() {
+  local dir="$bin/kwok-$kwok_version"
+  if [ -x "$dir/kwok" ]; then return; fi
+  echo "building kwok $kwok_version..." >&2
+  mkdir -p "$dir.tmp"
+  (cd "$tools" && go build -trimpath -ldflags "-s -w" -o "$dir.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  # kwok's stage definitions ship in its module; copy the ones we run with.
+  local src
+  src=$(cd "$tools" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+           pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    { cat "$src/$f.yaml"; echo "---"; } >> "$dir.tmp/stages.yaml"
+  done
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+case "${1:-all}" in
+  k8s) build_k8s ;;
+  kwok) build_kwok ;;
+  all) build_k8s; build_kwok ;;
+  *) echo "usage: $0 [k8s|kwok|all]" >&2; exit 2 ;;
+esac
+# Print the directories so callers can pick them up.
+echo "K8S_BIN=$bin/k8s-$k8s_version"
+echo "KWOK_BIN=$bin/kwok-$kwok_version"

@@ -1,0 +1,309 @@
+// Package database provisions an app's PostgreSQL schema and roles through
+// the platform's admin connection. Every step first reads the catalog and
+// writes only what is missing, so a reconcile of a provisioned app runs no
+// DDL, and an app role's password changes only when Rotate is called.
+package database
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/plattr/plattr/internal/naming"
+)
+
+// ErrConflict means a schema or role already belongs to another app.
+var ErrConflict = errors.New("owned by another application")
+
+// Provisioner creates, rotates and removes apps' schemas and roles.
+type Provisioner struct {
+	pool *pgxpool.Pool
+	// Connection facts written into app Secrets.
+	host, port, dbname, sslmode string
+}
+
+// New connects lazily to adminURL. appHost, when set, replaces the admin
+// URL's host in the credentials handed to apps (SPEC §5 DB_HOST).
+func New(ctx context.Context, adminURL, appHost string) (*Provisioner, error) {
+	cfg, err := pgxpool.ParseConfig(adminURL)
+	if err != nil {
+		// The parse error can quote the URL, password included: never pass it on.
+		return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL (want postgres://user:password@host:port/db)")
+	}
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening the admin connection pool: %w", err)
+	}
+	p := &Provisioner{
+		pool:   pool,
+		host:   cfg.ConnConfig.Host,
+		port:   fmt.Sprint(cfg.ConnConfig.Port),
+		dbname: cfg.ConnConfig.Database,
+	}
+	if u, err := url.Parse(adminURL); err == nil {
+		p.sslmode = u.Query().Get("sslmode")
+	}
+	if appHost != "" {
+		p.host = appHost
+	}
+	return p, nil
+}
+
+// Close releases the admin connections.
+func (p *Provisioner) Close() { p.pool.Close() }
+
+// Ping checks the admin connection.
+func (p *Provisioner) Ping(ctx context.Context) error { return p.pool.Ping(ctx) }
+
+// Owner identifies the app a schema and its roles belong to; it is recorded
+// as a comment on them so two apps can never share one.
+type Owner struct{ Namespace, Name string }
+
+func (o Owner) marker() string { return "plattr:app=" + o.Namespace + "/" + o.Name }
+
+// state is what the catalog says about an app's objects.
+type state struct {
+	schemaExists, appRoleExists, anonRoleExists bool
+	schemaMarker, appRoleMarker                 string
+	appCanLogin, searchPathSet, anonGranted     bool
+	anonUsage, defaultSelect, adminIsMember     bool
+	adminIsSuper                                bool
+}
+
+func (s state) complete() bool {
+	return s.schemaExists && s.appRoleExists && s.anonRoleExists && s.appCanLogin &&
+		s.searchPathSet && s.anonGranted && s.anonUsage && s.defaultSelect
+}
+
+func (p *Provisioner) read(ctx context.Context, n naming.Database) (state, error) {
+	var s state
+	err := p.pool.QueryRow(ctx, `
+SELECT
+  EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
+  COALESCE((SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1), ''),
+  EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2),
+  COALESCE((SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $2), ''),
+  COALESCE((SELECT rolcanlogin FROM pg_roles WHERE rolname = $2), false),
+  COALESCE((SELECT 'search_path=' || quote_ident($1) = ANY(rolconfig) FROM pg_roles WHERE rolname = $2), false),
+  EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $3),
+  EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+          WHERE r.rolname = $3 AND u.rolname = $2),
+  COALESCE((SELECT has_schema_privilege($3, $1, 'USAGE') FROM pg_roles WHERE rolname = $3 AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)), false),
+  EXISTS (SELECT 1 FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace JOIN pg_roles r ON r.oid = d.defaclrole
+          WHERE n.nspname = $1 AND r.rolname = $2 AND d.defaclobjtype = 'r'
+            AND EXISTS (SELECT 1 FROM aclexplode(d.defaclacl) a JOIN pg_roles g ON g.oid = a.grantee WHERE g.rolname = $3 AND a.privilege_type = 'SELECT')),
+  COALESCE((SELECT pg_has_role(current_user, $2, 'MEMBER') FROM pg_roles WHERE rolname = $2), false),
+  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+`, n.Schema, n.AppRole, n.AnonRole).Scan(
+		&s.schemaExists, &s.schemaMarker, &s.appRoleExists, &s.appRoleMarker, &s.appCanLogin,
+		&s.searchPathSet, &s.anonRoleExists, &s.anonGranted, &s.anonUsage, &s.defaultSelect,
+		&s.adminIsMember, &s.adminIsSuper)
+	return s, err
+}
+
+func (s state) checkOwner(n naming.Database, o Owner) error {
+	if s.schemaExists && s.schemaMarker != o.marker() {
+		return fmt.Errorf("schema %q: %w (%s); set spec.database.schemaName to another name", n.Schema, ErrConflict, ownerOf(s.schemaMarker))
+	}
+	if s.appRoleExists && s.appRoleMarker != o.marker() {
+		return fmt.Errorf("role %q: %w (%s); rename the app or use another environment", n.AppRole, ErrConflict, ownerOf(s.appRoleMarker))
+	}
+	return nil
+}
+
+func ownerOf(marker string) string {
+	if app, ok := strings.CutPrefix(marker, "plattr:app="); ok {
+		return "it belongs to " + app
+	}
+	return "it was not created by Plattr"
+}
+
+// Ensure makes the schema, the login role, the anon role and the grants exist.
+// password is used only when the login role has to be created (or re-enabled
+// after a Retain deletion); an existing role keeps its password. It reports
+// whether it changed anything.
+func (p *Provisioner) Ensure(ctx context.Context, n naming.Database, o Owner, password string) (changed bool, err error) {
+	s, err := p.read(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	if err := s.checkOwner(n, o); err != nil {
+		return false, err
+	}
+	if s.complete() {
+		return false, nil
+	}
+	return true, p.apply(ctx, n, o, s, password)
+}
+
+
+// Rotate sets a new password on the login role, creating everything else
+// that is missing. Callers write the new password to the app's Secret only
+// after Rotate succeeds, so a failure leaves the old pair intact.
+func (p *Provisioner) Rotate(ctx context.Context, n naming.Database, o Owner, password string) error {
+	s, err := p.read(ctx, n)
+	if err != nil {
+		return err
+	}
+	if err := s.checkOwner(n, o); err != nil {
+		return err
+	}
+	s.appCanLogin = false // forces the password to be set
+	return p.apply(ctx, n, o, s, password)
+}
+
+// apply runs, in one transaction, the statements for whatever s says is missing.
+func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s state, password string) error {
+	schema, app, anon := q(n.Schema), q(n.AppRole), q(n.AnonRole)
+	var stmts []string
+	add := func(format string, args ...any) { stmts = append(stmts, fmt.Sprintf(format, args...)) }
+
+	if !s.appRoleExists {
+		add("CREATE ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %s", app, literal(password))
+		add("COMMENT ON ROLE %s IS %s", app, literal(o.marker()))
+	} else if !s.appCanLogin {
+		add("ALTER ROLE %s WITH LOGIN PASSWORD %s", app, literal(password))
+	}
+	if !s.adminIsSuper && !s.adminIsMember {
+		// A non-superuser admin needs membership to create a schema owned by the
+		// app role and to set that role's default privileges.
+		add("GRANT %s TO CURRENT_USER", app)
+	}
+	if !s.searchPathSet {
+		add("ALTER ROLE %s SET search_path = %s", app, schema)
+	}
+	if !s.anonRoleExists {
+		add("CREATE ROLE %s WITH NOLOGIN", anon)
+		add("COMMENT ON ROLE %s IS %s", anon, literal(o.marker()))
+	}
+	if !s.anonGranted {
+		// PostgREST logs in as the app role and switches to anon.
+		add("GRANT %s TO %s", anon, app)
+	}
+	if !s.schemaExists {
+		add("CREATE SCHEMA %s AUTHORIZATION %s", schema, app)
+		add("COMMENT ON SCHEMA %s IS %s", schema, literal(o.marker()))
+	}
+	if !s.anonUsage {
+		add("GRANT USAGE ON SCHEMA %s TO %s", schema, anon)
+	}
+	if !s.defaultSelect {
+		add("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT SELECT ON TABLES TO %s", app, schema, anon)
+	}
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		for _, stmt := range stmts {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("%s: %w", firstWords(stmt), err)
+			}
+		}
+		return nil
+	})
+}
+
+// Remove deletes the app's data (Delete policy) or only its ability to log in
+// (Retain policy). Objects that belong to another app are left alone.
+func (p *Provisioner) Remove(ctx context.Context, n naming.Database, o Owner, keepData bool) error {
+	s, err := p.read(ctx, n)
+	if err != nil {
+		return err
+	}
+	mine := func(exists bool, marker string) bool { return exists && marker == o.marker() }
+	var stmts []string
+	if keepData {
+		if mine(s.appRoleExists, s.appRoleMarker) && s.appCanLogin {
+			stmts = append(stmts, fmt.Sprintf("ALTER ROLE %s WITH NOLOGIN", q(n.AppRole)))
+		}
+	} else {
+		if mine(s.schemaExists, s.schemaMarker) {
+			stmts = append(stmts, fmt.Sprintf("DROP SCHEMA %s CASCADE", q(n.Schema)))
+		}
+		if mine(s.appRoleExists, s.appRoleMarker) {
+			stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AppRole)), fmt.Sprintf("DROP ROLE %s", q(n.AppRole)))
+		}
+		if s.anonRoleExists && (!s.appRoleExists || s.appRoleMarker == o.marker()) {
+			stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AnonRole)), fmt.Sprintf("DROP ROLE %s", q(n.AnonRole)))
+		}
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		for _, stmt := range stmts {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("%s: %w", firstWords(stmt), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Sessions opened before the change keep working until they end; end them
+	// so a deleted app really loses access.
+	_, err = p.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", n.AppRole)
+	return err
+}
+
+// ConnectionInfo is what an app receives in its Secret.
+type ConnectionInfo struct {
+	URL, Host, Port, Name, User, Password, Schema string
+}
+
+// Connection builds the app's connection details. The URL carries no
+// search_path parameter: the role's own search_path selects the schema, so
+// the URL works with every libpq-compatible client.
+func (p *Provisioner) Connection(n naming.Database, password string) ConnectionInfo {
+	u := url.URL{
+		Scheme: "postgres",
+		User:   url.UserPassword(n.AppRole, password),
+		Host:   net.JoinHostPort(p.host, p.port),
+		Path:   "/" + p.dbname,
+	}
+	if p.sslmode != "" {
+		u.RawQuery = url.Values{"sslmode": {p.sslmode}}.Encode()
+	}
+	return ConnectionInfo{
+		URL: u.String(), Host: p.host, Port: p.port, Name: p.dbname,
+		User: n.AppRole, Password: password, Schema: n.Schema,
+	}
+}
+
+// NewPassword returns 32 random characters from [A-Za-z0-9], safe in a URL
+// and in an SQL literal.
+func NewPassword() (string, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 32)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b), nil
+}
+
+func q(id string) string { return naming.QuoteIdentifier(id) }
+
+// literal quotes an SQL string literal. DDL such as CREATE ROLE … PASSWORD
+// takes no bind parameters, so values are quoted here.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// firstWords names a failed statement in an error without its literals, so a
+// password never reaches a log.
+func firstWords(stmt string) string {
+	f := strings.Fields(stmt)
+	if len(f) > 3 {
+		f = f[:3]
+	}
+	return strings.Join(f, " ")
+}

@@ -1,0 +1,155 @@
+// Package naming derives every name Plattr generates for an app — SQL schemas
+// and roles, Kubernetes objects, hosts — from the app's name and environment.
+// All names are valid for their target (PostgreSQL identifiers of at most 63
+// bytes, DNS-1123 labels) and stay distinct: a name that would be too long is
+// cut and given a hash of the whole name, so two long names never collide.
+package naming
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+)
+
+// MaxIdentifierLength is PostgreSQL's NAMEDATALEN-1: longer identifiers are
+// silently truncated by the server, which could make two apps share a role.
+const MaxIdentifierLength = 63
+
+// MaxDNSLabelLength is the longest DNS-1123 label.
+const MaxDNSLabelLength = 63
+
+// hashLength is how many hex digits of SHA-256 a shortened name carries.
+const hashLength = 8
+
+// EnvironmentPrefix is the short form of an environment used in every name.
+func EnvironmentPrefix(env platformv1.Environment) string {
+	if env == platformv1.EnvironmentProduction {
+		return "prod"
+	}
+	return string(env)
+}
+
+// Identifier turns parts into one PostgreSQL identifier: lowercase, only
+// [a-z0-9_], joined with '_', starting with a letter or '_', at most 63 bytes.
+func Identifier(parts ...string) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('_')
+		}
+		for _, r := range strings.ToLower(p) {
+			switch {
+			case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+				b.WriteRune(r)
+			default:
+				b.WriteByte('_')
+			}
+		}
+	}
+	id := b.String()
+	if id == "" || (id[0] >= '0' && id[0] <= '9') {
+		id = "_" + id
+	}
+	return shorten(id, strings.Join(parts, "\x00"), MaxIdentifierLength, "_")
+}
+
+// DNSLabel turns parts into one DNS-1123 label joined with '-'.
+func DNSLabel(parts ...string) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		for _, r := range strings.ToLower(p) {
+			switch {
+			case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+				b.WriteRune(r)
+			default:
+				b.WriteByte('-')
+			}
+		}
+	}
+	label := strings.Trim(b.String(), "-")
+	if label == "" {
+		label = "x"
+	}
+	return shorten(label, strings.Join(parts, "\x00"), MaxDNSLabelLength, "-")
+}
+
+// shorten cuts name to max bytes, replacing the tail with sep and a hash of
+// the unshortened input so distinct inputs keep distinct results.
+func shorten(name, input string, max int, sep string) string {
+	if len(name) <= max {
+		return name
+	}
+	sum := sha256.Sum256([]byte(input))
+	suffix := sep + hex.EncodeToString(sum[:])[:hashLength]
+	head := strings.TrimRight(name[:max-len(suffix)], "_-")
+	return head + suffix
+}
+
+// QuoteIdentifier quotes a PostgreSQL identifier so reserved words and any
+// character are safe in SQL text.
+func QuoteIdentifier(id string) string {
+	return pgx.Identifier{id}.Sanitize()
+}
+
+// Database holds the names of an app's PostgreSQL objects.
+type Database struct {
+	Schema   string // <prefix>_<schemaName>
+	AppRole  string // <prefix>_<app>_app: the login role
+	AnonRole string // <prefix>_<app>_anon: PostgREST's anonymous role
+}
+
+// DatabaseFor names the PostgreSQL objects of an Application.
+func DatabaseFor(app *platformv1.Application) Database {
+	prefix := EnvironmentPrefix(app.Spec.Environment)
+	return Database{
+		Schema:   Identifier(prefix, app.Spec.SchemaBase(app.Name)),
+		AppRole:  Identifier(prefix, app.Name, "app"),
+		AnonRole: Identifier(prefix, app.Name, "anon"),
+	}
+}
+
+// Objects holds the names of an app's Kubernetes objects.
+type Objects struct {
+	Workload        string // Deployment, Service, ServiceAccount, HPA, PDB, Ingress
+	DatabaseSecret  string
+	StorageConfig   string
+	StorageSecret   string
+	AuthConfig      string
+	AuthSecret      string
+	TLSSecret       string
+	PostgRESTIngres string
+}
+
+// ObjectsFor names the Kubernetes objects of an app.
+func ObjectsFor(appName string) Objects {
+	return Objects{
+		Workload:        DNSLabel(appName),
+		DatabaseSecret:  DNSLabel(appName, "db"),
+		StorageConfig:   DNSLabel(appName, "storage"),
+		StorageSecret:   DNSLabel(appName, "storage"),
+		AuthConfig:      DNSLabel(appName, "auth"),
+		AuthSecret:      DNSLabel(appName, "auth"),
+		TLSSecret:       DNSLabel(appName, "tls"),
+		PostgRESTIngres: DNSLabel(appName, "api"),
+	}
+}
+
+// Host is the host an app is served at: the custom domain when set,
+// <app>.<BASE_DOMAIN> in production and <app>.<env>.<BASE_DOMAIN> elsewhere.
+func Host(app *platformv1.Application, baseDomain string) string {
+	if app.Spec.Domain != "" {
+		return app.Spec.Domain
+	}
+	if app.Spec.Environment == platformv1.EnvironmentProduction {
+		return fmt.Sprintf("%s.%s", DNSLabel(app.Name), baseDomain)
+	}
+	return fmt.Sprintf("%s.%s.%s", DNSLabel(app.Name), app.Spec.Environment, baseDomain)
+}

@@ -1,0 +1,133 @@
+package naming
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+)
+
+var sqlIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func app(name string, env platformv1.Environment, schema string) *platformv1.Application {
+	a := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	a.Spec.Environment = env
+	if schema != "" {
+		a.Spec.Database = &platformv1.DatabaseSpec{Enabled: true, SchemaName: schema}
+	}
+	return a
+}
+
+func TestDatabaseFor(t *testing.T) {
+	long := strings.Repeat("a", 40)
+	tests := []struct {
+		name                     string
+		app                      *platformv1.Application
+		schema, appRole, anonRole string
+	}{
+		{"production prefix", app("my-frontend", platformv1.EnvironmentProduction, ""), "prod_my_frontend", "prod_my_frontend_app", "prod_my_frontend_anon"},
+		{"staging keeps its name", app("api", platformv1.EnvironmentStaging, ""), "staging_api", "staging_api_app", "staging_api_anon"},
+		{"explicit schema name", app("api", platformv1.EnvironmentUAT, "orders"), "uat_orders", "uat_api_app", "uat_api_anon"},
+		{"digits", app("a1-2b", platformv1.EnvironmentStaging, ""), "staging_a1_2b", "staging_a1_2b_app", "staging_a1_2b_anon"},
+		{"reserved word", app("select", platformv1.EnvironmentStaging, "user"), "staging_user", "staging_select_app", "staging_select_anon"},
+		{"long name is cut with a hash", app(long+long, platformv1.EnvironmentPreview, ""),
+			"preview_" + strings.Repeat("a", 46) + "_d3b1b1ab", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := DatabaseFor(tt.app)
+			for _, id := range []string{got.Schema, got.AppRole, got.AnonRole} {
+				if !sqlIdentifier.MatchString(id) {
+					t.Errorf("%q is not a safe SQL identifier", id)
+				}
+			}
+			if tt.schema != "" && !strings.HasPrefix(got.Schema, tt.schema[:len(tt.schema)-8]) {
+				t.Errorf("schema = %q, want %q", got.Schema, tt.schema)
+			}
+			if tt.appRole != "" && got.AppRole != tt.appRole {
+				t.Errorf("app role = %q, want %q", got.AppRole, tt.appRole)
+			}
+			if tt.anonRole != "" && got.AnonRole != tt.anonRole {
+				t.Errorf("anon role = %q, want %q", got.AnonRole, tt.anonRole)
+			}
+			if got.AppRole == got.AnonRole {
+				t.Errorf("app and anon roles collide: %q", got.AppRole)
+			}
+		})
+	}
+}
+
+func TestLongNamesStayDistinct(t *testing.T) {
+	base := strings.Repeat("x", 70)
+	a, b := Identifier("prod", base+"1"), Identifier("prod", base+"2")
+	if a == b {
+		t.Fatalf("two long names share identifier %q", a)
+	}
+	if len(a) != MaxIdentifierLength || len(b) != MaxIdentifierLength {
+		t.Fatalf("lengths %d and %d, want %d", len(a), len(b), MaxIdentifierLength)
+	}
+	if Identifier("prod", base+"1") != a {
+		t.Fatal("Identifier is not stable")
+	}
+}
+
+func TestQuoteIdentifier(t *testing.T) {
+	tests := map[string]string{
+		"plain":        `"plain"`,
+		"user":         `"user"`,
+		`we"ird`:       `"we""ird"`,
+		"drop table x": `"drop table x"`,
+	}
+	for in, want := range tests {
+		if got := QuoteIdentifier(in); got != want {
+			t.Errorf("QuoteIdentifier(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestHost(t *testing.T) {
+	tests := []struct {
+		app  *platformv1.Application
+		want string
+	}{
+		{app("web", platformv1.EnvironmentProduction, ""), "web.apps.example.com"},
+		{app("web", platformv1.EnvironmentStaging, ""), "web.staging.apps.example.com"},
+		{func() *platformv1.Application {
+			a := app("web", platformv1.EnvironmentUAT, "")
+			a.Spec.Domain = "shop.example.org"
+			return a
+		}(), "shop.example.org"},
+	}
+	for _, tt := range tests {
+		if got := Host(tt.app, "apps.example.com"); got != tt.want {
+			t.Errorf("Host(%s/%s) = %q, want %q", tt.app.Name, tt.app.Spec.Environment, got, tt.want)
+		}
+	}
+}
+
+func FuzzNames(f *testing.F) {
+	for _, seed := range []string{"my-frontend", "a", "select", "1abc", strings.Repeat("z", 80), "Ünïcode-名前", "", "--", "a\"b"} {
+		f.Add(seed, "staging")
+	}
+	f.Fuzz(func(t *testing.T, name, env string) {
+		for _, id := range []string{Identifier(env, name), Identifier(env, name, "app"), Identifier(name)} {
+			if !sqlIdentifier.MatchString(id) {
+				t.Fatalf("Identifier gave unsafe %q for %q", id, name)
+			}
+			quoted := QuoteIdentifier(id)
+			if !strings.HasPrefix(quoted, `"`) || !strings.HasSuffix(quoted, `"`) {
+				t.Fatalf("QuoteIdentifier(%q) = %s is not quoted", id, quoted)
+			}
+		}
+		if errs := validation.IsDNS1123Label(DNSLabel(name, "db")); len(errs) > 0 {
+			t.Fatalf("DNSLabel(%q, db) = %q: %v", name, DNSLabel(name, "db"), errs)
+		}
+		if Identifier(env, name, "app") == Identifier(env, name, "anon") {
+			t.Fatalf("app and anon roles collide for %q", name)
+		}
+	})
+}

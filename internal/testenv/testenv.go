@@ -1,0 +1,128 @@
+// Package testenv starts the real servers integration tests run against: a
+// Kubernetes control plane with simulated nodes and Plattr's CRDs, and a
+// PostgreSQL server. Start them once per test package, from TestMain.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/plattr/plattr/internal/stack/kube"
+	"github.com/plattr/plattr/internal/stack/postgres"
+	"github.com/plattr/plattr/internal/stack/proc"
+)
+
+// RepoRoot finds the repository root (the directory with go.mod) upwards
+// from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Cluster is a running control plane.
+type Cluster struct {
+	Config *rest.Config
+	Plane  *kube.ControlPlane
+	dir    string
+}
+
+// StartCluster starts a control plane in a temporary directory and installs
+// the CRDs from config/crd/bases.
+func StartCluster(ctx context.Context) (*Cluster, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bins, err := kube.FindBinaries(root)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "plattr-kube-")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Plane: &kube.ControlPlane{Dir: dir, Bin: bins}, dir: dir}
+	if err := c.Plane.Start(ctx); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	if c.Config, err = c.Plane.RESTConfig(); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	c.Config.QPS, c.Config.Burst = 100, 200
+	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfPathMissing: true,
+	}); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("installing CRDs: %w", err)
+	}
+	return c, nil
+}
+
+// Stop stops the control plane and removes its files.
+func (c *Cluster) Stop() {
+	_ = c.Plane.Stop()
+	_ = os.RemoveAll(c.dir)
+}
+
+// Postgres is a running PostgreSQL server.
+type Postgres struct {
+	*postgres.Server
+}
+
+// StartPostgres starts a PostgreSQL server in a temporary directory.
+func StartPostgres(ctx context.Context) (*Postgres, error) {
+	dir, err := os.MkdirTemp("", "plattr-pg-")
+	if err != nil {
+		return nil, err
+	}
+	// The server may run as the "postgres" user, which must reach its files.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s := postgres.New(dir, port, RandomString(16))
+	if err := s.Start(ctx); err != nil {
+		_ = s.Stop()
+		_ = s.Purge()
+		return nil, err
+	}
+	return &Postgres{s}, nil
+}
+
+// Stop stops the server and removes its data.
+func (p *Postgres) Stop() {
+	_ = p.Server.Stop()
+	_ = p.Purge()
+}
+
+// RandomString returns n random hex digits.
+func RandomString(n int) string {
+	b := make([]byte, (n+1)/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
