@@ -145,7 +145,6 @@ func (p *Provisioner) Ensure(ctx context.Context, n naming.Database, o Owner, pa
 	return true, p.apply(ctx, n, o, s, password)
 }
 
-
 // Rotate sets a new password on the login role, creating everything else
 // that is missing. Callers write the new password to the app's Secret only
 // after Rotate succeeds, so a failure leaves the old pair intact.

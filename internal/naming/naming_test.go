@@ -25,8 +25,8 @@ func app(name string, env platformv1.Environment, schema string) *platformv1.App
 func TestDatabaseFor(t *testing.T) {
 	long := strings.Repeat("a", 40)
 	tests := []struct {
-		name                     string
-		app                      *platformv1.Application
+		name                      string
+		app                       *platformv1.Application
 		schema, appRole, anonRole string
 	}{
 		{"production prefix", app("my-frontend", platformv1.EnvironmentProduction, ""), "prod_my_frontend", "prod_my_frontend_app", "prod_my_frontend_anon"},
