@@ -1,0 +1,32 @@
+// Command plattr-operator reconciles Plattr's resources. Its configuration
+// comes from the environment; see internal/config and docs/OPERATOR.md.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/operator"
+)
+
+func main() {
+	ctrl.SetLogger(zap.New())
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plattr-operator: configuration error:\n%v\n", err)
+		os.Exit(2)
+	}
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plattr-operator: no Kubernetes API server: %v (set KUBECONFIG or run in a cluster)\n", err)
+		os.Exit(2)
+	}
+	if err := operator.Run(ctrl.SetupSignalHandler(), cfg, restConfig, operator.Options{}); err != nil {
+		fmt.Fprintf(os.Stderr, "plattr-operator: %v\n", err)
+		os.Exit(1)
+	}
+}

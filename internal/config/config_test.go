@@ -1,0 +1,79 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string // substrings the error must contain
+		check   func(t *testing.T, c Operator)
+	}{
+		{
+			name:    "nothing set names both required variables",
+			env:     map[string]string{},
+			wantErr: []string{"DB_ADMIN_URL is not set", "BASE_DOMAIN is not set"},
+		},
+		{
+			name: "defaults",
+			env:  map[string]string{"DB_ADMIN_URL": "postgres://a:b@db:5432/p", "BASE_DOMAIN": "apps.example.com"},
+			check: func(t *testing.T, c Operator) {
+				if c.IngressClass != "nginx" || c.MetricsAddr != ":9090" || c.MaxConcurrentReconciles != 4 || c.KubeAPIQPS != 50 {
+					t.Errorf("unexpected defaults: %+v", c)
+				}
+				if c.LeaderElection || c.PreviewMaxTTL != 720*time.Hour {
+					t.Errorf("leader election %v, max TTL %s", c.LeaderElection, c.PreviewMaxTTL)
+				}
+			},
+		},
+		{
+			name:    "leader election needs a lease namespace",
+			env:     map[string]string{"DB_ADMIN_URL": "postgres://a:b@db/p", "BASE_DOMAIN": "x.dev", "LEADER_ELECTION": "true"},
+			wantErr: []string{"LEASE_NAMESPACE is not set"},
+		},
+		{
+			name:    "a bad URL is refused without quoting its password",
+			env:     map[string]string{"DB_ADMIN_URL": "mysql://root:hunter2@db/p", "BASE_DOMAIN": "x.dev"},
+			wantErr: []string{"DB_ADMIN_URL is not a PostgreSQL URL"},
+		},
+		{
+			name:    "bad numbers and TTL",
+			env:     map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "KUBE_API_QPS": "fast", "PREVIEW_MAX_TTL": "3w"},
+			wantErr: []string{"KUBE_API_QPS", "PREVIEW_MAX_TTL"},
+		},
+		{
+			name: "watch namespaces",
+			env:  map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "WATCH_NAMESPACES": "staging, uat,,"},
+			check: func(t *testing.T, c Operator) {
+				if strings.Join(c.WatchNamespaces, "|") != "staging|uat" {
+					t.Errorf("WatchNamespaces = %q", c.WatchNamespaces)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(env(tt.env))
+			if len(tt.wantErr) == 0 && err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			for _, want := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("error %v does not mention %q", err, want)
+				}
+			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}

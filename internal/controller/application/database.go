@@ -1,0 +1,115 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/naming"
+)
+
+// Keys of the database Secret (SPEC §3).
+const (
+	KeyDatabaseURL = "DATABASE_URL"
+	KeyDBPassword  = "DB_PASSWORD"
+)
+
+// reconcileDatabase provisions the schema and roles and keeps the app's
+// Secret. The password in the Secret is the source of truth: it is only
+// replaced when the Secret is gone (deleting the Secret is how a team asks
+// for rotation), and then PostgreSQL gets the new password before the Secret
+// is written, so a failure in between leaves the old pair working.
+func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
+	app := s.app
+	if !app.Spec.DatabaseEnabled() {
+		setCondition(app, ConditionDatabaseReady, metav1.ConditionTrue, ReasonDisabled, "spec.database.enabled is false")
+		return nil
+	}
+	names := naming.DatabaseFor(app)
+	owner := database.Owner{Namespace: app.Namespace, Name: app.Name}
+	secretName := naming.ObjectsFor(app.Name).DatabaseSecret
+
+	secret, err := r.getSecret(ctx, app.Namespace, secretName)
+	if err != nil {
+		return r.databaseFailed(s, err)
+	}
+	var password string
+	if secret != nil && len(secret.Data[KeyDBPassword]) > 0 {
+		password = string(secret.Data[KeyDBPassword])
+		if _, err := r.DB.Ensure(ctx, names, owner, password); err != nil {
+			return r.databaseFailed(s, err)
+		}
+	} else {
+		if password, err = database.NewPassword(); err != nil {
+			return r.databaseFailed(s, err)
+		}
+		if err := r.DB.Rotate(ctx, names, owner, password); err != nil {
+			return r.databaseFailed(s, err)
+		}
+		if s.before.Status.ObservedGeneration > 0 {
+			r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventRotated, "Rotate",
+				"Secret %s was missing: issued a new password for role %s", secretName, names.AppRole)
+		}
+	}
+
+	info := r.DB.Connection(names, password)
+	desired := corev1ac.Secret(secretName, app.Namespace).
+		WithLabels(labels(app)).
+		WithOwnerReferences(ownerReference(app)).
+		WithType(corev1.SecretTypeOpaque).
+		WithData(map[string][]byte{
+			KeyDatabaseURL: []byte(info.URL),
+			"DB_HOST":      []byte(info.Host),
+			"DB_PORT":      []byte(info.Port),
+			"DB_NAME":      []byte(info.Name),
+			"DB_USER":      []byte(info.User),
+			KeyDBPassword:  []byte(info.Password),
+			"DB_SCHEMA":    []byte(info.Schema),
+		})
+	if err := applyChild(ctx, r, s, &corev1.Secret{}, desired, corev1ac.ExtractSecret); err != nil {
+		return r.databaseFailed(s, fmt.Errorf("writing Secret %s: %w", secretName, err))
+	}
+	s.dbSecret = &corev1.Secret{Data: desired.Data}
+	s.dbSecret.Name = secretName
+	setCondition(app, ConditionDatabaseReady, metav1.ConditionTrue, ReasonProvisioned,
+		fmt.Sprintf("schema %s, role %s; credentials in Secret %s", names.Schema, names.AppRole, secretName))
+	return nil
+}
+
+func (r *Reconciler) databaseFailed(s *scope, err error) error {
+	if errors.Is(err, database.ErrConflict) {
+		setCondition(s.app, ConditionDatabaseReady, metav1.ConditionFalse, ReasonSchemaConflict, err.Error())
+	} else {
+		setCondition(s.app, ConditionDatabaseReady, metav1.ConditionFalse, ReasonDatabaseUnavailable,
+			fmt.Sprintf("PostgreSQL: %v; check DB_ADMIN_URL and that the server is reachable", err))
+	}
+	return s.fail(err)
+}
+
+// getSecret reads a Secret from the cache and confirms a miss against the
+// API server: acting on a stale miss would rotate a working password.
+func (r *Reconciler) getSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, key, secret)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, secret)
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !secret.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	return secret, nil
+}

@@ -1,0 +1,319 @@
+package application_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/operator"
+	"github.com/plattr/plattr/internal/testenv"
+)
+
+// One control plane and one PostgreSQL serve every test of this package;
+// tests use their own namespaces and run one at a time, because some stop
+// and restart the operator.
+var (
+	cluster   *testenv.Cluster
+	pg        *testenv.Postgres
+	k8s       client.Client
+	writes    writeCounter
+	opMu      sync.Mutex
+	opCancel  context.CancelFunc
+	opDone    chan error
+	nsCounter atomic.Int32
+)
+
+const baseDomain = "apps.plattr.test"
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel()))))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	var err error
+	if cluster, err = testenv.StartCluster(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
+		os.Exit(1)
+	}
+	if pg, err = testenv.StartPostgres(ctx); err != nil {
+		cluster.Stop()
+		fmt.Fprintln(os.Stderr, "starting PostgreSQL:", err)
+		os.Exit(1)
+	}
+	cancel()
+	k8s, err = client.New(cluster.Config, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	stopOperator()
+	pg.Stop()
+	cluster.Stop()
+	os.Exit(code)
+}
+
+// writeCounter counts the operator's writes to the API server, per object.
+type writeCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (w *writeCounter) add(verb string, obj client.Object) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.counts == nil {
+		w.counts = map[string]int{}
+	}
+	w.counts[fmt.Sprintf("%s %T %s/%s", verb, obj, obj.GetNamespace(), obj.GetName())]++
+}
+
+func (w *writeCounter) addApply(what, namespace string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.counts == nil {
+		w.counts = map[string]int{}
+	}
+	w.counts["apply "+namespace+"/"+what]++
+}
+
+// snapshot returns the writes so far and resets the count.
+func (w *writeCounter) snapshot() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.counts
+	w.counts = map[string]int{}
+	return out
+}
+
+func wrapCounting(c client.WithWatch) client.Client {
+	return interceptor.NewClient(c, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			writes.add("create", obj)
+			return c.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			writes.add("update", obj)
+			return c.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			writes.add("patch", obj)
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			writes.add("delete", obj)
+			return c.Delete(ctx, obj, opts...)
+		},
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			if named, ok := obj.(interface {
+				GetName() *string
+				GetNamespace() *string
+			}); ok {
+				writes.addApply(fmt.Sprintf("%T %s", obj, *named.GetName()), *named.GetNamespace())
+			}
+			return c.Apply(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			writes.add("patch/"+sub, obj)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			writes.add("update/"+sub, obj)
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+	})
+}
+
+func operatorConfig() config.Operator {
+	return config.Operator{
+		DBAdminURL:              pg.URL(),
+		BaseDomain:              baseDomain,
+		IngressClass:            "nginx",
+		ClusterIssuer:           "letsencrypt-prod",
+		MetricsAddr:             "0",
+		MaxConcurrentReconciles: 4,
+		KubeAPIQPS:              100,
+		KubeAPIBurst:            200,
+		PreviewMaxTTL:           720 * time.Hour,
+	}
+}
+
+// startOperator runs the operator in this process until stopOperator.
+func startOperator(t testing.TB) {
+	t.Helper()
+	opMu.Lock()
+	defer opMu.Unlock()
+	if opCancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if err := <-done; err != nil {
+				fmt.Fprintln(os.Stderr, "operator stopped:", err)
+			}
+			done <- nil
+		}()
+		done <- operator.Run(ctx, operatorConfig(), cluster.Config, operator.Options{NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
+			c, err := client.NewWithWatch(cfg, o)
+			if err != nil {
+				return nil, err
+			}
+			return wrapCounting(c), nil
+		}, Restartable: true})
+	}()
+	opCancel, opDone = cancel, done
+}
+
+func stopOperator() {
+	opMu.Lock()
+	defer opMu.Unlock()
+	if opCancel == nil {
+		return
+	}
+	opCancel()
+	<-opDone
+	opCancel, opDone = nil, nil
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d-%s", nsCounter.Add(1), testenv.RandomString(4))
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func loadExample(t testing.TB, file string) *platformv1.Application {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(root + "/examples/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &platformv1.Application{}
+	if err := yaml.UnmarshalStrict(b, app); err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+func newApp(ns, name string, mutate ...func(*platformv1.Application)) *platformv1.Application {
+	app := &platformv1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: platformv1.ApplicationSpec{
+			Repository:  "github.com/example/" + name,
+			Framework:   "docker",
+			Environment: platformv1.EnvironmentStaging,
+			ImageRef:    "registry.example.com/" + name + ":1",
+			Database:    &platformv1.DatabaseSpec{Enabled: true},
+		},
+	}
+	for _, m := range mutate {
+		m(app)
+	}
+	return app
+}
+
+func create(t testing.TB, obj client.Object) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// eventually polls cond until it returns nil or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+}
+
+func getApp(t testing.TB, ns, name string) *platformv1.Application {
+	t.Helper()
+	app := &platformv1.Application{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, app); err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// waitPhase waits for the app to reach phase and returns it.
+func waitPhase(t testing.TB, ns, name string, phase platformv1.Phase, timeout time.Duration) *platformv1.Application {
+	t.Helper()
+	var app *platformv1.Application
+	eventually(t, timeout, fmt.Sprintf("%s/%s to be %s", ns, name, phase), func() error {
+		app = &platformv1.Application{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, app); err != nil {
+			return err
+		}
+		if app.Status.Phase != phase {
+			return fmt.Errorf("phase %q, conditions %s", app.Status.Phase, describeConditions(app))
+		}
+		return nil
+	})
+	return app
+}
+
+func describeConditions(app *platformv1.Application) string {
+	s := ""
+	for _, c := range app.Status.Conditions {
+		s += fmt.Sprintf("[%s=%s %s: %s] ", c.Type, c.Status, c.Reason, c.Message)
+	}
+	return s
+}
+
+func condition(app *platformv1.Application, typ string) metav1.Condition {
+	if c := meta.FindStatusCondition(app.Status.Conditions, typ); c != nil {
+		return *c
+	}
+	return metav1.Condition{Type: typ, Status: "Missing"}
+}
+
+func secretData(t testing.TB, ns, name string) map[string][]byte {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Data
+}
+
+func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
+
+func zapLevel() int8 {
+	if os.Getenv("PLATTR_TEST_VERBOSE") != "" {
+		return -1
+	}
+	return 2 // errors only
+}

@@ -1,0 +1,340 @@
+package application
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/naming"
+)
+
+const (
+	// PostgRESTImage is pinned: upgrading it is an operator release.
+	PostgRESTImage = "postgrest/postgrest:v12.2.3"
+	// PostgRESTPort serves the app's schema as a REST API.
+	PostgRESTPort = 3001
+	// postgrestAdminPort serves PostgREST's /live and /ready probes.
+	postgrestAdminPort = 3002
+	// AnnotationConfigHash on the pod template changes when a Secret the pods
+	// read changes, so a credential rotation rolls the pods.
+	AnnotationConfigHash = "platform.internal/config-hash"
+)
+
+// reconcileWorkload applies the ServiceAccount, Deployment, Service, HPA and
+// PDB, and reports whether the Deployment is Available.
+func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
+	app := s.app
+	if app.Spec.ImageRef == "" {
+		s.waiting = true
+		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonImageMissing,
+			"spec.imageRef is empty: set it to the image to run (plattr deploy --image …)")
+		return nil
+	}
+	if app.Spec.DatabaseEnabled() && s.dbSecret == nil {
+		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonWaitingForDatabase,
+			"waiting for the database to be provisioned (see DatabaseReady)")
+		return nil
+	}
+	env, hashInputs, err := r.resolveEnvVars(ctx, app)
+	if err != nil {
+		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonSecretMissing, err.Error())
+		return s.fail(err)
+	}
+	if s.dbSecret != nil {
+		hashInputs = append(hashInputs, secretDigest(s.dbSecret.Name, s.dbSecret.Data))
+	}
+	name := naming.ObjectsFor(app.Name).Workload
+	scaling := app.Spec.EffectiveScaling()
+
+	steps := []struct {
+		what  string
+		apply func() error
+	}{
+		{"ServiceAccount", func() error {
+			return applyChild(ctx, r, s, &corev1.ServiceAccount{}, r.serviceAccount(app, name), corev1ac.ExtractServiceAccount)
+		}},
+		{"Deployment", func() error {
+			return applyChild(ctx, r, s, &appsv1.Deployment{}, r.deployment(app, name, env, configHash(hashInputs)), appsv1ac.ExtractDeployment)
+		}},
+		{"Service", func() error {
+			return applyChild(ctx, r, s, &corev1.Service{}, r.service(app, name), corev1ac.ExtractService)
+		}},
+		{"HorizontalPodAutoscaler", func() error {
+			return applyChild(ctx, r, s, &autoscalingv2.HorizontalPodAutoscaler{}, r.hpa(app, name, scaling), autoscalingv2ac.ExtractHorizontalPodAutoscaler)
+		}},
+		{"PodDisruptionBudget", func() error {
+			if scaling.Min < 2 {
+				// With one pod a PDB of minAvailable 1 would block every drain.
+				return deleteChild(ctx, r, s, &policyv1.PodDisruptionBudget{}, name)
+			}
+			return applyChild(ctx, r, s, &policyv1.PodDisruptionBudget{}, r.pdb(app, name), policyv1ac.ExtractPodDisruptionBudget)
+		}},
+	}
+	for _, step := range steps {
+		if err := step.apply(); err != nil {
+			setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonApplyFailed,
+				fmt.Sprintf("applying %s %s: %v", step.what, name, err))
+			return s.fail(err)
+		}
+	}
+	s.workloadUp = true
+
+	d := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: name}, d); err != nil {
+		if apierrors.IsNotFound(err) {
+			setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonRollingOut, "Deployment created; waiting for it to be observed")
+			return nil
+		}
+		return s.fail(err)
+	}
+	s.deployment = d
+	if ok, msg := deploymentAvailable(d); ok {
+		setCondition(app, ConditionDeploymentReady, metav1.ConditionTrue, ReasonAvailable, msg)
+	} else {
+		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonRollingOut, msg)
+	}
+	return nil
+}
+
+// deploymentAvailable is true when the Deployment controller has seen the
+// latest spec, every desired replica runs the latest template, and the
+// Deployment reports Available.
+func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	st := d.Status
+	if st.ObservedGeneration < d.Generation {
+		return false, "waiting for the Deployment controller to observe the new spec"
+	}
+	available := false
+	for _, c := range st.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			available = true
+		}
+	}
+	if !available || st.UpdatedReplicas < want || st.AvailableReplicas < want || st.Replicas > st.UpdatedReplicas {
+		return false, fmt.Sprintf("%d of %d replicas updated and %d available", st.UpdatedReplicas, want, st.AvailableReplicas)
+	}
+	return true, fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, want)
+}
+
+// resolveEnvVars turns spec.envVars into container variables and collects a
+// digest of every referenced Secret value, so a change rolls the pods.
+func (r *Reconciler) resolveEnvVars(ctx context.Context, app *platformv1.Application) ([]*corev1ac.EnvVarApplyConfiguration, []string, error) {
+	var env []*corev1ac.EnvVarApplyConfiguration
+	var digests []string
+	for i, v := range app.Spec.EnvVars {
+		if v.SecretKeyRef == nil {
+			env = append(env, corev1ac.EnvVar().WithName(v.Name).WithValue(v.Value))
+			continue
+		}
+		secret := &corev1.Secret{}
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: v.SecretKeyRef.Name}, secret)
+		if apierrors.IsNotFound(err) {
+			return nil, nil, fmt.Errorf("spec.envVars[%d] (%s): Secret %q does not exist in namespace %s; create it or fix secretKeyRef.name",
+				i, v.Name, v.SecretKeyRef.Name, app.Namespace)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		value, ok := secret.Data[v.SecretKeyRef.Key]
+		if !ok {
+			return nil, nil, fmt.Errorf("spec.envVars[%d] (%s): Secret %q has no key %q; add it or fix secretKeyRef.key",
+				i, v.Name, v.SecretKeyRef.Name, v.SecretKeyRef.Key)
+		}
+		digests = append(digests, secretDigest(v.SecretKeyRef.Name+"/"+v.SecretKeyRef.Key, map[string][]byte{"v": value}))
+		env = append(env, corev1ac.EnvVar().WithName(v.Name).WithValueFrom(corev1ac.EnvVarSource().
+			WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(v.SecretKeyRef.Name).WithKey(v.SecretKeyRef.Key))))
+	}
+	return env, digests, nil
+}
+
+func secretDigest(name string, data map[string][]byte) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	h.Write([]byte(name))
+	for _, k := range keys {
+		fmt.Fprintf(h, "\x00%s\x00%d\x00", k, len(data[k]))
+		h.Write(data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func configHash(digests []string) string {
+	sort.Strings(digests)
+	h := sha256.New()
+	for _, d := range digests {
+		h.Write([]byte(d))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func (r *Reconciler) serviceAccount(app *platformv1.Application, name string) *corev1ac.ServiceAccountApplyConfiguration {
+	return corev1ac.ServiceAccount(name, app.Namespace).
+		WithLabels(labels(app)).
+		WithOwnerReferences(ownerReference(app)).
+		WithAutomountServiceAccountToken(false)
+}
+
+func restrictedContainer() *corev1ac.SecurityContextApplyConfiguration {
+	return corev1ac.SecurityContext().
+		WithAllowPrivilegeEscalation(false).
+		WithRunAsNonRoot(true).
+		WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
+		WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+}
+
+func resources(cpuReq, memReq, cpuLim, memLim string) *corev1ac.ResourceRequirementsApplyConfiguration {
+	return corev1ac.ResourceRequirements().
+		WithRequests(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpuReq), corev1.ResourceMemory: resource.MustParse(memReq)}).
+		WithLimits(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpuLim), corev1.ResourceMemory: resource.MustParse(memLim)})
+}
+
+// deployment never sets spec.replicas: the HPA owns the replica count, and
+// two writers would fight over it.
+func (r *Reconciler) deployment(app *platformv1.Application, name string, env []*corev1ac.EnvVarApplyConfiguration, hash string) *appsv1ac.DeploymentApplyConfiguration {
+	port := app.Spec.EffectivePort()
+	// Zero values are never set in an apply configuration: they are not
+	// serialised, so the live object could never compare equal.
+	readiness := corev1ac.Probe().
+		WithHTTPGet(corev1ac.HTTPGetAction().WithPath(app.Spec.EffectiveHealthPath()).WithPort(intstr.FromString("http"))).
+		WithPeriodSeconds(10).WithFailureThreshold(3)
+	liveness := corev1ac.Probe().
+		WithHTTPGet(corev1ac.HTTPGetAction().WithPath(app.Spec.EffectiveHealthPath()).WithPort(intstr.FromString("http"))).
+		WithInitialDelaySeconds(15).WithPeriodSeconds(10).WithFailureThreshold(3)
+	appContainer := corev1ac.Container().
+		WithName("app").
+		WithImage(app.Spec.ImageRef).
+		WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)).
+		WithEnv(corev1ac.EnvVar().WithName("PORT").WithValue(fmt.Sprint(port))).
+		WithEnv(env...).
+		WithReadinessProbe(readiness).
+		WithLivenessProbe(liveness).
+		WithResources(resources("100m", "128Mi", "1", "512Mi")).
+		WithSecurityContext(restrictedContainer())
+	containers := []*corev1ac.ContainerApplyConfiguration{appContainer}
+
+	if app.Spec.DatabaseEnabled() {
+		secret := naming.ObjectsFor(app.Name).DatabaseSecret
+		appContainer.WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(secret)))
+		names := naming.DatabaseFor(app)
+		adminProbe := func(path string) *corev1ac.ProbeApplyConfiguration {
+			return corev1ac.Probe().WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromInt32(postgrestAdminPort))).
+				WithPeriodSeconds(10)
+		}
+		containers = append(containers, corev1ac.Container().
+			WithName("postgrest").
+			WithImage(PostgRESTImage).
+			WithPorts(corev1ac.ContainerPort().WithName("postgrest").WithContainerPort(PostgRESTPort).WithProtocol(corev1.ProtocolTCP)).
+			WithEnv(
+				corev1ac.EnvVar().WithName("PGRST_DB_URI").WithValueFrom(corev1ac.EnvVarSource().
+					WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(secret).WithKey(KeyDatabaseURL))),
+				// The very schema and role the database phase created.
+				corev1ac.EnvVar().WithName("PGRST_DB_SCHEMAS").WithValue(names.Schema),
+				corev1ac.EnvVar().WithName("PGRST_DB_ANON_ROLE").WithValue(names.AnonRole),
+				corev1ac.EnvVar().WithName("PGRST_SERVER_PORT").WithValue(fmt.Sprint(PostgRESTPort)),
+				corev1ac.EnvVar().WithName("PGRST_ADMIN_SERVER_PORT").WithValue(fmt.Sprint(postgrestAdminPort)),
+			).
+			WithReadinessProbe(adminProbe("/ready")).
+			WithLivenessProbe(adminProbe("/live")).
+			WithResources(resources("50m", "64Mi", "500m", "256Mi")).
+			WithSecurityContext(restrictedContainer()))
+	}
+
+	return appsv1ac.Deployment(name, app.Namespace).
+		WithLabels(labels(app)).
+		WithOwnerReferences(ownerReference(app)).
+		WithSpec(appsv1ac.DeploymentSpec().
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selectorLabels(app))).
+			WithRevisionHistoryLimit(5).
+			WithStrategy(appsv1ac.DeploymentStrategy().
+				WithType(appsv1.RollingUpdateDeploymentStrategyType).
+				WithRollingUpdate(appsv1ac.RollingUpdateDeployment().
+					WithMaxUnavailable(intstr.FromInt32(0)).WithMaxSurge(intstr.FromString("25%")))).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(labels(app)).
+				WithAnnotations(map[string]string{AnnotationConfigHash: hash}).
+				WithSpec(corev1ac.PodSpec().
+					WithServiceAccountName(name).
+					WithAutomountServiceAccountToken(false).
+					WithSecurityContext(corev1ac.PodSecurityContext().
+						WithRunAsNonRoot(true).
+						WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+					WithContainers(containers...))))
+}
+
+func (r *Reconciler) service(app *platformv1.Application, name string) *corev1ac.ServiceApplyConfiguration {
+	ports := []*corev1ac.ServicePortApplyConfiguration{
+		corev1ac.ServicePort().WithName("http").WithPort(80).WithTargetPort(intstr.FromString("http")).WithProtocol(corev1.ProtocolTCP),
+	}
+	if app.Spec.DatabaseEnabled() {
+		ports = append(ports, corev1ac.ServicePort().WithName("postgrest").WithPort(PostgRESTPort).
+			WithTargetPort(intstr.FromString("postgrest")).WithProtocol(corev1.ProtocolTCP))
+	}
+	return corev1ac.Service(name, app.Namespace).
+		WithLabels(labels(app)).
+		WithOwnerReferences(ownerReference(app)).
+		WithSpec(corev1ac.ServiceSpec().
+			WithType(corev1.ServiceTypeClusterIP).
+			WithSelector(selectorLabels(app)).
+			WithPorts(ports...))
+}
+
+// hpa scales up by at most 2 pods a minute after 30 s of sustained load and
+// down by 1 pod a minute behind a 5-minute window, so it does not flap.
+func (r *Reconciler) hpa(app *platformv1.Application, name string, scaling platformv1.ScalingSpec) *autoscalingv2ac.HorizontalPodAutoscalerApplyConfiguration {
+	return autoscalingv2ac.HorizontalPodAutoscaler(name, app.Namespace).
+		WithLabels(labels(app)).
+		WithOwnerReferences(ownerReference(app)).
+		WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().
+			WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().WithAPIVersion("apps/v1").WithKind("Deployment").WithName(name)).
+			WithMinReplicas(scaling.Min).
+			WithMaxReplicas(scaling.Max).
+			WithMetrics(autoscalingv2ac.MetricSpec().
+				WithType(autoscalingv2.ResourceMetricSourceType).
+				WithResource(autoscalingv2ac.ResourceMetricSource().
+					WithName(corev1.ResourceCPU).
+					WithTarget(autoscalingv2ac.MetricTarget().
+						WithType(autoscalingv2.UtilizationMetricType).
+						WithAverageUtilization(scaling.TargetCPU)))).
+			WithBehavior(autoscalingv2ac.HorizontalPodAutoscalerBehavior().
+				WithScaleUp(autoscalingv2ac.HPAScalingRules().
+					WithStabilizationWindowSeconds(30).
+					WithPolicies(autoscalingv2ac.HPAScalingPolicy().WithType(autoscalingv2.PodsScalingPolicy).WithValue(2).WithPeriodSeconds(60))).
+				WithScaleDown(autoscalingv2ac.HPAScalingRules().
+					WithStabilizationWindowSeconds(300).
+					WithPolicies(autoscalingv2ac.HPAScalingPolicy().WithType(autoscalingv2.PodsScalingPolicy).WithValue(1).WithPeriodSeconds(60)))))
+}
+
+func (r *Reconciler) pdb(app *platformv1.Application, name string) *policyv1ac.PodDisruptionBudgetApplyConfiguration {
+	return policyv1ac.PodDisruptionBudget(name, app.Namespace).
+		WithLabels(labels(app)).
+		WithOwnerReferences(ownerReference(app)).
+		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
+			WithMinAvailable(intstr.FromInt32(1)).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selectorLabels(app))))
+}

@@ -1,0 +1,60 @@
+// Package metrics defines the operator's Prometheus metrics (SPEC §5) and
+// registers them with controller-runtime's registry, served on /metrics.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	// ApplicationPhase is 1 for an Application's current phase and 0 for the others.
+	ApplicationPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "plattr_application_phase",
+		Help: "Current phase of each Application: 1 for the phase it is in, 0 for the others.",
+	}, []string{"name", "namespace", "phase"})
+
+	// ReconcileTotal counts reconciles by outcome (success or failure).
+	ReconcileTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "plattr_reconcile_total",
+		Help: "Reconciliations of Applications, by result (success or failure).",
+	}, []string{"name", "result"})
+
+	// ProvisioningDuration measures the time from apply to Running.
+	ProvisioningDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "plattr_provisioning_duration_seconds",
+		Help:    "Time from an Application's creation or spec change to its phase turning Running.",
+		Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800},
+	})
+
+	// PreviewEnvironmentsActive is the number of PreviewEnvironments that exist.
+	PreviewEnvironmentsActive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "plattr_preview_environments_active",
+		Help: "PreviewEnvironments that currently exist.",
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(ApplicationPhase, ReconcileTotal, ProvisioningDuration, PreviewEnvironmentsActive)
+}
+
+// Phases lists every phase, so SetPhase can zero the ones an app is not in.
+var Phases = []string{"Pending", "Provisioning", "Running", "Failed", "Terminating"}
+
+// SetPhase records an Application's phase.
+func SetPhase(namespace, name, phase string) {
+	for _, p := range Phases {
+		v := 0.0
+		if p == phase {
+			v = 1
+		}
+		ApplicationPhase.WithLabelValues(name, namespace, p).Set(v)
+	}
+}
+
+// ForgetApplication removes a deleted Application's series.
+func ForgetApplication(namespace, name string) {
+	for _, p := range Phases {
+		ApplicationPhase.DeleteLabelValues(name, namespace, p)
+	}
+}

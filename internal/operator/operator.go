@@ -1,0 +1,123 @@
+// Package operator assembles the controller manager: scheme, cache, leader
+// election, metrics and health endpoints, and the controllers.
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/application"
+	"github.com/plattr/plattr/internal/database"
+)
+
+// LeaderElectionID names the Lease replicas compete for.
+const LeaderElectionID = "plattr-operator-leader"
+
+// Scheme knows the built-in types and Plattr's.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = platformv1.AddToScheme(s)
+	return s
+}
+
+// Options are what a caller may change beyond the configuration; tests use them.
+type Options struct {
+	// NewClient, when set, builds the manager's client (tests count writes).
+	NewClient client.NewClientFunc
+	// Restartable lets one process run the operator more than once (tests
+	// restart it); controller names must otherwise be unique per process.
+	Restartable bool
+}
+
+// Run runs the operator until ctx ends.
+func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts Options) error {
+	restConfig = rest.CopyConfig(restConfig)
+	// client-go's default of 5 QPS / 10 burst throttles a busy operator.
+	restConfig.QPS, restConfig.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
+
+	db, err := database.New(ctx, cfg.DBAdminURL, cfg.DBHost)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	managed := labels.SelectorFromSet(labels.Set{application.LabelManagedBy: application.ManagedByValue})
+	cacheOpts := cache.Options{
+		// Only Plattr's own Secrets are cached: caching every Secret of the
+		// cluster would cost memory and read access the operator does not need.
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:    {Label: managed},
+			&corev1.ConfigMap{}: {Label: managed},
+		},
+	}
+	if len(cfg.WatchNamespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range cfg.WatchNamespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+
+	var mgr ctrl.Manager
+	ready := func(req *http.Request) error {
+		if mgr == nil {
+			return errors.New("starting")
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("caches not synced yet")
+		}
+		return nil
+	}
+	leaseDuration, renewDeadline, retryPeriod := 15*time.Second, 10*time.Second, 5*time.Second
+	mgr, err = ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme: Scheme(),
+		Cache:  cacheOpts,
+		Metrics: metricsserver.Options{
+			BindAddress: cfg.MetricsAddr,
+			ExtraHandlers: map[string]http.Handler{
+				"/healthz": &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}},
+				"/readyz":  &healthz.Handler{Checks: map[string]healthz.Checker{"cache": ready}},
+			},
+		},
+		HealthProbeBindAddress:        "0",
+		LeaderElection:                cfg.LeaderElection,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       cfg.LeaseNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
+		NewClient:                     opts.NewClient,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := (&application.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("plattr-operator"),
+		DB:        db,
+		Config:    cfg,
+	}).SetupWithManager(mgr, opts.Restartable); err != nil {
+		return fmt.Errorf("setting up the Application controller: %w", err)
+	}
+	return mgr.Start(ctx)
+}
