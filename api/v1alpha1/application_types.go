@@ -237,18 +237,18 @@ type ScalingSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional
-	Min int32 `json:"min"`
+	Min int32 `json:"min,omitempty"`
 	// +kubebuilder:default=20
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000
 	// +optional
-	Max int32 `json:"max"`
+	Max int32 `json:"max,omitempty"`
 	// TargetCPU is the average CPU utilisation, in percent, the autoscaler aims for.
 	// +kubebuilder:default=70
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +optional
-	TargetCPU int32 `json:"targetCPU"`
+	TargetCPU int32 `json:"targetCPU,omitempty"`
 }
 
 // AddonSpec is a capability that is not built yet.

@@ -93,8 +93,9 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Metrics: metricsserver.Options{
 			BindAddress: cfg.MetricsAddr,
 			ExtraHandlers: map[string]http.Handler{
-				"/healthz": &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}},
-				"/readyz":  &healthz.Handler{Checks: map[string]healthz.Checker{"cache": ready}},
+				// healthz.Handler serves checks at paths relative to its mount point.
+				"/healthz": http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}),
+				"/readyz":  http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"cache": ready}}),
 			},
 		},
 		HealthProbeBindAddress:        "0",

@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/plattr/plattr/internal/crds"
 	"github.com/plattr/plattr/internal/stack/kube"
 	"github.com/plattr/plattr/internal/stack/postgres"
 	"github.com/plattr/plattr/internal/stack/proc"
@@ -53,7 +53,7 @@ func StartCluster(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	bins, err := kube.FindBinaries(root)
+	bins, err := kube.FindBinaries(filepath.Join(root, "bin"))
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +71,7 @@ func StartCluster(ctx context.Context) (*Cluster, error) {
 		return nil, err
 	}
 	c.Config.QPS, c.Config.Burst = 100, 200
-	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
+	if err := crds.Install(ctx, c.Config); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("installing CRDs: %w", err)
 	}

@@ -36,18 +36,19 @@ type Binaries struct {
 	KwokDir string // holds kwok and stages.yaml
 }
 
-// FindBinaries locates the components under root/bin (as built by
-// hack/build-tools.sh), or where PLATTR_K8S_BIN and PLATTR_KWOK_BIN say.
-func FindBinaries(root string) (Binaries, error) {
+// FindBinaries locates the components in binDir/k8s-v*/ and binDir/kwok-v*/
+// (as hack/build-tools.sh lays them out), or where PLATTR_K8S_BIN and
+// PLATTR_KWOK_BIN say.
+func FindBinaries(binDir string) (Binaries, error) {
 	b := Binaries{K8sDir: os.Getenv("PLATTR_K8S_BIN"), KwokDir: os.Getenv("PLATTR_KWOK_BIN")}
 	if b.K8sDir == "" {
-		b.K8sDir = newest(filepath.Join(root, "bin", "k8s-v*"), "kube-apiserver")
+		b.K8sDir = newest(filepath.Join(binDir, "k8s-v*"), "kube-apiserver")
 	}
 	if b.KwokDir == "" {
-		b.KwokDir = newest(filepath.Join(root, "bin", "kwok-v*"), "kwok")
+		b.KwokDir = newest(filepath.Join(binDir, "kwok-v*"), "kwok")
 	}
 	if b.K8sDir == "" || b.KwokDir == "" {
-		return b, fmt.Errorf("control-plane binaries not found under %s/bin: build them with `make tools` (hack/build-tools.sh)", root)
+		return b, fmt.Errorf("control-plane binaries not found in %s: build them with `make tools` (hack/build-tools.sh)", binDir)
 	}
 	return b, nil
 }

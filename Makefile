@@ -1,0 +1,72 @@
+# Plattr's build. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+BIN          := $(CURDIR)/bin
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CONTROLLER_GEN_VERSION := v0.21.0
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)/controller-gen
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
+FUZZ_TIME    ?= 10s
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Main jobs
+
+.PHONY: run
+run: deps build ## Start the local stack, deploy the example apps and show them reaching Running.
+	hack/run-example.sh
+
+.PHONY: test
+test: deps tools lint verify-generate ## Run every test against real servers (the CI entry point).
+	go test $(GO_TEST_FLAGS) ./...
+	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/
+
+##@ Development
+
+.PHONY: build
+build: tools ## Build plattr and plattr-operator into bin/.
+	go build -trimpath -ldflags "-X github.com/plattr/plattr/internal/cli.Version=$(VERSION)" -o $(BIN)/plattr ./cmd/plattr
+	go build -trimpath -o $(BIN)/plattr-operator ./cmd/operator
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, CRDs and RBAC from api/ and the controllers.
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
+
+.PHONY: verify-generate
+verify-generate: $(CONTROLLER_GEN) ## Fail if generated files are stale.
+	@before=$$(find api config -type f -print0 | sort -z | xargs -0 sha256sum); \
+	$(MAKE) --no-print-directory generate >/dev/null; \
+	after=$$(find api config -type f -print0 | sort -z | xargs -0 sha256sum); \
+	if [ "$$before" != "$$after" ]; then echo "generated files were stale: 'make generate' has updated them; review and commit"; exit 1; fi
+
+.PHONY: lint
+lint: ## gofmt and go vet.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the name generator for longer (FUZZ_TIME=1m).
+	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/
+
+.PHONY: tools
+tools: ## Build the control plane and kwok from the Go module proxy (cached in bin/).
+	hack/build-tools.sh all
+
+.PHONY: deps
+deps: ## Install system packages the stack needs (PostgreSQL server) if missing.
+	hack/install-deps.sh
+
+.PHONY: dev-down
+dev-down: ## Stop the local stack and delete its data.
+	$(BIN)/plattr dev down --purge
+
+$(CONTROLLER_GEN):
+	GOBIN=$(dir $(CONTROLLER_GEN)) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)

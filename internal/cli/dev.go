@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plattr/plattr/internal/stack"
+)
+
+func (g *globals) devStack() (*stack.Dev, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	exe, _ = filepath.EvalSymlinks(exe)
+	dir, err := filepath.Abs(g.devDir)
+	if err != nil {
+		return nil, err
+	}
+	return &stack.Dev{Dir: dir, BinDir: envOr("PLATTR_BIN_DIR", filepath.Dir(exe))}, nil
+}
+
+func newDevCommand(g *globals) *cobra.Command {
+	dev := &cobra.Command{
+		Use:   "dev",
+		Short: "Run Plattr locally: a Kubernetes control plane, PostgreSQL and the operator",
+	}
+	dev.AddCommand(&cobra.Command{
+		Use:   "up",
+		Short: "Start the local stack in the background and wait until it is ready",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.devStack()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Starting the local stack in %s\n", d.Dir)
+			if err := d.Up(context.Background(), cmd.OutOrStdout()); err != nil {
+				return fmt.Errorf("%w\n(logs are in %s; `plattr dev down` stops what started)", err, d.Dir)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Ready. Use it from this shell with:\n  eval \"$(%s dev env)\"\n", os.Args[0])
+			return nil
+		},
+	})
+	var purge bool
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the local stack (--purge also deletes its data)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.devStack()
+			if err != nil {
+				return err
+			}
+			if err := d.Down(purge); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "Stopped.")
+			return nil
+		},
+	}
+	down.Flags().BoolVar(&purge, "purge", false, "also delete the stack's data")
+	dev.AddCommand(down)
+	dev.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "Show which parts of the local stack are running",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.devStack()
+			if err != nil {
+				return err
+			}
+			st := d.Status()
+			names := make([]string, 0, len(st))
+			for n := range st {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			down := 0
+			for _, n := range names {
+				state := "running"
+				if !st[n] {
+					state, down = "stopped", down+1
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-24s %s\n", n, state)
+			}
+			if down > 0 {
+				return fmt.Errorf("%d of %d parts are stopped: run `plattr dev up`", down, len(names))
+			}
+			return nil
+		},
+	})
+	dev.AddCommand(&cobra.Command{
+		Use:   "env",
+		Short: "Print shell export lines for the local stack's endpoints",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := g.devStack()
+			if err != nil {
+				return err
+			}
+			env, err := d.Env()
+			if err != nil {
+				return err
+			}
+			for _, kv := range env {
+				fmt.Fprintf(cmd.OutOrStdout(), "export %s=%s\n", kv[0], shellQuote(kv[1]))
+			}
+			return nil
+		},
+	})
+	return dev
+}
+
+func shellQuote(s string) string {
+	out := "'"
+	for _, r := range s {
+		if r == '\'' {
+			out += `'\''`
+		} else {
+			out += string(r)
+		}
+	}
+	return out + "'"
+}

@@ -1,0 +1,68 @@
+// Package crds installs Plattr's CustomResourceDefinitions, embedded in the
+// binary, and waits until the API server serves them.
+package crds
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/plattr/plattr/config/crd"
+)
+
+// Install applies every embedded CRD with server-side apply and waits until
+// each is Established.
+func Install(ctx context.Context, cfg *rest.Config) error {
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return err
+	}
+	files, err := fs.Glob(crd.Bases, "bases/*.yaml")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, f := range files {
+		b, err := crd.Bases.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(b, &obj.Object); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("plattr"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("installing CRD %s: %w", obj.GetName(), err)
+		}
+		names = append(names, obj.GetName())
+	}
+	if err := apiextensionsv1.AddToScheme(c.Scheme()); err != nil {
+		return err
+	}
+	for _, name := range names {
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			got := &apiextensionsv1.CustomResourceDefinition{}
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, got); err != nil {
+				return false, nil
+			}
+			for _, cond := range got.Status.Conditions {
+				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			return fmt.Errorf("CRD %s not established: %w", name, err)
+		}
+	}
+	return nil
+}
