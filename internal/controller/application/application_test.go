@@ -112,6 +112,9 @@ func TestDatabaseAppReachesRunning(t *testing.T) {
 	if !found {
 		t.Errorf("spec.envVars not in the app container: %v", containers["app"].Env)
 	}
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 || d.Status.AvailableReplicas != 2 {
+		t.Errorf("replicas %v, available %d: want scaling.min (2) when Running", d.Spec.Replicas, d.Status.AvailableReplicas)
+	}
 	if d.Spec.Template.Annotations[application.AnnotationConfigHash] == "" {
 		t.Error("pod template has no config hash annotation")
 	}

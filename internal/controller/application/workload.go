@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -72,7 +73,12 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 			return applyChild(ctx, r, s, &corev1.ServiceAccount{}, r.serviceAccount(app, name), corev1ac.ExtractServiceAccount)
 		}},
 		{"Deployment", func() error {
-			return applyChild(ctx, r, s, &appsv1.Deployment{}, r.deployment(app, name, env, configHash(hashInputs)), appsv1ac.ExtractDeployment)
+			desired := r.deployment(app, name, env, configHash(hashInputs))
+			created, err := r.createDeployment(ctx, s, desired, scaling.Min)
+			if err != nil || created {
+				return err
+			}
+			return applyChild(ctx, r, s, &appsv1.Deployment{}, desired, appsv1ac.ExtractDeployment)
 		}},
 		{"Service", func() error {
 			return applyChild(ctx, r, s, &corev1.Service{}, r.service(app, name), corev1ac.ExtractService)
@@ -112,6 +118,38 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonRollingOut, msg)
 	}
 	return nil
+}
+
+// createDeployment creates a missing Deployment with scaling.min replicas.
+// It is a plain create under a field manager of its own, so the replica
+// count is set once and then left to the HPA: the server-side applies that
+// follow never mention replicas, and nothing fights the autoscaler.
+func (r *Reconciler) createDeployment(ctx context.Context, s *scope, desired *appsv1ac.DeploymentApplyConfiguration, replicas int32) (bool, error) {
+	key := client.ObjectKey{Namespace: *desired.Namespace, Name: *desired.Name}
+	err := r.Get(ctx, key, &appsv1.Deployment{})
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, &appsv1.Deployment{})
+	}
+	if !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	raw, err := json.Marshal(desired)
+	if err != nil {
+		return false, err
+	}
+	d := &appsv1.Deployment{}
+	if err := json.Unmarshal(raw, d); err != nil {
+		return false, err
+	}
+	d.Spec.Replicas = &replicas
+	if err := r.Create(ctx, d, client.FieldOwner(FieldManager+"-create")); err != nil {
+		return false, err
+	}
+	if s.settled {
+		r.Recorder.Eventf(s.app, nil, corev1.EventTypeWarning, EventRestored, "Restore",
+			"Deployment %s was deleted outside Plattr and has been recreated", key.Name)
+	}
+	return true, nil
 }
 
 // deploymentAvailable is true when the Deployment controller has seen the
