@@ -115,7 +115,12 @@ func waitRunning(ctx context.Context, c client.Client, app *platformv1.Applicati
 		if err := c.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
 			return err
 		}
+		// observedGeneration moves only on success; a failure of the current
+		// generation shows in the Ready condition's own observedGeneration.
 		current := got.Status.ObservedGeneration >= app.Generation
+		if ready := meta.FindStatusCondition(got.Status.Conditions, "Ready"); ready != nil && got.Status.Phase == platformv1.PhaseFailed {
+			current = ready.ObservedGeneration >= app.Generation
+		}
 		for _, cond := range got.Status.Conditions {
 			key := string(cond.Status) + "|" + cond.Reason + "|" + cond.Message
 			if seen[cond.Type] != key {

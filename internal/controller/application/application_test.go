@@ -536,3 +536,46 @@ func TestNamesAreValidAndQuotedEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "weather"))
+	waitPhase(t, ns, "weather", platformv1.PhaseRunning, runningTimeout)
+	ctx := context.Background()
+
+	if err := pg.Server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	restart := func() {
+		if !restarted {
+			restarted = true
+			if err := pg.Server.Start(context.Background()); err != nil {
+				t.Fatalf("restarting PostgreSQL: %v", err)
+			}
+		}
+	}
+	t.Cleanup(restart)
+
+	// A spec change makes the operator talk to PostgreSQL again.
+	app := getApp(t, ns, "weather")
+	app.Spec.EnvVars = []platformv1.EnvVar{{Name: "MODE", Value: "storm"}}
+	if err := k8s.Update(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, runningTimeout, "the outage to be reported", func() error {
+		got := getApp(t, ns, "weather")
+		c := condition(got, application.ConditionDatabaseReady)
+		if c.Status != metav1.ConditionFalse || c.Reason != application.ReasonDatabaseUnavailable {
+			return fmt.Errorf("DatabaseReady %s %s", c.Status, c.Reason)
+		}
+		if got.Status.Phase == platformv1.PhaseRunning {
+			return fmt.Errorf("still Running during the outage")
+		}
+		return nil
+	})
+	restart()
+	waitPhase(t, ns, "weather", platformv1.PhaseRunning, runningTimeout)
+	connect(t, string(secretData(t, ns, "weather-db")["DATABASE_URL"]))
+}

@@ -40,7 +40,7 @@ const (
 	maxAttempts = 3
 	// maxBackoff caps the retry interval; retries never stop, so an app
 	// recovers by itself once a backing service returns.
-	maxBackoff = time.Minute
+	maxBackoff = 30 * time.Second
 	// settleInterval re-checks an app that waits on something not watched.
 	settleInterval = 15 * time.Second
 )

@@ -25,6 +25,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/operator"
+	"github.com/plattr/plattr/internal/stack/proc"
 	"github.com/plattr/plattr/internal/testenv"
 )
 
@@ -44,6 +45,9 @@ var (
 
 const baseDomain = "apps.plattr.test"
 
+// metricsAddr is where the operator under test serves /metrics and health.
+var metricsAddr string
+
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel()))))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -58,6 +62,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cancel()
+	port, err := proc.FreePort()
+	if err != nil {
+		panic(err)
+	}
+	metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	k8s, err = client.New(cluster.Config, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		panic(err)
@@ -146,7 +155,7 @@ func operatorConfig() config.Operator {
 		BaseDomain:              baseDomain,
 		IngressClass:            "nginx",
 		ClusterIssuer:           "letsencrypt-prod",
-		MetricsAddr:             "0",
+		MetricsAddr:             metricsAddr,
 		MaxConcurrentReconciles: 4,
 		KubeAPIQPS:              100,
 		KubeAPIBurst:            200,

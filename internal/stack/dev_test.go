@@ -1,0 +1,103 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plattr/plattr/internal/stack"
+	"github.com/plattr/plattr/internal/testenv"
+)
+
+// TestDevUpStatusEnvDown runs the local stack's whole life cycle the way
+// `plattr dev` does: real processes in the background, found again by a
+// later command through the state directory.
+func TestDevUpStatusEnvDown(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	binDir := t.TempDir()
+	// The stack finds its binaries next to plattr: the operator we build now
+	// and the control plane hack/build-tools.sh built.
+	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "plattr-operator"), "./cmd/operator")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the operator: %v\n%s", err, out)
+	}
+	for _, glob := range []string{"k8s-v*", "kwok-v*"} {
+		matches, _ := filepath.Glob(filepath.Join(root, "bin", glob))
+		for _, m := range matches {
+			if err := os.Symlink(m, filepath.Join(binDir, filepath.Base(m))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir, err := os.MkdirTemp("", "plattr-dev-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755)
+	d := &stack.Dev{Dir: filepath.Join(dir, "state"), BinDir: binDir}
+	t.Cleanup(func() { _ = d.Down(true); _ = os.RemoveAll(dir) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	start := time.Now()
+	if err := d.Up(ctx, &out); err != nil {
+		t.Fatalf("dev up: %v\n%s", err, out.String())
+	}
+	t.Logf("dev up in %s:\n%s", time.Since(start).Round(time.Millisecond), out.String())
+
+	for name, running := range d.Status() {
+		if !running {
+			t.Errorf("%s is not running after dev up", name)
+		}
+	}
+	env, err := d.Env()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, kv := range env {
+		vars[kv[0]] = kv[1]
+	}
+	if _, err := os.Stat(vars["KUBECONFIG"]); err != nil {
+		t.Errorf("KUBECONFIG %q: %v", vars["KUBECONFIG"], err)
+	}
+	if !strings.HasPrefix(vars["DB_ADMIN_URL"], "postgres://") {
+		t.Errorf("DB_ADMIN_URL = %q", vars["DB_ADMIN_URL"])
+	}
+	resp, err := http.Get(vars["PLATTR_OPERATOR_METRICS"])
+	if err != nil {
+		t.Fatalf("operator metrics: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("operator metrics answered %s", resp.Status)
+	}
+
+	// A second up is a no-op on a running stack.
+	if err := d.Up(ctx, &out); err != nil {
+		t.Fatalf("second dev up: %v", err)
+	}
+
+	if err := d.Down(true); err != nil {
+		t.Fatalf("dev down: %v", err)
+	}
+	for name, running := range d.Status() {
+		if running {
+			t.Errorf("%s still running after dev down", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.Dir, "kube")); !os.IsNotExist(err) {
+		t.Errorf("--purge left the state directory: %v", err)
+	}
+}
