@@ -196,12 +196,8 @@ func (d *Dev) Down(purge bool) error {
 
 // Status reports which processes run.
 func (d *Dev) Status() map[string]bool {
-	out := map[string]bool{}
-	if plane, err := d.plane(); err == nil || plane != nil {
-		for k, v := range plane.Status() {
-			out[k] = v
-		}
-	}
+	plane, _ := d.plane() // missing binaries only matter for starting
+	out := plane.Status()
 	_, out["postgres"] = (&proc.Process{Name: "postgres", Dir: filepath.Join(d.Dir, "postgres")}).Running()
 	_, out["plattr-operator"] = d.operator("", "", 0).Running()
 	return out

@@ -579,3 +579,39 @@ func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
 	waitPhase(t, ns, "weather", platformv1.PhaseRunning, runningTimeout)
 	connect(t, string(secretData(t, ns, "weather-db")["DATABASE_URL"]))
 }
+
+func TestPreviewEnvironmentSchema(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	valid := func(m func(*platformv1.PreviewEnvironment)) *platformv1.PreviewEnvironment {
+		pe := &platformv1.PreviewEnvironment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop-pr-42"},
+			Spec:       platformv1.PreviewEnvironmentSpec{ApplicationRef: "shop", PullRequest: 42, ImageRef: "registry.example.com/shop:pr-42"},
+		}
+		if m != nil {
+			m(pe)
+		}
+		return pe
+	}
+	for _, tt := range []struct {
+		name   string
+		mutate func(*platformv1.PreviewEnvironment)
+		want   string
+	}{
+		{"bad ttl", func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "3w" }, "spec.ttl"},
+		{"pull request 0", func(p *platformv1.PreviewEnvironment) { p.Spec.PullRequest = 0 }, "spec.pullRequest"},
+		{"no image", func(p *platformv1.PreviewEnvironment) { p.Spec.ImageRef = "" }, "spec.imageRef"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := k8s.Create(ctx, valid(tt.mutate))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to name %s", err, tt.want)
+			}
+		})
+	}
+	pe := valid(nil)
+	create(t, pe)
+	if pe.Spec.TTL != "72h" {
+		t.Errorf("default ttl = %q, want 72h", pe.Spec.TTL)
+	}
+}

@@ -59,6 +59,7 @@ type applyConfiguration interface {
 	runtime.ApplyConfiguration
 	GetName() *string
 	GetNamespace() *string
+	GetKind() *string
 }
 
 // applyChild writes desired with server-side apply — unless the fields
@@ -88,10 +89,8 @@ func applyChild[O client.Object, A applyConfiguration](ctx context.Context, r *R
 	if s.settled {
 		// Running at this generation, yet the object was missing or differed:
 		// it was deleted or edited by hand.
-		kind := fmt.Sprintf("%T", live)
 		r.Recorder.Eventf(s.app, nil, corev1.EventTypeWarning, EventRestored, "Restore",
-			"%s %s was changed or deleted outside Plattr and has been restored", kind[1:], key.Name)
-		s.restoredKind = append(s.restoredKind, kind)
+			"%s %s was changed or deleted outside Plattr and has been restored", *desired.GetKind(), key.Name)
 	}
 	return nil
 }

@@ -65,13 +65,12 @@ type scope struct {
 	// missing or changed was then touched by someone else and is restored.
 	settled bool
 
-	errs         []error // transient failures: retried with backoff
-	waiting      bool    // needs the user (e.g. no imageRef): phase Pending
-	dbSecret     *corev1.Secret
-	workloadUp   bool // the Deployment and Service were applied
-	deployment   *appsv1.Deployment
-	unsupported  []string
-	restoredKind []string
+	errs        []error // transient failures: retried with backoff
+	waiting     bool    // needs the user (e.g. no imageRef): phase Pending
+	dbSecret    *corev1.Secret
+	workloadUp  bool // the Deployment and Service were applied
+	deployment  *appsv1.Deployment
+	unsupported []string
 }
 
 func (s *scope) fail(err error) error {
