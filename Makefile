@@ -38,7 +38,7 @@ build: tools ## Build plattr and plattr-operator into bin/.
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, CRDs and RBAC from api/ and the controllers.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./internal/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify-generate
 verify-generate: $(CONTROLLER_GEN) ## Fail if generated files are stale.

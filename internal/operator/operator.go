@@ -18,12 +18,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/application"
 	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/metrics"
 )
 
 // LeaderElectionID names the Lease replicas compete for.
@@ -120,5 +122,30 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
 	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		return countPreviews(ctx, mgr.GetClient())
+	})); err != nil {
+		return err
+	}
 	return mgr.Start(ctx)
+}
+
+// +kubebuilder:rbac:groups=platform.internal,resources=previewenvironments,verbs=get;list;watch
+
+// countPreviews keeps plattr_preview_environments_active equal to the
+// number of PreviewEnvironments that exist, reading the informer cache.
+func countPreviews(ctx context.Context, c client.Client) error {
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		list := &platformv1.PreviewEnvironmentList{}
+		if err := c.List(ctx, list); err == nil {
+			metrics.PreviewEnvironmentsActive.Set(float64(len(list.Items)))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }

@@ -30,9 +30,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		policy := app.Spec.DeletionPolicy()
 		err := r.DB.Remove(ctx, naming.DatabaseFor(app), database.Owner{Namespace: app.Namespace, Name: app.Name}, policy == platformv1.DeletionPolicyRetain)
 		if err != nil {
-			if app.Status.FailedAttempts < 1<<10 {
-				app.Status.FailedAttempts++
-			}
+			app.Status.FailedAttempts++
 			msg := fmt.Sprintf("cleaning up the database (policy %s): %v; retrying", policy, err)
 			setCondition(app, ConditionReady, metav1.ConditionFalse, ReasonDeleting, msg)
 			r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, EventCleanupFailed, "Delete", "%s", msg)

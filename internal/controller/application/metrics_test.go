@@ -1,12 +1,15 @@
 package application_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 )
@@ -45,10 +48,32 @@ func TestMetricsAndHealthEndpoints(t *testing.T) {
 		fmt.Sprintf(`plattr_application_phase{name="measured",namespace=%q,phase="Pending"} 0`, ns),
 		`plattr_reconcile_total{name="measured",result="success"}`,
 		`plattr_provisioning_duration_seconds_count`,
-		`plattr_preview_environments_active`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+
+	// The previews gauge counts what exists.
+	create(t, &platformv1.PreviewEnvironment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "measured-pr-7"},
+		Spec:       platformv1.PreviewEnvironmentSpec{ApplicationRef: "measured", PullRequest: 7, ImageRef: "registry.example.com/measured:pr-7"},
+	})
+	stopOperator() // the gauge is read at start, then every 15 s
+	startOperator(t)
+	list := &platformv1.PreviewEnvironmentList{}
+	if err := k8s.List(context.Background(), list); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("plattr_preview_environments_active %d", len(list.Items))
+	eventually(t, 20*time.Second, want, func() error {
+		_, body, err := get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(body, want) {
+			return fmt.Errorf("not in /metrics")
+		}
+		return nil
+	})
 }

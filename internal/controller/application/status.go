@@ -98,7 +98,6 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
 
 	r.recordTransition(s, prevReady)
 	metrics.SetPhase(app.Namespace, app.Name, string(app.Status.Phase))
-	result.Requeue = false
 	outcome := "success"
 	if len(s.errs) > 0 {
 		outcome = "failure"
