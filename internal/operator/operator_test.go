@@ -3,6 +3,7 @@ package operator_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -14,16 +15,27 @@ import (
 	"github.com/plattr/plattr/internal/testenv"
 )
 
+var cluster *testenv.Cluster
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	var err error
+	cluster, err = testenv.StartCluster(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cluster.Stop()
+	os.Exit(code)
+}
+
 // TestLeaderElection runs two replicas: one holds the Lease with the
 // configured timings, the other waits, and takes over when the first stops.
 func TestLeaderElection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, err := testenv.StartCluster(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
 	c, err := client.New(cluster.Config, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		t.Fatal(err)
