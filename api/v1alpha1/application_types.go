@@ -33,6 +33,7 @@ const (
 )
 
 // ApplicationSpec is what an app team asks for.
+// +kubebuilder:validation:XValidation:rule="self.environment == oldSelf.environment",message="spec.environment cannot change: every generated name (schema, roles, host) depends on it; create a new Application in the other environment"
 // +kubebuilder:validation:XValidation:rule="!has(self.domain) || !self.domain.startsWith('*')",message="domain must be an exact host name; wildcards are not allowed"
 type ApplicationSpec struct {
 	// Repository is the app's source repository, for example github.com/org/app.
@@ -156,6 +157,7 @@ type CORSSpec struct {
 }
 
 // DatabaseSpec asks for a PostgreSQL schema.
+// +kubebuilder:validation:XValidation:rule="has(self.schemaName) == has(oldSelf.schemaName) && (!has(self.schemaName) || self.schemaName == oldSelf.schemaName)",message="spec.database.schemaName cannot change once set: the data lives in the old schema; create a new Application to move it"
 type DatabaseSpec struct {
 	// +kubebuilder:default=false
 	// +optional

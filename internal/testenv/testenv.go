@@ -47,8 +47,17 @@ type Cluster struct {
 }
 
 // StartCluster starts a control plane in a temporary directory and installs
-// the CRDs from config/crd/bases.
+// the CRDs. Test packages run in parallel and each picks free ports, so two
+// may race for one; a second attempt, with new ports, settles that.
 func StartCluster(ctx context.Context) (*Cluster, error) {
+	c, err := startCluster(ctx)
+	if err != nil && ctx.Err() == nil {
+		c, err = startCluster(ctx)
+	}
+	return c, err
+}
+
+func startCluster(ctx context.Context) (*Cluster, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -89,8 +98,17 @@ type Postgres struct {
 	*postgres.Server
 }
 
-// StartPostgres starts a PostgreSQL server in a temporary directory.
+// StartPostgres starts a PostgreSQL server in a temporary directory, with a
+// second attempt on new ports as StartCluster does.
 func StartPostgres(ctx context.Context) (*Postgres, error) {
+	p, err := startPostgres(ctx)
+	if err != nil && ctx.Err() == nil {
+		p, err = startPostgres(ctx)
+	}
+	return p, err
+}
+
+func startPostgres(ctx context.Context) (*Postgres, error) {
 	dir, err := os.MkdirTemp("", "plattr-pg-")
 	if err != nil {
 		return nil, err

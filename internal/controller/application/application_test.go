@@ -615,3 +615,44 @@ func TestPreviewEnvironmentSchema(t *testing.T) {
 		t.Errorf("default ttl = %q, want 72h", pe.Spec.TTL)
 	}
 }
+
+func TestNameDefiningFieldsAreImmutable(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	create(t, newApp(ns, "fixed", func(a *platformv1.Application) { a.Spec.Database.SchemaName = "orders" }))
+	for _, tt := range []struct {
+		name   string
+		mutate func(*platformv1.Application)
+		want   string
+	}{
+		{"environment", func(a *platformv1.Application) { a.Spec.Environment = platformv1.EnvironmentProduction }, "spec.environment cannot change"},
+		{"schema name", func(a *platformv1.Application) { a.Spec.Database.SchemaName = "orders_v2" }, "spec.database.schemaName cannot change"},
+		{"schema name removed", func(a *platformv1.Application) { a.Spec.Database.SchemaName = "" }, "spec.database.schemaName cannot change"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := getApp(t, ns, "fixed")
+			tt.mutate(app)
+			err := k8s.Update(ctx, app)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestASecretThatIsNotOursIsNeverTakenOver(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "squatter-db"}, StringData: map[string]string{"DB_PASSWORD": "theirs"}})
+	create(t, newApp(ns, "squatter"))
+	eventually(t, runningTimeout, "a Secret conflict", func() error {
+		c := condition(getApp(t, ns, "squatter"), application.ConditionDatabaseReady)
+		if c.Reason != application.ReasonSecretConflict {
+			return fmt.Errorf("DatabaseReady %s %s: %s", c.Status, c.Reason, c.Message)
+		}
+		return nil
+	})
+	if data := secretData(t, ns, "squatter-db"); string(data["DB_PASSWORD"]) != "theirs" || len(data) != 1 {
+		t.Fatalf("the user's Secret was changed: %v", data)
+	}
+}

@@ -30,6 +30,8 @@ const (
 	ReasonDatabaseUnavailable = "DatabaseUnavailable"
 	// ReasonSchemaConflict: the schema or role name belongs to another app.
 	ReasonSchemaConflict = "SchemaConflict"
+	// ReasonSecretConflict: a Secret with the name Plattr writes belongs to someone else.
+	ReasonSecretConflict = "SecretConflict"
 	// ReasonImageMissing: spec.imageRef is empty, so there is nothing to run.
 	ReasonImageMissing = "ImageMissing"
 	// ReasonWaitingForDatabase: the workload needs the database's Secret first.

@@ -40,6 +40,14 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 	if err != nil {
 		return r.databaseFailed(s, err)
 	}
+	if secret != nil {
+		if ref := metav1.GetControllerOf(secret); ref == nil || ref.UID != app.UID {
+			// Never take over, or hand out, a Secret someone else wrote.
+			setCondition(app, ConditionDatabaseReady, metav1.ConditionFalse, ReasonSecretConflict,
+				fmt.Sprintf("Secret %s exists and is not managed by this Application; delete or rename it so Plattr can write the credentials", secretName))
+			return s.fail(fmt.Errorf("Secret %s/%s is not ours", app.Namespace, secretName))
+		}
+	}
 	var password string
 	if secret != nil && len(secret.Data[KeyDBPassword]) > 0 {
 		password = string(secret.Data[KeyDBPassword])
