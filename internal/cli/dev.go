@@ -25,6 +25,17 @@ func (g *globals) devStack() (*stack.Dev, error) {
 	return &stack.Dev{Dir: dir, BinDir: envOr("PLATTR_BIN_DIR", filepath.Dir(exe))}, nil
 }
 
+// withStack adapts a function of the local stack to a cobra RunE.
+func (g *globals) withStack(f func(cmd *cobra.Command, d *stack.Dev) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		d, err := g.devStack()
+		if err != nil {
+			return err
+		}
+		return f(cmd, d)
+	}
+}
+
 func newDevCommand(g *globals) *cobra.Command {
 	dev := &cobra.Command{
 		Use:   "dev",
@@ -33,45 +44,33 @@ func newDevCommand(g *globals) *cobra.Command {
 	dev.AddCommand(&cobra.Command{
 		Use:   "up",
 		Short: "Start the local stack in the background and wait until it is ready",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := g.devStack()
-			if err != nil {
-				return err
-			}
+		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "Starting the local stack in %s\n", d.Dir)
 			if err := d.Up(context.Background(), cmd.OutOrStdout()); err != nil {
 				return fmt.Errorf("%w\n(logs are in %s; `plattr dev down` stops what started)", err, d.Dir)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Ready. Use it from this shell with:\n  eval \"$(%s dev env)\"\n", os.Args[0])
 			return nil
-		},
+		}),
 	})
 	var purge bool
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Stop the local stack (--purge also deletes its data)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := g.devStack()
-			if err != nil {
-				return err
-			}
+		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
 			if err := d.Down(purge); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Stopped.")
 			return nil
-		},
+		}),
 	}
 	down.Flags().BoolVar(&purge, "purge", false, "also delete the stack's data")
 	dev.AddCommand(down)
 	dev.AddCommand(&cobra.Command{
 		Use:   "status",
 		Short: "Show which parts of the local stack are running",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := g.devStack()
-			if err != nil {
-				return err
-			}
+		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
 			st := d.Status()
 			names := make([]string, 0, len(st))
 			for n := range st {
@@ -90,16 +89,12 @@ func newDevCommand(g *globals) *cobra.Command {
 				return fmt.Errorf("%d of %d parts are stopped: run `plattr dev up`", down, len(names))
 			}
 			return nil
-		},
+		}),
 	})
 	dev.AddCommand(&cobra.Command{
 		Use:   "env",
 		Short: "Print shell export lines for the local stack's endpoints",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := g.devStack()
-			if err != nil {
-				return err
-			}
+		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
 			env, err := d.Env()
 			if err != nil {
 				return err
@@ -108,7 +103,7 @@ func newDevCommand(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "export %s=%s\n", kv[0], shellQuote(kv[1]))
 			}
 			return nil
-		},
+		}),
 	})
 	return dev
 }

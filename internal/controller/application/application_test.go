@@ -196,11 +196,7 @@ func TestCredentialsAreStableAndRotateOnSecretDeletion(t *testing.T) {
 	// A restart of the operator and a spec change keep the password.
 	stopOperator()
 	startOperator(t)
-	app := getApp(t, ns, "ledger")
-	app.Spec.EnvVars = []platformv1.EnvVar{{Name: "FEATURE", Value: "on"}}
-	if err := k8s.Update(ctx, app); err != nil {
-		t.Fatal(err)
-	}
+	setEnvVars(t, ns, "ledger", platformv1.EnvVar{Name: "FEATURE", Value: "on"})
 	eventually(t, runningTimeout, "the spec change to be observed", func() error {
 		got := getApp(t, ns, "ledger")
 		if got.Status.ObservedGeneration != got.Generation || got.Status.Phase != platformv1.PhaseRunning {
@@ -542,7 +538,6 @@ func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
 	ns := newNamespace(t)
 	create(t, newApp(ns, "weather"))
 	waitPhase(t, ns, "weather", platformv1.PhaseRunning, runningTimeout)
-	ctx := context.Background()
 
 	if err := pg.Server.Stop(); err != nil {
 		t.Fatal(err)
@@ -559,11 +554,7 @@ func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
 	t.Cleanup(restart)
 
 	// A spec change makes the operator talk to PostgreSQL again.
-	app := getApp(t, ns, "weather")
-	app.Spec.EnvVars = []platformv1.EnvVar{{Name: "MODE", Value: "storm"}}
-	if err := k8s.Update(ctx, app); err != nil {
-		t.Fatal(err)
-	}
+	setEnvVars(t, ns, "weather", platformv1.EnvVar{Name: "MODE", Value: "storm"})
 	eventually(t, runningTimeout, "the outage to be reported", func() error {
 		got := getApp(t, ns, "weather")
 		c := condition(got, application.ConditionDatabaseReady)

@@ -326,3 +326,13 @@ func zapLevel() int8 {
 	}
 	return 2 // errors only
 }
+
+// setEnvVars changes an app's spec.envVars: a spec change, so a new generation.
+func setEnvVars(t testing.TB, ns, name string, vars ...platformv1.EnvVar) {
+	t.Helper()
+	app := getApp(t, ns, name)
+	app.Spec.EnvVars = vars
+	if err := k8s.Update(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+}
