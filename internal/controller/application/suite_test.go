@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -330,9 +331,28 @@ func zapLevel() int8 {
 // setEnvVars changes an app's spec.envVars: a spec change, so a new generation.
 func setEnvVars(t testing.TB, ns, name string, vars ...platformv1.EnvVar) {
 	t.Helper()
-	app := getApp(t, ns, name)
-	app.Spec.EnvVars = vars
-	if err := k8s.Update(context.Background(), app); err != nil {
-		t.Fatal(err)
+	update(t, client.ObjectKey{Namespace: ns, Name: name}, &platformv1.Application{}, func(app *platformv1.Application) {
+		app.Spec.EnvVars = vars
+	})
+}
+
+// tryUpdate reads obj, changes it and writes it back, again on a conflict:
+// controllers (the operator, kube-controller-manager) write the same
+// objects, so a read-modify-write can lose a race it should just retry.
+func tryUpdate[T client.Object](key client.ObjectKey, obj T, mutate func(T)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(context.Background(), key, obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return k8s.Update(context.Background(), obj)
+	})
+}
+
+// update is tryUpdate that fails the test on error.
+func update[T client.Object](t testing.TB, key client.ObjectKey, obj T, mutate func(T)) {
+	t.Helper()
+	if err := tryUpdate(key, obj, mutate); err != nil {
+		t.Fatalf("updating %T %s: %v", obj, key, err)
 	}
 }
