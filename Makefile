@@ -52,6 +52,10 @@ lint: ## gofmt and go vet.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 
+.PHONY: bench
+bench: deps tools ## Benchmarks with figures: apply-to-Running on the real control plane and PostgreSQL.
+	go test -run '^$$' -bench . -benchtime 10x ./internal/controller/application/
+
 .PHONY: fuzz
 fuzz: ## Fuzz the name generator for longer (FUZZ_TIME=1m).
 	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/
