@@ -43,6 +43,10 @@ const (
 	maxBackoff = 30 * time.Second
 	// settleInterval re-checks an app that waits on something not watched.
 	settleInterval = 15 * time.Second
+	// resyncInterval re-checks a Running app for drift nothing watches: a
+	// schema or role dropped by hand, a changed Secret named in envVars. A
+	// resync that finds nothing changed writes nothing.
+	resyncInterval = 5 * time.Minute
 )
 
 // Reconciler reconciles Applications.

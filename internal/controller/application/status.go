@@ -67,9 +67,11 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
 	case notReady == nil:
 		app.Status.Phase = platformv1.PhaseRunning
 		app.Status.FailedAttempts = 0
+		result.RequeueAfter = resyncInterval
 	case s.waiting || len(s.unsupported) > 0 || isUnsupported(app):
 		app.Status.Phase = platformv1.PhasePending
 		app.Status.FailedAttempts = 0
+		result.RequeueAfter = resyncInterval
 	default:
 		app.Status.Phase = platformv1.PhaseProvisioning
 		app.Status.FailedAttempts = 0
