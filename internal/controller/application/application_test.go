@@ -629,3 +629,41 @@ func TestASecretThatIsNotOursIsNeverTakenOver(t *testing.T) {
 		t.Fatalf("the user's Secret was changed: %v", data)
 	}
 }
+
+func TestDatabaseObjectsDroppedByHandComeBackWithTheSamePassword(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "phoenix"))
+	waitPhase(t, ns, "phoenix", platformv1.PhaseRunning, runningTimeout)
+	ctx := context.Background()
+	url := string(secretData(t, ns, "phoenix-db")["DATABASE_URL"])
+
+	admin, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for _, stmt := range []string{
+		`DROP SCHEMA "staging_phoenix" CASCADE`,
+		`DROP OWNED BY "staging_phoenix_app", "staging_phoenix_anon"`,
+		`DROP ROLE "staging_phoenix_app"`,
+		`DROP ROLE "staging_phoenix_anon"`,
+	} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	// Any event (here an annotation) or the periodic re-check reconciles.
+	update(t, client.ObjectKey{Namespace: ns, Name: "phoenix"}, &platformv1.Application{}, func(app *platformv1.Application) {
+		app.SetAnnotations(map[string]string{"test/poke": "1"})
+	})
+	eventually(t, runningTimeout, "the schema and role to be recreated", func() error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "CREATE TABLE reborn (id int)")
+		return err
+	})
+}
