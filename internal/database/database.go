@@ -198,6 +198,14 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 	if !s.defaultSelect {
 		add("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT SELECT ON TABLES TO %s", app, schema, anon)
 	}
+	return p.execAll(ctx, stmts)
+}
+
+// execAll runs statements in one transaction: all or nothing.
+func (p *Provisioner) execAll(ctx context.Context, stmts []string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		for _, stmt := range stmts {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
@@ -235,15 +243,7 @@ func (p *Provisioner) Remove(ctx context.Context, n naming.Database, o Owner, ke
 	if len(stmts) == 0 {
 		return nil
 	}
-	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		for _, stmt := range stmts {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("%s: %w", firstWords(stmt), err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := p.execAll(ctx, stmts); err != nil {
 		return err
 	}
 	// Sessions opened before the change keep working until they end; end them
