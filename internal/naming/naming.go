@@ -118,27 +118,27 @@ func DatabaseFor(app *platformv1.Application) Database {
 
 // Objects holds the names of an app's Kubernetes objects.
 type Objects struct {
-	Workload        string // Deployment, Service, ServiceAccount, HPA, PDB, Ingress
-	DatabaseSecret  string
-	StorageConfig   string
-	StorageSecret   string
-	AuthConfig      string
-	AuthSecret      string
-	TLSSecret       string
-	PostgRESTIngres string
+	Workload         string // Deployment, Service, ServiceAccount, HPA, PDB, Ingress
+	DatabaseSecret   string
+	StorageConfig    string
+	StorageSecret    string
+	AuthConfig       string
+	AuthSecret       string
+	TLSSecret        string
+	PostgRESTIngress string
 }
 
 // ObjectsFor names the Kubernetes objects of an app.
 func ObjectsFor(appName string) Objects {
 	return Objects{
-		Workload:        DNSLabel(appName),
-		DatabaseSecret:  DNSLabel(appName, "db"),
-		StorageConfig:   DNSLabel(appName, "storage"),
-		StorageSecret:   DNSLabel(appName, "storage"),
-		AuthConfig:      DNSLabel(appName, "auth"),
-		AuthSecret:      DNSLabel(appName, "auth"),
-		TLSSecret:       DNSLabel(appName, "tls"),
-		PostgRESTIngres: DNSLabel(appName, "api"),
+		Workload:         DNSLabel(appName),
+		DatabaseSecret:   DNSLabel(appName, "db"),
+		StorageConfig:    DNSLabel(appName, "storage"),
+		StorageSecret:    DNSLabel(appName, "storage"),
+		AuthConfig:       DNSLabel(appName, "auth"),
+		AuthSecret:       DNSLabel(appName, "auth"),
+		TLSSecret:        DNSLabel(appName, "tls"),
+		PostgRESTIngress: DNSLabel(appName, "api"),
 	}
 }
 

@@ -35,10 +35,10 @@ func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope) error {
 	if app.Spec.DatabaseEnabled() {
 		err = applyChild(ctx, r, s, &networkingv1.Ingress{}, r.restIngress(app, names, host), networkingv1ac.ExtractIngress)
 	} else {
-		err = deleteChild(ctx, r, s, &networkingv1.Ingress{}, names.PostgRESTIngres)
+		err = deleteChild(ctx, r, s, &networkingv1.Ingress{}, names.PostgRESTIngress)
 	}
 	if err != nil {
-		setCondition(app, ConditionIngressReady, metav1.ConditionFalse, ReasonApplyFailed, fmt.Sprintf("Ingress %s: %v", names.PostgRESTIngres, err))
+		setCondition(app, ConditionIngressReady, metav1.ConditionFalse, ReasonApplyFailed, fmt.Sprintf("Ingress %s: %v", names.PostgRESTIngress, err))
 		return s.fail(err)
 	}
 	setCondition(app, ConditionIngressReady, metav1.ConditionTrue, ReasonConfigured,
@@ -76,7 +76,7 @@ func (r *Reconciler) ingress(app *platformv1.Application, names naming.Objects, 
 }
 
 func (r *Reconciler) restIngress(app *platformv1.Application, names naming.Objects, host string) *networkingv1ac.IngressApplyConfiguration {
-	return r.ingressBase(app, names.PostgRESTIngres, host, map[string]string{
+	return r.ingressBase(app, names.PostgRESTIngress, host, map[string]string{
 		"nginx.ingress.kubernetes.io/use-regex":      "true",
 		"nginx.ingress.kubernetes.io/rewrite-target": "/$2",
 	}).
