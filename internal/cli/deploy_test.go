@@ -24,12 +24,8 @@ var (
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	var err error
-	if cluster, err = testenv.StartCluster(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if pg, err = testenv.StartPostgres(ctx); err != nil {
-		cluster.Stop()
+	cluster, pg, err = testenv.StartClusterAndPostgres(ctx)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -93,6 +93,21 @@ func (c *Cluster) Stop() {
 	_ = os.RemoveAll(c.dir)
 }
 
+// StartClusterAndPostgres starts both servers an operator test needs; on
+// failure nothing is left running.
+func StartClusterAndPostgres(ctx context.Context) (*Cluster, *Postgres, error) {
+	cluster, err := StartCluster(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	pg, err := StartPostgres(ctx)
+	if err != nil {
+		cluster.Stop()
+		return nil, nil, fmt.Errorf("starting PostgreSQL: %w", err)
+	}
+	return cluster, pg, nil
+}
+
 // Postgres is a running PostgreSQL server.
 type Postgres struct {
 	*postgres.Server

@@ -185,10 +185,7 @@ func TestDatabaseURLWorksAndAppsAreIsolated(t *testing.T) {
 }
 
 func TestCredentialsAreStableAndRotateOnSecretDeletion(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	create(t, newApp(ns, "ledger"))
-	waitPhase(t, ns, "ledger", platformv1.PhaseRunning, runningTimeout)
+	ns := runningApp(t, "ledger")
 	ctx := context.Background()
 	first := secretData(t, ns, "ledger-db")
 	connect(t, string(first["DATABASE_URL"]))
@@ -248,10 +245,7 @@ func podTemplateHash(t testing.TB, ns, name string) string {
 }
 
 func TestNoOpReconcileMakesNoWrites(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	create(t, newApp(ns, "quiet"))
-	waitPhase(t, ns, "quiet", platformv1.PhaseRunning, runningTimeout)
+	ns := runningApp(t, "quiet")
 	// Let the last watch events of the rollout drain.
 	time.Sleep(2 * time.Second)
 	writes.snapshot()
@@ -276,10 +270,7 @@ func TestNoOpReconcileMakesNoWrites(t *testing.T) {
 }
 
 func TestHandDeletedChildrenAreRestoredAndReplicasAreLeftToTheHPA(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	create(t, newApp(ns, "sturdy"))
-	waitPhase(t, ns, "sturdy", platformv1.PhaseRunning, runningTimeout)
+	ns := runningApp(t, "sturdy")
 	ctx := context.Background()
 	key := client.ObjectKey{Namespace: ns, Name: "sturdy"}
 
@@ -518,10 +509,7 @@ func TestNamesAreValidAndQuotedEndToEnd(t *testing.T) {
 }
 
 func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	create(t, newApp(ns, "weather"))
-	waitPhase(t, ns, "weather", platformv1.PhaseRunning, runningTimeout)
+	ns := runningApp(t, "weather")
 
 	if err := pg.Server.Stop(); err != nil {
 		t.Fatal(err)
@@ -631,10 +619,7 @@ func TestASecretThatIsNotOursIsNeverTakenOver(t *testing.T) {
 }
 
 func TestDatabaseObjectsDroppedByHandComeBackWithTheSamePassword(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	create(t, newApp(ns, "phoenix"))
-	waitPhase(t, ns, "phoenix", platformv1.PhaseRunning, runningTimeout)
+	ns := runningApp(t, "phoenix")
 	ctx := context.Background()
 	url := string(secretData(t, ns, "phoenix-db")["DATABASE_URL"])
 

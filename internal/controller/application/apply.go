@@ -2,10 +2,6 @@ package application
 
 import (
 	"context"
-	"fmt"
-	"os"
-
-	"github.com/google/go-cmp/cmp"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -78,9 +74,6 @@ func applyChild[O client.Object, A applyConfiguration](ctx context.Context, r *R
 		owned, err := extract(live, FieldManager)
 		if err == nil && equality.Semantic.DeepEqual(owned, desired) {
 			return nil
-		}
-		if os.Getenv("PLATTR_DEBUG_APPLY") != "" {
-			fmt.Fprintf(os.Stderr, "apply %T %s: %s\n", live, key, cmp.Diff(owned, desired))
 		}
 	}
 	if err := r.Apply(ctx, desired, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {

@@ -10,23 +10,24 @@ import (
 // app that asks for them is never marked Running without them.
 
 func (r *Reconciler) reconcileStorage(_ context.Context, s *scope) error {
-	if !s.app.Spec.StorageEnabled() {
-		setCondition(s.app, ConditionStorageReady, metav1.ConditionTrue, ReasonDisabled, "spec.storage.enabled is false")
-		return nil
-	}
-	setCondition(s.app, ConditionStorageReady, metav1.ConditionFalse, ReasonNotSupported,
-		"object storage is not provided by this operator version yet; set spec.storage.enabled to false to run without it")
+	notYetProvided(s, ConditionStorageReady, s.app.Spec.StorageEnabled(), "storage", "object storage")
 	return nil
 }
 
 func (r *Reconciler) reconcileAuth(_ context.Context, s *scope) error {
-	if !s.app.Spec.AuthEnabled() {
-		setCondition(s.app, ConditionAuthReady, metav1.ConditionTrue, ReasonDisabled, "spec.auth.enabled is false")
-		return nil
-	}
-	setCondition(s.app, ConditionAuthReady, metav1.ConditionFalse, ReasonNotSupported,
-		"auth (OIDC clients) is not provided by this operator version yet; set spec.auth.enabled to false to run without it")
+	notYetProvided(s, ConditionAuthReady, s.app.Spec.AuthEnabled(), "auth", "auth (OIDC clients)")
 	return nil
+}
+
+// notYetProvided sets a capability's condition: Disabled when the app does
+// not ask for it, NotSupported (with the way out) when it does.
+func notYetProvided(s *scope, condition string, enabled bool, field, what string) {
+	if !enabled {
+		setCondition(s.app, condition, metav1.ConditionTrue, ReasonDisabled, "spec."+field+".enabled is false")
+		return
+	}
+	setCondition(s.app, condition, metav1.ConditionFalse, ReasonNotSupported,
+		what+" is not provided by this operator version yet; set spec."+field+".enabled to false to run without it")
 }
 
 // reconcileAddons covers redis and search, which have no condition of their own.

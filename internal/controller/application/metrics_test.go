@@ -25,10 +25,7 @@ func get(url string) (int, string, error) {
 }
 
 func TestMetricsAndHealthEndpoints(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	create(t, newApp(ns, "measured"))
-	waitPhase(t, ns, "measured", platformv1.PhaseRunning, runningTimeout)
+	ns := runningApp(t, "measured")
 
 	for _, path := range []string{"/healthz", "/readyz"} {
 		eventually(t, 10*time.Second, path, func() error {

@@ -53,13 +53,9 @@ func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel()))))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	var err error
-	if cluster, err = testenv.StartCluster(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "starting the control plane:", err)
-		os.Exit(1)
-	}
-	if pg, err = testenv.StartPostgres(ctx); err != nil {
-		cluster.Stop()
-		fmt.Fprintln(os.Stderr, "starting PostgreSQL:", err)
+	cluster, pg, err = testenv.StartClusterAndPostgres(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	cancel()
@@ -355,4 +351,15 @@ func update[T client.Object](t testing.TB, key client.ObjectKey, obj T, mutate f
 	if err := tryUpdate(key, obj, mutate); err != nil {
 		t.Fatalf("updating %T %s: %v", obj, key, err)
 	}
+}
+
+// runningApp starts the operator, creates a database+workload app in a new
+// namespace and waits for it to be Running; it returns the namespace.
+func runningApp(t testing.TB, name string) string {
+	t.Helper()
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, name))
+	waitPhase(t, ns, name, platformv1.PhaseRunning, runningTimeout)
+	return ns
 }
