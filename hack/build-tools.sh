@@ -2,7 +2,7 @@
 # Builds the real components Plattr's tests and local stack run, from the Go
 # module proxy, into bin/<name>-<version>/. A binary is rebuilt only when its
 # version changes (the directory name is the cache key), so a warm run is a
-# no-op. Usage: hack/build-tools.sh [k8s|kwok|all]
+# no-op. Usage: hack/build-tools.sh [k8s|kwok|versitygw|dex|all]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/hack/tools"
@@ -10,6 +10,11 @@ bin="$root/bin"
 
 k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$tools/go.mod")
 kwok_version=$(awk '$1=="sigs.k8s.io/kwok"{print $2; exit}' "$tools/go.mod")
+# The S3-compatible object store; installed as a binary from its module.
+versitygw_version=v1.8.0
+# Dex has only a pseudo-version on the proxy and needs newer libraries than
+# Kubernetes allows, so it has its own module (hack/dex) with a small main.
+dex_version=$(awk '$1=="github.com/dexidp/dex"{print $2; exit}' "$root/hack/dex/go.mod")
 
 build_k8s() {
   local dir="$bin/k8s-$k8s_version"
@@ -41,12 +46,34 @@ build_kwok() {
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
+build_versitygw() {
+  local dir="$bin/versitygw-$versitygw_version"
+  if [ -x "$dir/versitygw" ]; then return; fi
+  echo "building versitygw $versitygw_version (about 2 minutes cold)..." >&2
+  mkdir -p "$dir.tmp"
+  GOBIN="$dir.tmp" go install -trimpath -ldflags "-s -w" "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+build_dex() {
+  local dir="$bin/dex-$dex_version"
+  if [ -x "$dir/dex" ] && [ "$dir/dex" -nt "$root/hack/dex/cmd/dex/main.go" ]; then return; fi
+  echo "building Dex $dex_version..." >&2
+  mkdir -p "$dir.tmp"
+  (cd "$root/hack/dex" && go build -trimpath -ldflags "-s -w" -o "$dir.tmp/dex" ./cmd/dex)
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
 case "${1:-all}" in
   k8s) build_k8s ;;
   kwok) build_kwok ;;
-  all) build_k8s; build_kwok ;;
-  *) echo "usage: $0 [k8s|kwok|all]" >&2; exit 2 ;;
+  versitygw) build_versitygw ;;
+  dex) build_dex ;;
+  all) build_k8s; build_kwok; build_versitygw; build_dex ;;
+  *) echo "usage: $0 [k8s|kwok|versitygw|dex|all]" >&2; exit 2 ;;
 esac
 # Print the directories so callers can pick them up.
 echo "K8S_BIN=$bin/k8s-$k8s_version"
 echo "KWOK_BIN=$bin/kwok-$kwok_version"
+echo "VERSITYGW_BIN=$bin/versitygw-$versitygw_version"
+echo "DEX_BIN=$bin/dex-$dex_version"

@@ -153,3 +153,20 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// FindTool locates an executable built by hack/build-tools.sh: the
+// directory named by envVar if set, else the newest binDir/<glob> holding
+// file.
+func FindTool(binDir, glob, file, envVar string) (string, error) {
+	if d := os.Getenv(envVar); d != "" {
+		return filepath.Join(d, file), nil
+	}
+	matches, _ := filepath.Glob(filepath.Join(binDir, glob))
+	for i := len(matches) - 1; i >= 0; i-- {
+		p := filepath.Join(matches[i], file)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in %s: build it with `make tools` (hack/build-tools.sh)", file, binDir)
+}

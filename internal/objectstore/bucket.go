@@ -1,0 +1,307 @@
+package objectstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/cors"
+	"github.com/minio/minio-go/v7/pkg/tags"
+)
+
+// OwnerTag is the bucket tag naming the Application a bucket belongs to
+// (namespace/name): bucket names are global, so two apps could derive the
+// same one, and only the tag says whose data a bucket holds.
+const OwnerTag = "platform.internal/app"
+
+// Bucket is the desired state of one bucket.
+type Bucket struct {
+	Name string
+	// Owner is the app's namespace/name, written to OwnerTag.
+	Owner string
+	// User is the access key that owns the bucket (per-app users only).
+	User string
+	// Public buckets grant anonymous s3:GetObject.
+	Public bool
+	// Origins are the exact origins browsers may call the bucket from.
+	Origins []string
+}
+
+// EnsureBucket creates the bucket if needed and brings its owner tag, CORS
+// rules and policy in line, writing only what differs. It reports whether
+// anything was written.
+func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err error) {
+	exists, err := s.s3.BucketExists(ctx, b.Name)
+	if err != nil {
+		return false, s.wrap(err)
+	}
+	if !exists {
+		if s.admin != nil {
+			err = s.admin.createBucket(ctx, b.Name, b.User)
+		} else {
+			err = s.s3.MakeBucket(ctx, b.Name, minio.MakeBucketOptions{Region: s.cfg.Region})
+		}
+		if err != nil {
+			return false, s.wrap(fmt.Errorf("creating bucket %s: %w", b.Name, err))
+		}
+		changed = true
+	} else {
+		owner, err := s.ownerOf(ctx, b.Name)
+		if err != nil {
+			return false, err
+		}
+		if owner != b.Owner {
+			// An untagged bucket is someone else's too: never adopt data.
+			return false, fmt.Errorf("%w: bucket %s is tagged %s=%q; rename the bucket in spec.storage.buckets or remove the other one",
+				ErrConflict, b.Name, OwnerTag, owner)
+		}
+	}
+	if changed {
+		t, err := tags.NewTags(map[string]string{OwnerTag: b.Owner}, false)
+		if err != nil {
+			return false, err
+		}
+		if err := s.s3.SetBucketTagging(ctx, b.Name, t); err != nil {
+			return false, s.wrap(fmt.Errorf("tagging bucket %s: %w", b.Name, err))
+		}
+	}
+	if s.admin != nil {
+		owners, err := s.admin.bucketOwners(ctx)
+		if err != nil {
+			return false, s.wrap(err)
+		}
+		if owners[b.Name] != b.User {
+			if err := s.admin.changeBucketOwner(ctx, b.Name, b.User); err != nil {
+				return false, s.wrap(fmt.Errorf("giving bucket %s to %s: %w", b.Name, b.User, err))
+			}
+			changed = true
+		}
+	}
+	c, err := s.ensureCORS(ctx, b)
+	if err != nil {
+		return false, err
+	}
+	p, err := s.ensurePolicy(ctx, b)
+	if err != nil {
+		return false, err
+	}
+	return changed || c || p, nil
+}
+
+// ownerOf reads a bucket's owner tag; "" when it has none.
+func (s *Store) ownerOf(ctx context.Context, bucket string) (string, error) {
+	t, err := s.s3.GetBucketTagging(ctx, bucket)
+	if err != nil {
+		if isCode(err, "NoSuchTagSet", "NoSuchTagSetError") {
+			return "", nil
+		}
+		return "", s.wrap(fmt.Errorf("reading tags of bucket %s: %w", bucket, err))
+	}
+	return t.ToMap()[OwnerTag], nil
+}
+
+func (s *Store) ensureCORS(ctx context.Context, b Bucket) (bool, error) {
+	have, err := s.s3.GetBucketCors(ctx, b.Name)
+	if err != nil && !isCode(err, "NoSuchCORSConfiguration") {
+		return false, s.wrap(fmt.Errorf("reading CORS of bucket %s: %w", b.Name, err))
+	}
+	if len(b.Origins) == 0 {
+		// No browser origin is allowed: no CORS rules at all.
+		if have == nil || len(have.CORSRules) == 0 {
+			return false, nil
+		}
+		if err := s.s3.SetBucketCors(ctx, b.Name, nil); err != nil {
+			return false, s.wrap(fmt.Errorf("removing CORS of bucket %s: %w", b.Name, err))
+		}
+		return true, nil
+	}
+	want := corsConfig(b.Origins)
+	if have != nil && reflect.DeepEqual(have.CORSRules, want.CORSRules) {
+		return false, nil
+	}
+	if err := s.s3.SetBucketCors(ctx, b.Name, want); err != nil {
+		return false, s.wrap(fmt.Errorf("setting CORS of bucket %s: %w", b.Name, err))
+	}
+	return true, nil
+}
+
+// corsConfig allows browsers on exactly the given origins, never "*".
+func corsConfig(origins []string) *cors.Config {
+	origins = slices.Clone(origins)
+	slices.Sort(origins)
+	origins = slices.Compact(origins)
+	return cors.NewConfig([]cors.Rule{{
+		ID:            "plattr",
+		AllowedOrigin: origins,
+		AllowedMethod: []string{"DELETE", "GET", "HEAD", "POST", "PUT"},
+		AllowedHeader: []string{"*"},
+		ExposeHeader:  []string{"ETag"},
+		MaxAgeSeconds: 3600,
+	}})
+}
+
+// policy is an S3 bucket policy document.
+type policy struct {
+	Version   string      `json:"Version"`
+	Statement []statement `json:"Statement"`
+}
+
+type statement struct {
+	Sid       string    `json:"Sid"`
+	Effect    string    `json:"Effect"`
+	Principal principal `json:"Principal"`
+	Action    []string  `json:"Action"`
+	Resource  []string  `json:"Resource"`
+}
+
+type principal struct {
+	AWS []string `json:"AWS"`
+}
+
+// publicPolicy lets anyone read objects. A bucket policy replaces the
+// owner's ACL rights on some stores (versitygw), so the owner is granted
+// everything explicitly.
+func publicPolicy(bucket, owner string) policy {
+	p := policy{Version: "2012-10-17", Statement: []statement{{
+		Sid: "PublicRead", Effect: "Allow", Principal: principal{AWS: []string{"*"}},
+		Action: []string{"s3:GetObject"}, Resource: []string{"arn:aws:s3:::" + bucket + "/*"},
+	}}}
+	if owner != "" {
+		p.Statement = append(p.Statement, statement{
+			Sid: "Owner", Effect: "Allow", Principal: principal{AWS: []string{owner}},
+			Action: []string{"s3:*"}, Resource: []string{"arn:aws:s3:::" + bucket, "arn:aws:s3:::" + bucket + "/*"},
+		})
+	}
+	return p
+}
+
+func (s *Store) ensurePolicy(ctx context.Context, b Bucket) (bool, error) {
+	have, err := s.s3.GetBucketPolicy(ctx, b.Name)
+	if err != nil && !isCode(err, "NoSuchBucketPolicy") {
+		return false, s.wrap(fmt.Errorf("reading the policy of bucket %s: %w", b.Name, err))
+	}
+	if !b.Public {
+		if strings.TrimSpace(have) == "" {
+			return false, nil
+		}
+		// Turning private removes anonymous access at once.
+		if err := s.s3.SetBucketPolicy(ctx, b.Name, ""); err != nil {
+			return false, s.wrap(fmt.Errorf("removing the policy of bucket %s: %w", b.Name, err))
+		}
+		return true, nil
+	}
+	want := publicPolicy(b.Name, b.User)
+	var current policy
+	if have != "" && json.Unmarshal([]byte(have), &current) == nil && reflect.DeepEqual(current, want) {
+		return false, nil
+	}
+	doc, err := json.Marshal(want)
+	if err != nil {
+		return false, err
+	}
+	if err := s.s3.SetBucketPolicy(ctx, b.Name, string(doc)); err != nil {
+		return false, s.wrap(fmt.Errorf("setting the public-read policy of bucket %s: %w", b.Name, err))
+	}
+	return true, nil
+}
+
+// Owned lists the buckets whose name starts with prefix and whose owner tag
+// is owner.
+func (s *Store) Owned(ctx context.Context, prefix, owner string) ([]string, error) {
+	all, err := s.s3.ListBuckets(ctx)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	var out []string
+	for _, b := range all {
+		if !strings.HasPrefix(b.Name, prefix) {
+			continue
+		}
+		o, err := s.ownerOf(ctx, b.Name)
+		if err != nil {
+			return nil, err
+		}
+		if o == owner {
+			out = append(out, b.Name)
+		}
+	}
+	return out, nil
+}
+
+// Release keeps a bucket and its data but hands it to the platform's admin
+// account, for when the app's user goes away under the Retain policy.
+func (s *Store) Release(ctx context.Context, bucket string) error {
+	if s.admin == nil {
+		return nil
+	}
+	return s.wrap(s.admin.changeBucketOwner(ctx, bucket, s.cfg.AccessKey))
+}
+
+// RemoveBucket deletes every object version and delete marker, page by
+// page, then the bucket. It returns how many entries it removed. A bucket
+// already gone is fine.
+func (s *Store) RemoveBucket(ctx context.Context, bucket string) (int, error) {
+	exists, err := s.s3.BucketExists(ctx, bucket)
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	if !exists {
+		return 0, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	objects := make(chan minio.ObjectInfo)
+	var listErr error
+	removed := 0
+	go func() {
+		defer close(objects)
+		// ListObjects pages through ListObjectVersions until the end.
+		for obj := range s.s3.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
+			if obj.Err != nil {
+				listErr = obj.Err
+				return
+			}
+			select {
+			case objects <- obj:
+				removed++
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var errs []error
+	for rerr := range s.s3.RemoveObjects(ctx, bucket, objects, minio.RemoveObjectsOptions{}) {
+		errs = append(errs, fmt.Errorf("%s: %w", rerr.ObjectName, rerr.Err))
+		if len(errs) >= 10 {
+			cancel()
+			break
+		}
+	}
+	for range objects { // drain after an early stop
+	}
+	if listErr != nil {
+		errs = append(errs, listErr)
+	}
+	if len(errs) > 0 {
+		return removed, s.wrap(fmt.Errorf("emptying bucket %s: %w", bucket, errors.Join(errs...)))
+	}
+	if err := s.s3.RemoveBucket(ctx, bucket); err != nil {
+		return removed, s.wrap(fmt.Errorf("deleting bucket %s: %w", bucket, err))
+	}
+	return removed, nil
+}
+
+// isCode reports whether err is an S3 error response with one of codes.
+func isCode(err error, codes ...string) bool {
+	resp := minio.ToErrorResponse(err)
+	if slices.Contains(codes, resp.Code) {
+		return true
+	}
+	return resp.StatusCode == http.StatusNotFound && slices.Contains(codes, "NoSuchTagSet") && resp.Code == ""
+}
