@@ -33,7 +33,44 @@ type Operator struct {
 	KubeAPIBurst            int     // KUBE_API_BURST [100]
 
 	PreviewMaxTTL time.Duration // PREVIEW_MAX_TTL [720h]
+
+	S3 S3 // object storage; optional: without it apps asking for storage wait
+
+	Auth Auth // identity provider; optional: without it apps asking for auth wait
 }
+
+// S3 locates the object store. Endpoint empty means none is configured.
+type S3 struct {
+	Endpoint      string // S3_ENDPOINT, path-style, e.g. https://s3.example.com
+	Region        string // S3_REGION [us-east-1]
+	AccessKey     string // S3_ACCESS_KEY_ID (required with S3_ENDPOINT)
+	SecretKey     string // S3_SECRET_ACCESS_KEY (required with S3_ENDPOINT)
+	AdminEndpoint string // S3_ADMIN_ENDPOINT: versitygw's admin API, for per-app keys
+}
+
+// Auth selects and locates the identity provider.
+type Auth struct {
+	Provider string // AUTH_PROVIDER: keycloak or dex [whichever is configured]
+
+	KeycloakURL           string // KEYCLOAK_URL
+	KeycloakAdminUser     string // KEYCLOAK_ADMIN_USER
+	KeycloakAdminPassword string // KEYCLOAK_ADMIN_PASSWORD
+
+	DexIssuer           string   // DEX_ISSUER_URL
+	DexNamespace        string   // DEX_NAMESPACE [plattr-system]: where Dex's custom resources live
+	DexSharedConnectors []string // DEX_SHARED_CONNECTORS: connector IDs every client may use
+
+	// ProvidersSecret names the Secret, in each app's namespace, holding the
+	// upstream identity providers' credentials (AUTH_PROVIDERS_SECRET
+	// [plattr-auth-providers]).
+	ProvidersSecret string
+}
+
+// Identity providers.
+const (
+	AuthKeycloak = "keycloak"
+	AuthDex      = "dex"
+)
 
 // FromEnv reads the configuration from the process environment.
 func FromEnv() (Operator, error) { return Parse(os.Getenv) }
@@ -102,6 +139,68 @@ func Parse(getenv func(string) string) (Operator, error) {
 			c.WatchNamespaces = append(c.WatchNamespaces, ns)
 		}
 	}
+	c.S3 = S3{
+		Endpoint:      get("S3_ENDPOINT", ""),
+		Region:        get("S3_REGION", "us-east-1"),
+		AccessKey:     get("S3_ACCESS_KEY_ID", ""),
+		SecretKey:     get("S3_SECRET_ACCESS_KEY", ""),
+		AdminEndpoint: get("S3_ADMIN_ENDPOINT", ""),
+	}
+	if c.S3.Endpoint != "" {
+		if !isHTTPURL(c.S3.Endpoint) {
+			errs = append(errs, fmt.Errorf("S3_ENDPOINT=%q: want http(s)://host[:port]", c.S3.Endpoint))
+		}
+		if c.S3.AccessKey == "" || c.S3.SecretKey == "" {
+			errs = append(errs, errors.New("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_ENDPOINT: the object store's admin keys"))
+		}
+		if c.S3.AdminEndpoint != "" && !isHTTPURL(c.S3.AdminEndpoint) {
+			errs = append(errs, fmt.Errorf("S3_ADMIN_ENDPOINT=%q: want http(s)://host[:port]", c.S3.AdminEndpoint))
+		}
+	} else if c.S3.AdminEndpoint != "" {
+		errs = append(errs, errors.New("S3_ADMIN_ENDPOINT is set without S3_ENDPOINT: set S3_ENDPOINT too"))
+	}
+
+	c.Auth = Auth{
+		Provider:              strings.ToLower(get("AUTH_PROVIDER", "")),
+		KeycloakURL:           get("KEYCLOAK_URL", ""),
+		KeycloakAdminUser:     get("KEYCLOAK_ADMIN_USER", ""),
+		KeycloakAdminPassword: get("KEYCLOAK_ADMIN_PASSWORD", ""),
+		DexIssuer:             get("DEX_ISSUER_URL", ""),
+		DexNamespace:          get("DEX_NAMESPACE", "plattr-system"),
+		ProvidersSecret:       get("AUTH_PROVIDERS_SECRET", "plattr-auth-providers"),
+	}
+	for _, id := range strings.Split(get("DEX_SHARED_CONNECTORS", ""), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			c.Auth.DexSharedConnectors = append(c.Auth.DexSharedConnectors, id)
+		}
+	}
+	if c.Auth.Provider == "" {
+		switch {
+		case c.Auth.KeycloakURL != "" && c.Auth.DexIssuer != "":
+			errs = append(errs, errors.New("both KEYCLOAK_URL and DEX_ISSUER_URL are set: set AUTH_PROVIDER to keycloak or dex"))
+		case c.Auth.KeycloakURL != "":
+			c.Auth.Provider = AuthKeycloak
+		case c.Auth.DexIssuer != "":
+			c.Auth.Provider = AuthDex
+		}
+	}
+	switch c.Auth.Provider {
+	case "":
+	case AuthKeycloak:
+		if !isHTTPURL(c.Auth.KeycloakURL) {
+			errs = append(errs, fmt.Errorf("KEYCLOAK_URL=%q: want Keycloak's base URL, e.g. https://auth.example.com", c.Auth.KeycloakURL))
+		}
+		if c.Auth.KeycloakAdminUser == "" || c.Auth.KeycloakAdminPassword == "" {
+			errs = append(errs, errors.New("KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set with KEYCLOAK_URL: an admin of the master realm"))
+		}
+	case AuthDex:
+		if !isHTTPURL(c.Auth.DexIssuer) {
+			errs = append(errs, fmt.Errorf("DEX_ISSUER_URL=%q: want Dex's issuer URL, e.g. https://dex.example.com/dex", c.Auth.DexIssuer))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("AUTH_PROVIDER=%q: want keycloak or dex", c.Auth.Provider))
+	}
+
 	ttl := get("PREVIEW_MAX_TTL", "720h")
 	d, err := ParseTTL(ttl)
 	if err != nil {
@@ -125,4 +224,9 @@ func ParseTTL(s string) (time.Duration, error) {
 		return 0, errors.New("want a unit of m, h or d, like 72h")
 	}
 	return time.Duration(n) * unit, nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

@@ -48,6 +48,32 @@ func TestParse(t *testing.T) {
 			wantErr: []string{"KUBE_API_QPS", "PREVIEW_MAX_TTL"},
 		},
 		{
+			name:    "an S3 endpoint needs keys; a Keycloak URL needs an admin",
+			env:     map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "S3_ENDPOINT": "http://s3:7070", "KEYCLOAK_URL": "https://kc"},
+			wantErr: []string{"S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set", "KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set"},
+		},
+		{
+			name:    "two identity providers need a choice",
+			env:     map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "KEYCLOAK_URL": "https://kc", "DEX_ISSUER_URL": "https://dex/dex"},
+			wantErr: []string{"set AUTH_PROVIDER to keycloak or dex"},
+		},
+		{
+			name:    "bad URLs are named",
+			env:     map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "S3_ENDPOINT": "s3:7070", "S3_ACCESS_KEY_ID": "a", "S3_SECRET_ACCESS_KEY": "b", "AUTH_PROVIDER": "dex", "DEX_ISSUER_URL": "dex"},
+			wantErr: []string{"S3_ENDPOINT=", "DEX_ISSUER_URL="},
+		},
+		{
+			name: "storage and Dex",
+			env: map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "S3_ENDPOINT": "http://s3:7070", "S3_ACCESS_KEY_ID": "a", "S3_SECRET_ACCESS_KEY": "b",
+				"DEX_ISSUER_URL": "http://dex:5556/dex", "DEX_SHARED_CONNECTORS": "local, "},
+			check: func(t *testing.T, c Operator) {
+				if c.S3.Region != "us-east-1" || c.Auth.Provider != AuthDex || c.Auth.DexNamespace != "plattr-system" ||
+					c.Auth.ProvidersSecret != "plattr-auth-providers" || strings.Join(c.Auth.DexSharedConnectors, "|") != "local" {
+					t.Errorf("unexpected: %+v", c)
+				}
+			},
+		},
+		{
 			name: "watch namespaces",
 			env:  map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "WATCH_NAMESPACES": "staging, uat,,"},
 			check: func(t *testing.T, c Operator) {

@@ -153,3 +153,41 @@ func Host(app *platformv1.Application, baseDomain string) string {
 	}
 	return fmt.Sprintf("%s.%s.%s", DNSLabel(app.Name), app.Spec.Environment, baseDomain)
 }
+
+// BucketPrefix starts the name of every bucket Plattr creates.
+const BucketPrefix = "plattr-"
+
+// Bucket names one of an app's buckets: plattr-<prefix>-<app>-<bucket>, a
+// valid S3 bucket name (lowercase, digits and '-', at most 63).
+func Bucket(app *platformv1.Application, bucket string) string {
+	return DNSLabel(strings.TrimSuffix(BucketPrefix, "-"), EnvironmentPrefix(app.Spec.Environment), app.Name, bucket)
+}
+
+// BucketEnvVar is the variable that tells the app a bucket's full name:
+// S3_BUCKET_<NAME>, uppercased with '-' as '_'.
+func BucketEnvVar(bucket string) string {
+	return "S3_BUCKET_" + strings.ToUpper(strings.ReplaceAll(bucket, "-", "_"))
+}
+
+// StorageUser is the app's access key ID at the object store. It carries
+// the namespace: two namespaces may hold apps of the same name.
+func StorageUser(app *platformv1.Application) string {
+	return DNSLabel("plattr", app.Namespace, EnvironmentPrefix(app.Spec.Environment), app.Name)
+}
+
+// Realm is the app's identity realm, <prefix>-<app>: a Keycloak realm, a
+// Dex client ID. Environment-scoped, so staging and uat never share one.
+func Realm(app *platformv1.Application) string {
+	return DNSLabel(EnvironmentPrefix(app.Spec.Environment), app.Name)
+}
+
+// BucketsPrefix is a prefix every bucket name of the app starts with, even
+// shortened ones (a shortened name keeps its first 54 bytes). Other apps'
+// buckets may share it: the owner tag tells them apart.
+func BucketsPrefix(app *platformv1.Application) string {
+	p := DNSLabel(strings.TrimSuffix(BucketPrefix, "-"), EnvironmentPrefix(app.Spec.Environment), app.Name) + "-"
+	if len(p) > 50 {
+		p = p[:50]
+	}
+	return p
+}

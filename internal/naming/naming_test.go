@@ -109,6 +109,45 @@ func TestHost(t *testing.T) {
 	}
 }
 
+func TestStorageAndAuthNames(t *testing.T) {
+	long := strings.Repeat("a", 40)
+	tests := []struct {
+		app, env, bucket  string
+		bucketName, realm string
+	}{
+		{"my-frontend", "production", "uploads", "plattr-prod-my-frontend-uploads", "prod-my-frontend"},
+		{"my-frontend", "staging", "uploads", "plattr-staging-my-frontend-uploads", "staging-my-frontend"},
+		{long, "staging", "avatars-and-things", "", "staging-" + long},
+	}
+	for _, tt := range tests {
+		a := app(tt.app, platformv1.Environment(tt.env), "")
+		b := Bucket(a, tt.bucket)
+		if tt.bucketName != "" && b != tt.bucketName {
+			t.Errorf("Bucket(%s, %s) = %q, want %q", tt.app, tt.bucket, b, tt.bucketName)
+		}
+		if len(b) > 63 || len(validation.IsDNS1123Label(b)) > 0 || !strings.HasPrefix(b, BucketPrefix) {
+			t.Errorf("Bucket(%s, %s) = %q is not a valid bucket name", tt.app, tt.bucket, b)
+		}
+		if !strings.HasPrefix(b, BucketsPrefix(a)) {
+			t.Errorf("Bucket(%s, %s) = %q does not start with BucketsPrefix %q", tt.app, tt.bucket, b, BucketsPrefix(a))
+		}
+		if r := Realm(a); r != tt.realm {
+			t.Errorf("Realm(%s/%s) = %q, want %q", tt.env, tt.app, r, tt.realm)
+		}
+	}
+	if BucketEnvVar("user-uploads") != "S3_BUCKET_USER_UPLOADS" {
+		t.Errorf("BucketEnvVar = %q", BucketEnvVar("user-uploads"))
+	}
+	a, b := app("web", platformv1.EnvironmentStaging, ""), app("web", platformv1.EnvironmentStaging, "")
+	b.Namespace = "other"
+	if StorageUser(a) == StorageUser(b) {
+		t.Errorf("apps of one name in two namespaces share access key %q", StorageUser(a))
+	}
+	if Bucket(app("web", platformv1.EnvironmentStaging, ""), "x") == Bucket(app("web", platformv1.EnvironmentUAT, ""), "x") {
+		t.Error("staging and uat share a bucket")
+	}
+}
+
 func FuzzNames(f *testing.F) {
 	for _, seed := range []string{"my-frontend", "a", "select", "1abc", strings.Repeat("z", 80), "Ünïcode-名前", "", "--", "a\"b"} {
 		f.Add(seed, "staging")

@@ -25,7 +25,9 @@ import (
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/application"
 	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
+	"github.com/plattr/plattr/internal/objectstore"
 )
 
 // LeaderElectionID names the Lease replicas compete for.
@@ -113,12 +115,20 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
+	store, err := objectStore(cfg.S3)
+	if err != nil {
+		return err
+	}
 	if err := (&application.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("plattr-operator"),
 		DB:        db,
-		Config:    cfg,
+		Store:     store,
+		// The manager's client reads unstructured objects (Dex's custom
+		// resources) from the API server, not from a cache.
+		Identity: identityProvider(cfg.Auth, mgr.GetClient()),
+		Config:   cfg,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
 	}
@@ -148,4 +158,26 @@ func countPreviews(ctx context.Context, c client.Client) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// objectStore connects to the configured object store; nil when none is.
+func objectStore(c config.S3) (*objectstore.Store, error) {
+	if c.Endpoint == "" {
+		return nil, nil
+	}
+	return objectstore.New(objectstore.Config{
+		Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
+		AdminEndpoint: c.AdminEndpoint,
+	})
+}
+
+// identityProvider builds the configured identity provider; nil when none is.
+func identityProvider(c config.Auth, cl client.Client) identity.Provider {
+	switch c.Provider {
+	case config.AuthKeycloak:
+		return &identity.Keycloak{URL: c.KeycloakURL, User: c.KeycloakAdminUser, Password: c.KeycloakAdminPassword}
+	case config.AuthDex:
+		return &identity.Dex{Issuer: c.DexIssuer, Namespace: c.DexNamespace, Client: cl, SharedConnectors: c.DexSharedConnectors}
+	}
+	return nil
 }

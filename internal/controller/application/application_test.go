@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
 	"testing"
 	"time"
@@ -24,30 +25,31 @@ import (
 
 const runningTimeout = 60 * time.Second
 
-func TestSeedExampleReconcilesDatabaseAndWorkload(t *testing.T) {
+func TestSeedExampleReachesRunningWithEveryCapability(t *testing.T) {
 	startOperator(t)
+	// Both manifests apply unchanged: the seed's Application and the
+	// placeholder credentials of its identity providers.
+	providers := loadExampleSecret(t, "auth-providers-secret.yaml")
+	if err := k8s.Create(context.Background(), providers); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 	app := loadExample(t, "seed-app.yaml")
-	// The manifest names namespace default; it must apply unchanged.
 	create(t, app)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), app) })
 
-	eventually(t, runningTimeout, "database and workload ready", func() error {
-		got := getApp(t, app.Namespace, app.Name)
-		for _, typ := range []string{application.ConditionDatabaseReady, application.ConditionDeploymentReady, application.ConditionIngressReady} {
-			if c := condition(got, typ); c.Status != metav1.ConditionTrue {
-				return fmt.Errorf("%s: %s", typ, describeConditions(got))
-			}
-		}
-		return nil
-	})
-	got := getApp(t, app.Namespace, app.Name)
-	for _, typ := range []string{application.ConditionStorageReady, application.ConditionAuthReady} {
-		if c := condition(got, typ); c.Status != metav1.ConditionFalse || c.Reason != application.ReasonNotSupported {
-			t.Errorf("%s = %s/%s, want False/NotSupported until storage and auth are built", typ, c.Status, c.Reason)
+	got := waitPhase(t, app.Namespace, app.Name, platformv1.PhaseRunning, runningTimeout)
+	for _, typ := range application.ConditionTypes {
+		if c := condition(got, typ); c.Status != metav1.ConditionTrue {
+			t.Errorf("%s = %s/%s: %s", typ, c.Status, c.Reason, c.Message)
 		}
 	}
-	if got.Status.Phase == platformv1.PhaseRunning {
-		t.Errorf("phase Running although storage and auth are not provided")
+	cm := configMapData(t, app.Namespace, "my-frontend-storage")
+	if cm["S3_BUCKET_UPLOADS"] != "plattr-prod-my-frontend-uploads" {
+		t.Errorf("storage ConfigMap = %v", cm)
+	}
+	auth := configMapData(t, app.Namespace, "my-frontend-auth")
+	if auth["AUTH_ISSUER_URL"] != dex.Issuer() || auth["AUTH_CLIENT_ID"] != "prod-my-frontend" {
+		t.Errorf("auth ConfigMap = %v", auth)
 	}
 	// Production: schema and roles carry the prod prefix.
 	data := secretData(t, app.Namespace, "my-frontend-db")

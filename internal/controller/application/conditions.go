@@ -24,7 +24,7 @@ const (
 	ReasonDisabled = "Disabled"
 	// ReasonProvisioned: the capability's objects exist and are usable.
 	ReasonProvisioned = "Provisioned"
-	// ReasonNotSupported: the app asked for a capability this operator does not provide yet.
+	// ReasonNotSupported: the app asked for an add-on this operator does not provide yet.
 	ReasonNotSupported = "NotSupported"
 	// ReasonDatabaseUnavailable: PostgreSQL could not be reached or refused a statement.
 	ReasonDatabaseUnavailable = "DatabaseUnavailable"
@@ -32,10 +32,30 @@ const (
 	ReasonSchemaConflict = "SchemaConflict"
 	// ReasonSecretConflict: a Secret with the name Plattr writes belongs to someone else.
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonStorageNotConfigured: the app asked for storage but the operator has no object store.
+	ReasonStorageNotConfigured = "StorageNotConfigured"
+	// ReasonObjectStoreUnavailable: the object store could not be reached or refused a request.
+	ReasonObjectStoreUnavailable = "ObjectStoreUnavailable"
+	// ReasonBucketConflict: a bucket of the app's name belongs to another app.
+	ReasonBucketConflict = "BucketConflict"
+	// ReasonAuthNotConfigured: the app asked for auth but the operator has no identity provider.
+	ReasonAuthNotConfigured = "AuthNotConfigured"
+	// ReasonIdentityProviderUnavailable: Keycloak or Dex could not be reached or refused a request.
+	ReasonIdentityProviderUnavailable = "IdentityProviderUnavailable"
+	// ReasonRealmConflict: the realm or client of the app's name belongs to another app.
+	ReasonRealmConflict = "RealmConflict"
+	// ReasonProviderCredentialsMissing: an upstream provider in spec.auth.providers has no credentials.
+	ReasonProviderCredentialsMissing = "ProviderCredentialsMissing"
+	// ReasonAPIError: the Kubernetes API refused a read.
+	ReasonAPIError = "APIError"
 	// ReasonImageMissing: spec.imageRef is empty, so there is nothing to run.
 	ReasonImageMissing = "ImageMissing"
 	// ReasonWaitingForDatabase: the workload needs the database's Secret first.
 	ReasonWaitingForDatabase = "WaitingForDatabase"
+	// ReasonWaitingForStorage: the workload needs the storage ConfigMap and Secret first.
+	ReasonWaitingForStorage = "WaitingForStorage"
+	// ReasonWaitingForAuth: the workload needs the auth ConfigMap and Secret first.
+	ReasonWaitingForAuth = "WaitingForAuth"
 	// ReasonSecretMissing: an envVars secretKeyRef names a Secret or key that does not exist.
 	ReasonSecretMissing = "SecretMissing"
 	// ReasonApplyFailed: the API server refused a child object.

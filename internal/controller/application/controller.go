@@ -27,7 +27,9 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
+	"github.com/plattr/plattr/internal/objectstore"
 )
 
 const (
@@ -57,7 +59,11 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	DB        *database.Provisioner
-	Config    config.Operator
+	// Store is the object store; nil when none is configured.
+	Store *objectstore.Store
+	// Identity is the identity provider; nil when none is configured.
+	Identity identity.Provider
+	Config   config.Operator
 }
 
 // scope is everything one reconcile of one Application knows.
@@ -69,12 +75,46 @@ type scope struct {
 	// missing or changed was then touched by someone else and is restored.
 	settled bool
 
-	errs        []error // transient failures: retried with backoff
-	waiting     bool    // needs the user (e.g. no imageRef): phase Pending
-	dbSecret    *corev1.Secret
+	errs    []error // transient failures: retried with backoff
+	waiting bool    // needs the user (e.g. no imageRef): phase Pending
+	// envSources are the Secrets and ConfigMaps the capabilities wrote this
+	// reconcile, in phase order: the app container's envFrom.
+	envSources  []envSource
 	workloadUp  bool // the Deployment and Service were applied
 	deployment  *appsv1.Deployment
 	unsupported []string
+}
+
+// capability names what an envSource came from.
+type capability string
+
+const (
+	capabilityDatabase capability = "database"
+	capabilityStorage  capability = "storage"
+	capabilityAuth     capability = "auth"
+)
+
+const (
+	kindSecret    = "Secret"
+	kindConfigMap = "ConfigMap"
+)
+
+// envSource is one object the app container takes its environment from.
+type envSource struct {
+	From capability
+	Kind string // kindSecret or kindConfigMap
+	Name string
+	Data map[string][]byte // for the config hash that rolls pods on change
+}
+
+// provided reports whether the capability wrote its objects this reconcile.
+func (s *scope) provided(c capability) bool {
+	for _, src := range s.envSources {
+		if src.From == c {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *scope) fail(err error) error {
@@ -91,6 +131,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.Secret{}).
+		Owns(&corev1.ConfigMap{}).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
@@ -110,6 +151,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=dex.coreos.com,resources=oauth2clients;connectors,verbs=get;list;create;update;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
 
 // Reconcile brings one Application's children in line with its spec.

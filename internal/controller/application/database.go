@@ -84,8 +84,7 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 	if err := applyChild(ctx, r, s, &corev1.Secret{}, desired, corev1ac.ExtractSecret); err != nil {
 		return r.databaseFailed(s, fmt.Errorf("writing Secret %s: %w", secretName, err))
 	}
-	s.dbSecret = &corev1.Secret{Data: desired.Data}
-	s.dbSecret.Name = secretName
+	s.envSources = append(s.envSources, envSource{From: capabilityDatabase, Kind: kindSecret, Name: secretName, Data: desired.Data})
 	setCondition(app, ConditionDatabaseReady, metav1.ConditionTrue, ReasonProvisioned,
 		fmt.Sprintf("schema %s, role %s; credentials in Secret %s", names.Schema, names.AppRole, secretName))
 	return nil

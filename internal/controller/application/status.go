@@ -68,7 +68,7 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
 		app.Status.Phase = platformv1.PhaseRunning
 		app.Status.FailedAttempts = 0
 		result.RequeueAfter = resyncInterval
-	case s.waiting || len(s.unsupported) > 0 || isUnsupported(app):
+	case s.waiting || len(s.unsupported) > 0:
 		app.Status.Phase = platformv1.PhasePending
 		app.Status.FailedAttempts = 0
 		result.RequeueAfter = resyncInterval
@@ -106,15 +106,6 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
 	}
 	metrics.ReconcileTotal.WithLabelValues(app.Name, outcome).Inc()
 	return result
-}
-
-func isUnsupported(app *platformv1.Application) bool {
-	for _, typ := range []string{ConditionStorageReady, ConditionAuthReady} {
-		if c := meta.FindStatusCondition(app.Status.Conditions, typ); c != nil && c.Reason == ReasonNotSupported {
-			return true
-		}
-	}
-	return false
 }
 
 // recordTransition emits an Event when the phase changes and observes the

@@ -36,6 +36,8 @@ import (
 var (
 	cluster   *testenv.Cluster
 	pg        *testenv.Postgres
+	s3        *testenv.ObjectStore
+	dex       *testenv.Dex
 	k8s       client.Client
 	writes    writeCounter
 	opMu      sync.Mutex
@@ -44,7 +46,10 @@ var (
 	nsCounter atomic.Int32
 )
 
-const baseDomain = "apps.plattr.test"
+const (
+	baseDomain   = "apps.plattr.test"
+	dexNamespace = "dex"
+)
 
 // metricsAddr is where the operator under test serves /metrics and health.
 var metricsAddr string
@@ -56,6 +61,14 @@ func TestMain(m *testing.M) {
 	cluster, pg, err = testenv.StartClusterAndPostgres(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if s3, err = testenv.StartObjectStore(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "starting versitygw:", err)
+		os.Exit(1)
+	}
+	if dex, err = testenv.StartDex(ctx, cluster, dexNamespace); err != nil {
+		fmt.Fprintln(os.Stderr, "starting Dex:", err)
 		os.Exit(1)
 	}
 	cancel()
@@ -70,6 +83,8 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopOperator()
+	dex.Stop()
+	s3.Stop()
 	pg.Stop()
 	cluster.Stop()
 	os.Exit(code)
@@ -157,6 +172,14 @@ func operatorConfig() config.Operator {
 		KubeAPIQPS:              100,
 		KubeAPIBurst:            200,
 		PreviewMaxTTL:           720 * time.Hour,
+		S3: config.S3{
+			Endpoint: s3.Endpoint(), Region: "us-east-1", AccessKey: s3.AccessKey, SecretKey: s3.SecretKey,
+			AdminEndpoint: s3.AdminEndpoint(),
+		},
+		Auth: config.Auth{
+			Provider: config.AuthDex, DexIssuer: dex.Issuer(), DexNamespace: dexNamespace,
+			DexSharedConnectors: []string{"local"}, ProvidersSecret: "plattr-auth-providers",
+		},
 	}
 }
 
@@ -225,6 +248,32 @@ func loadExample(t testing.TB, file string) *platformv1.Application {
 		t.Fatal(err)
 	}
 	return app
+}
+
+func loadExampleSecret(t testing.TB, file string) *corev1.Secret {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(root + "/examples/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{}
+	if err := yaml.UnmarshalStrict(b, secret); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+func configMapData(t testing.TB, ns, name string) map[string]string {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+		t.Fatalf("reading ConfigMap %s: %v", name, err)
+	}
+	return cm.Data
 }
 
 func newApp(ns, name string, mutate ...func(*platformv1.Application)) *platformv1.Application {

@@ -49,18 +49,30 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 			"spec.imageRef is empty: set it to the image to run (plattr deploy --image …)")
 		return nil
 	}
-	if app.Spec.DatabaseEnabled() && s.dbSecret == nil {
-		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonWaitingForDatabase,
-			"waiting for the database to be provisioned (see DatabaseReady)")
-		return nil
+	// Pods cannot start without the objects they take their environment
+	// from, so the workload waits for every capability the app asked for.
+	for _, w := range []struct {
+		enabled bool
+		kind    capability
+		reason  string
+		what    string
+	}{
+		{app.Spec.DatabaseEnabled(), capabilityDatabase, ReasonWaitingForDatabase, "the database to be provisioned (see DatabaseReady)"},
+		{app.Spec.StorageEnabled(), capabilityStorage, ReasonWaitingForStorage, "its buckets and keys (see StorageReady)"},
+		{app.Spec.AuthEnabled(), capabilityAuth, ReasonWaitingForAuth, "its OIDC client (see AuthReady)"},
+	} {
+		if w.enabled && !s.provided(w.kind) {
+			setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, w.reason, "waiting for "+w.what)
+			return nil
+		}
 	}
 	env, hashInputs, err := r.resolveEnvVars(ctx, app)
 	if err != nil {
 		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonSecretMissing, err.Error())
 		return s.fail(err)
 	}
-	if s.dbSecret != nil {
-		hashInputs = append(hashInputs, secretDigest(s.dbSecret.Name, s.dbSecret.Data))
+	for _, src := range s.envSources {
+		hashInputs = append(hashInputs, secretDigest(src.Kind+"/"+src.Name, src.Data))
 	}
 	name := naming.ObjectsFor(app.Name).Workload
 	scaling := app.Spec.EffectiveScaling()
@@ -73,7 +85,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 			return applyChild(ctx, r, s, &corev1.ServiceAccount{}, r.serviceAccount(app, name), corev1ac.ExtractServiceAccount)
 		}},
 		{"Deployment", func() error {
-			desired := r.deployment(app, name, env, configHash(hashInputs))
+			desired := r.deployment(app, name, env, s.envSources, configHash(hashInputs))
 			created, err := r.createDeployment(ctx, s, desired, scaling.Min)
 			if err != nil || created {
 				return err
@@ -254,7 +266,7 @@ func resources(cpuReq, memReq, cpuLim, memLim string) *corev1ac.ResourceRequirem
 
 // deployment never sets spec.replicas: the HPA owns the replica count, and
 // two writers would fight over it.
-func (r *Reconciler) deployment(app *platformv1.Application, name string, env []*corev1ac.EnvVarApplyConfiguration, hash string) *appsv1ac.DeploymentApplyConfiguration {
+func (r *Reconciler) deployment(app *platformv1.Application, name string, env []*corev1ac.EnvVarApplyConfiguration, sources []envSource, hash string) *appsv1ac.DeploymentApplyConfiguration {
 	port := app.Spec.EffectivePort()
 	// Zero values are never set in an apply configuration: they are not
 	// serialised, so the live object could never compare equal.
@@ -276,9 +288,15 @@ func (r *Reconciler) deployment(app *platformv1.Application, name string, env []
 		WithSecurityContext(restrictedContainer())
 	containers := []*corev1ac.ContainerApplyConfiguration{appContainer}
 
+	for _, src := range sources {
+		if src.Kind == kindSecret {
+			appContainer.WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(src.Name)))
+		} else {
+			appContainer.WithEnvFrom(corev1ac.EnvFromSource().WithConfigMapRef(corev1ac.ConfigMapEnvSource().WithName(src.Name)))
+		}
+	}
 	if app.Spec.DatabaseEnabled() {
 		secret := naming.ObjectsFor(app.Name).DatabaseSecret
-		appContainer.WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(secret)))
 		names := naming.DatabaseFor(app)
 		adminProbe := func(path string) *corev1ac.ProbeApplyConfiguration {
 			return corev1ac.Probe().WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromInt32(postgrestAdminPort))).

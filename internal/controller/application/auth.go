@@ -1,0 +1,189 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/identity"
+	"github.com/plattr/plattr/internal/naming"
+)
+
+// Keys of the auth ConfigMap and Secret.
+const (
+	KeyAuthIssuerURL    = "AUTH_ISSUER_URL"
+	KeyAuthClientID     = "AUTH_CLIENT_ID"
+	KeyAuthRedirectURI  = "AUTH_REDIRECT_URI"
+	KeyAuthClientSecret = "AUTH_CLIENT_SECRET"
+)
+
+// CallbackPath is where the identity provider sends users back to the app;
+// redirect URIs are exact, so apps use AUTH_REDIRECT_URI as given.
+const CallbackPath = "/auth/callback"
+
+// reconcileAuth gives the app an OIDC client. The client secret lives in
+// the app's Secret and changes only when that Secret is deleted; the
+// provider gets the new secret before the Secret is written.
+func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
+	app := s.app
+	if !app.Spec.AuthEnabled() {
+		setCondition(app, ConditionAuthReady, metav1.ConditionTrue, ReasonDisabled, "spec.auth.enabled is false")
+		return nil
+	}
+	if r.Identity == nil {
+		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonAuthNotConfigured,
+			"this platform has no identity provider: the platform team sets KEYCLOAK_URL or DEX_ISSUER_URL on the operator (or set spec.auth.enabled to false)")
+		return s.fail(errors.New("auth requested but no identity provider is configured"))
+	}
+	upstreams, err := r.upstreams(ctx, app)
+	if err != nil {
+		return s.fail(err)
+	}
+
+	objects := naming.ObjectsFor(app.Name)
+	secret, err := r.getSecret(ctx, app.Namespace, objects.AuthSecret)
+	if err != nil {
+		return r.authFailed(s, err)
+	}
+	if secret != nil && !ownedBy(secret, app) {
+		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonSecretConflict,
+			fmt.Sprintf("Secret %s exists and is not managed by this Application; delete or rename it so Plattr can write the client secret", objects.AuthSecret))
+		return s.fail(fmt.Errorf("Secret %s/%s is not ours", app.Namespace, objects.AuthSecret))
+	}
+	clientSecret := ""
+	if secret != nil {
+		clientSecret = string(secret.Data[KeyAuthClientSecret])
+	}
+	if clientSecret == "" {
+		if clientSecret, err = database.NewPassword(); err != nil {
+			return r.authFailed(s, err)
+		}
+		if s.before.Status.ObservedGeneration > 0 && hadAuth(s.before) {
+			r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventRotated, "Rotate",
+				"Secret %s was missing: issued a new client secret", objects.AuthSecret)
+		}
+	}
+
+	host := naming.Host(app, r.Config.BaseDomain)
+	desired := authClient(app, host, clientSecret, upstreams)
+	res, changed, err := r.Identity.Ensure(ctx, desired)
+	if err != nil {
+		return r.authFailed(s, err)
+	}
+	if changed && s.settled {
+		r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventRestored, "Reconcile",
+			"%s client %s differed from the spec and was corrected", r.Identity.Name(), desired.Realm)
+	}
+
+	config := map[string]string{
+		KeyAuthIssuerURL:   res.IssuerURL,
+		KeyAuthClientID:    res.ClientID,
+		KeyAuthRedirectURI: "https://" + host + CallbackPath,
+	}
+	cm := corev1ac.ConfigMap(objects.AuthConfig, app.Namespace).
+		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).WithData(config)
+	if err := applyChild(ctx, r, s, &corev1.ConfigMap{}, cm, corev1ac.ExtractConfigMap); err != nil {
+		return r.authFailed(s, fmt.Errorf("writing ConfigMap %s: %w", objects.AuthConfig, err))
+	}
+	data := map[string][]byte{KeyAuthClientSecret: []byte(clientSecret)}
+	sec := corev1ac.Secret(objects.AuthSecret, app.Namespace).
+		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).
+		WithType(corev1.SecretTypeOpaque).WithData(data)
+	if err := applyChild(ctx, r, s, &corev1.Secret{}, sec, corev1ac.ExtractSecret); err != nil {
+		return r.authFailed(s, fmt.Errorf("writing Secret %s: %w", objects.AuthSecret, err))
+	}
+	s.envSources = append(s.envSources,
+		envSource{From: capabilityAuth, Kind: kindConfigMap, Name: objects.AuthConfig, Data: stringData(config)},
+		envSource{From: capabilityAuth, Kind: kindSecret, Name: objects.AuthSecret, Data: data})
+
+	msg := fmt.Sprintf("%s client %s at %s", r.Identity.Name(), res.ClientID, res.IssuerURL)
+	if len(upstreams) > 0 {
+		var types []string
+		for _, u := range upstreams {
+			types = append(types, u.Type)
+		}
+		msg += " with " + strings.Join(types, ", ")
+	}
+	setCondition(app, ConditionAuthReady, metav1.ConditionTrue, ReasonProvisioned, msg)
+	return nil
+}
+
+// authClient describes the app's client: exact redirect URI and origin of
+// its current host, so a domain change moves them.
+func authClient(app *platformv1.Application, host, secret string, upstreams []identity.Upstream) identity.Client {
+	return identity.Client{
+		Owner:        app.Namespace + "/" + app.Name,
+		Realm:        naming.Realm(app),
+		App:          app.Name,
+		Secret:       secret,
+		RedirectURIs: []string{"https://" + host + CallbackPath},
+		WebOrigins:   []string{"https://" + host},
+		Upstreams:    upstreams,
+	}
+}
+
+// upstreams reads the credentials of the app's upstream identity providers
+// from the platform team's Secret in the app's namespace.
+func (r *Reconciler) upstreams(ctx context.Context, app *platformv1.Application) ([]identity.Upstream, error) {
+	if len(app.Spec.Auth.Providers) == 0 {
+		return nil, nil
+	}
+	name := r.Config.Auth.ProvidersSecret
+	secret := &corev1.Secret{}
+	// Read past the cache: only Plattr's own Secrets are cached.
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: name}, secret)
+	if err != nil && !apierrors.IsNotFound(err) {
+		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonAPIError, fmt.Sprintf("reading Secret %s: %v", name, err))
+		return nil, err
+	}
+	var missing []string
+	var out []identity.Upstream
+	for _, p := range app.Spec.Auth.Providers {
+		for _, key := range identity.RequiredKeys(string(p)) {
+			if len(secret.Data[key]) == 0 {
+				missing = append(missing, key)
+			}
+		}
+		out = append(out, identity.UpstreamFrom(string(p), secret.Data))
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("spec.auth.providers needs credentials: Secret %s in namespace %s lacks %s; the platform team adds them (see docs/AUTH.md)",
+			name, app.Namespace, strings.Join(missing, ", "))
+		if apierrors.IsNotFound(err) {
+			msg = fmt.Sprintf("spec.auth.providers needs credentials: create Secret %s in namespace %s with keys %s (see docs/AUTH.md)",
+				name, app.Namespace, strings.Join(missing, ", "))
+		}
+		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonProviderCredentialsMissing, msg)
+		return nil, errors.New(msg)
+	}
+	return out, nil
+}
+
+func (r *Reconciler) authFailed(s *scope, err error) error {
+	if errors.Is(err, identity.ErrConflict) {
+		setCondition(s.app, ConditionAuthReady, metav1.ConditionFalse, ReasonRealmConflict, err.Error())
+	} else {
+		setCondition(s.app, ConditionAuthReady, metav1.ConditionFalse, ReasonIdentityProviderUnavailable,
+			fmt.Sprintf("%v; check that %s is reachable and the operator's credentials for it", err, r.Identity.Name()))
+	}
+	return s.fail(err)
+}
+
+// hadAuth: the app asks for auth, or had a client provisioned before.
+func hadAuth(app *platformv1.Application) bool {
+	if app.Spec.AuthEnabled() {
+		return true
+	}
+	c := meta.FindStatusCondition(app.Status.Conditions, ConditionAuthReady)
+	return c != nil && c.Reason == ReasonProvisioned
+}

@@ -1,0 +1,196 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/naming"
+	"github.com/plattr/plattr/internal/objectstore"
+)
+
+// Keys of the storage Secret: the names AWS SDKs read by themselves.
+const (
+	KeyAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	KeySecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+)
+
+// reconcileStorage provisions the app's buckets and keys. As with the
+// database, the Secret is the source of truth for the keys: they change only
+// when the Secret is deleted, and then the store gets the new secret before
+// the Secret is written.
+func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
+	app := s.app
+	if !app.Spec.StorageEnabled() {
+		setCondition(app, ConditionStorageReady, metav1.ConditionTrue, ReasonDisabled, "spec.storage.enabled is false")
+		return nil
+	}
+	if r.Store == nil {
+		setCondition(app, ConditionStorageReady, metav1.ConditionFalse, ReasonStorageNotConfigured,
+			"this platform has no object store: the platform team sets S3_ENDPOINT and its keys on the operator (or set spec.storage.enabled to false)")
+		return s.fail(errors.New("storage requested but S3_ENDPOINT is not configured"))
+	}
+	objects := naming.ObjectsFor(app.Name)
+	secret, err := r.getSecret(ctx, app.Namespace, objects.StorageSecret)
+	if err != nil {
+		return r.storageFailed(s, err)
+	}
+	if secret != nil && !ownedBy(secret, app) {
+		setCondition(app, ConditionStorageReady, metav1.ConditionFalse, ReasonSecretConflict,
+			fmt.Sprintf("Secret %s exists and is not managed by this Application; delete or rename it so Plattr can write the keys", objects.StorageSecret))
+		return s.fail(fmt.Errorf("Secret %s/%s is not ours", app.Namespace, objects.StorageSecret))
+	}
+
+	access, secretKey := r.Store.SharedKeys()
+	user := ""
+	if r.Store.PerAppUsers() {
+		user = naming.StorageUser(app)
+		access = user
+		if secret != nil && string(secret.Data[KeyAccessKeyID]) == user && len(secret.Data[KeySecretAccessKey]) > 0 {
+			secretKey = string(secret.Data[KeySecretAccessKey])
+		} else {
+			if secretKey, err = objectstore.NewSecretKey(); err != nil {
+				return r.storageFailed(s, err)
+			}
+			if s.before.Status.ObservedGeneration > 0 && hadStorage(s.before) {
+				r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventRotated, "Rotate",
+					"Secret %s was missing: issued a new secret key for %s", objects.StorageSecret, user)
+			}
+		}
+		if err := r.Store.EnsureUser(ctx, user, secretKey); err != nil {
+			return r.storageFailed(s, err)
+		}
+	}
+
+	owner := app.Namespace + "/" + app.Name
+	origins := appOrigins(app, r.Config.BaseDomain)
+	config := map[string]string{
+		"S3_ENDPOINT":         r.Store.Endpoint(),
+		"S3_REGION":           r.Store.Region(),
+		"S3_FORCE_PATH_STYLE": "true",
+	}
+	var wanted []string
+	for _, b := range app.Spec.Storage.Buckets {
+		name := naming.Bucket(app, b.Name)
+		wanted = append(wanted, name)
+		changed, err := r.Store.EnsureBucket(ctx, objectstore.Bucket{
+			Name: name, Owner: owner, User: user, Public: b.Public,
+			Origins: append(slices.Clone(origins), corsOrigins(app)...),
+		})
+		if err != nil {
+			return r.storageFailed(s, err)
+		}
+		if changed && s.settled {
+			r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventRestored, "Reconcile",
+				"bucket %s differed from the spec (created, owner, CORS or policy) and was corrected", name)
+		}
+		config[naming.BucketEnvVar(b.Name)] = name
+		if b.MaxFileSize != nil {
+			// S3 cannot cap object sizes by policy; apps enforce it, e.g. in presigned POSTs.
+			config[naming.BucketEnvVar(b.Name)+"_MAX_FILE_SIZE"] = strconv.FormatInt(b.MaxFileSize.Value(), 10)
+		}
+	}
+	if err := r.removeDroppedBuckets(ctx, s, owner, wanted); err != nil {
+		return r.storageFailed(s, err)
+	}
+
+	cm := corev1ac.ConfigMap(objects.StorageConfig, app.Namespace).
+		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).WithData(config)
+	if err := applyChild(ctx, r, s, &corev1.ConfigMap{}, cm, corev1ac.ExtractConfigMap); err != nil {
+		return r.storageFailed(s, fmt.Errorf("writing ConfigMap %s: %w", objects.StorageConfig, err))
+	}
+	keys := map[string][]byte{KeyAccessKeyID: []byte(access), KeySecretAccessKey: []byte(secretKey)}
+	sec := corev1ac.Secret(objects.StorageSecret, app.Namespace).
+		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).
+		WithType(corev1.SecretTypeOpaque).WithData(keys)
+	if err := applyChild(ctx, r, s, &corev1.Secret{}, sec, corev1ac.ExtractSecret); err != nil {
+		return r.storageFailed(s, fmt.Errorf("writing Secret %s: %w", objects.StorageSecret, err))
+	}
+	s.envSources = append(s.envSources,
+		envSource{From: capabilityStorage, Kind: kindConfigMap, Name: objects.StorageConfig, Data: stringData(config)},
+		envSource{From: capabilityStorage, Kind: kindSecret, Name: objects.StorageSecret, Data: keys})
+
+	msg := fmt.Sprintf("%d bucket(s) at %s; keys in Secret %s", len(wanted), r.Store.Endpoint(), objects.StorageSecret)
+	if !r.Store.PerAppUsers() {
+		msg += "; this object store has no per-app users, so the app shares the platform's keys"
+	}
+	setCondition(app, ConditionStorageReady, metav1.ConditionTrue, ReasonProvisioned, msg)
+	return nil
+}
+
+// removeDroppedBuckets applies the deletion policy to buckets this app owns
+// that the spec no longer lists.
+func (r *Reconciler) removeDroppedBuckets(ctx context.Context, s *scope, owner string, wanted []string) error {
+	owned, err := r.Store.Owned(ctx, naming.BucketsPrefix(s.app), owner)
+	if err != nil {
+		return err
+	}
+	for _, b := range owned {
+		if slices.Contains(wanted, b) {
+			continue
+		}
+		if s.app.Spec.DeletionPolicy() == platformv1.DeletionPolicyRetain {
+			continue // kept, with its data, until someone deletes it by hand
+		}
+		n, err := r.Store.RemoveBucket(ctx, b)
+		if err != nil {
+			return err
+		}
+		r.Recorder.Eventf(s.app, nil, corev1.EventTypeNormal, EventCleanedUp, "Reconcile",
+			"bucket %s was removed from the spec: deleted it and its %d object(s) (deletionPolicy Delete)", b, n)
+	}
+	return nil
+}
+
+func (r *Reconciler) storageFailed(s *scope, err error) error {
+	if errors.Is(err, objectstore.ErrConflict) {
+		setCondition(s.app, ConditionStorageReady, metav1.ConditionFalse, ReasonBucketConflict, err.Error())
+	} else {
+		setCondition(s.app, ConditionStorageReady, metav1.ConditionFalse, ReasonObjectStoreUnavailable,
+			fmt.Sprintf("%v; check that the object store is reachable and S3_ENDPOINT and its keys are right", err))
+	}
+	return s.fail(err)
+}
+
+// hadStorage: the app asks for storage, or had it provisioned before.
+func hadStorage(app *platformv1.Application) bool {
+	if app.Spec.StorageEnabled() {
+		return true
+	}
+	c := meta.FindStatusCondition(app.Status.Conditions, ConditionStorageReady)
+	return c != nil && c.Reason == ReasonProvisioned
+}
+
+// appOrigins are the exact browser origins of the app itself.
+func appOrigins(app *platformv1.Application, baseDomain string) []string {
+	return []string{"https://" + naming.Host(app, baseDomain)}
+}
+
+func corsOrigins(app *platformv1.Application) []string {
+	if app.Spec.CORS == nil {
+		return nil
+	}
+	return app.Spec.CORS.Origins
+}
+
+func stringData(m map[string]string) map[string][]byte {
+	out := make(map[string][]byte, len(m))
+	for k, v := range m {
+		out[k] = []byte(v)
+	}
+	return out
+}
+
+// ownedBy reports whether obj's controller is app.
+func ownedBy(obj metav1.Object, app *platformv1.Application) bool {
+	ref := metav1.GetControllerOf(obj)
+	return ref != nil && ref.UID == app.UID
+}
