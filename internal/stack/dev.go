@@ -1,6 +1,7 @@
 // Package stack runs Plattr's local stack for `plattr dev`: a Kubernetes
-// control plane with simulated nodes, a PostgreSQL server and the operator,
-// as background processes whose state lives in one directory.
+// control plane with simulated nodes, a PostgreSQL server, an object store
+// (versitygw), an identity provider (Dex) and the operator, as background
+// processes whose state lives in one directory.
 package stack
 
 import (
@@ -19,10 +20,18 @@ import (
 	"time"
 
 	"github.com/plattr/plattr/internal/crds"
+	"github.com/plattr/plattr/internal/stack/dex"
 	"github.com/plattr/plattr/internal/stack/kube"
 	"github.com/plattr/plattr/internal/stack/postgres"
 	"github.com/plattr/plattr/internal/stack/proc"
+	"github.com/plattr/plattr/internal/stack/s3"
 )
+
+// DexNamespace holds Dex's custom resources (its clients) on the local stack.
+const DexNamespace = "plattr-system"
+
+// DevUserEmail is the local Dex's password user, for signing in to apps.
+const DevUserEmail = "dev@plattr.localhost"
 
 // BaseDomain is the domain apps get on the local stack.
 const BaseDomain = "plattr.localhost"
@@ -63,8 +72,9 @@ func (d *Dev) postgres() (*postgres.Server, error) {
 	return postgres.New(dir, n, password), nil
 }
 
-func (d *Dev) metricsPort() (int, error) {
-	p, err := remember(filepath.Join(d.Dir, "operator.port"), func() (string, error) {
+// port returns the port stored under name, picking a free one once.
+func (d *Dev) port(name string) (int, error) {
+	p, err := remember(filepath.Join(d.Dir, name+".port"), func() (string, error) {
 		p, err := proc.FreePort()
 		return strconv.Itoa(p), err
 	})
@@ -74,16 +84,71 @@ func (d *Dev) metricsPort() (int, error) {
 	return strconv.Atoi(p)
 }
 
-func (d *Dev) operator(dbURL, kubeconfig string, metricsPort int) *proc.Process {
+func (d *Dev) metricsPort() (int, error) { return d.port("operator") }
+
+// secret returns the random secret stored under name, made once.
+func (d *Dev) secret(name string) (string, error) {
+	return remember(filepath.Join(d.Dir, name), func() (string, error) {
+		b := make([]byte, 16)
+		_, err := rand.Read(b)
+		return hex.EncodeToString(b), err
+	})
+}
+
+func (d *Dev) objectStore() (*s3.Server, error) {
+	port, err := d.port("s3")
+	if err != nil {
+		return nil, err
+	}
+	adminPort, err := d.port("s3-admin")
+	if err != nil {
+		return nil, err
+	}
+	secret, err := d.secret("s3.secret")
+	if err != nil {
+		return nil, err
+	}
+	return s3.New(d.BinDir, filepath.Join(d.Dir, "s3"), port, adminPort, "plattr-admin", secret)
+}
+
+func (d *Dev) dex(kubeconfig string) (*dex.Server, error) {
+	port, err := d.port("dex")
+	if err != nil {
+		return nil, err
+	}
+	password, err := d.secret("dex.password")
+	if err != nil {
+		return nil, err
+	}
+	return dex.New(d.BinDir, filepath.Join(d.Dir, "dex"), port, kubeconfig, DexNamespace, DevUserEmail+":"+password)
+}
+
+func (d *Dev) operator(dbURL, kubeconfig string, metricsPort int, store *s3.Server, idp *dex.Server) *proc.Process {
+	env := []string{
+		"KUBECONFIG=" + kubeconfig,
+		"DB_ADMIN_URL=" + dbURL,
+		"BASE_DOMAIN=" + BaseDomain,
+		"METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
+		"LEADER_ELECTION=false",
+	}
+	if store != nil {
+		env = append(env,
+			"S3_ENDPOINT="+store.Endpoint(),
+			"S3_ADMIN_ENDPOINT="+store.AdminEndpoint(),
+			"S3_ACCESS_KEY_ID="+store.AccessKey,
+			"S3_SECRET_ACCESS_KEY="+store.SecretKey,
+		)
+	}
+	if idp != nil {
+		env = append(env,
+			"DEX_ISSUER_URL="+idp.Issuer(),
+			"DEX_NAMESPACE="+DexNamespace,
+			// The local password database, so developers can sign in to any app.
+			"DEX_SHARED_CONNECTORS=local",
+		)
+	}
 	return &proc.Process{
-		Name: "plattr-operator", Path: filepath.Join(d.BinDir, "plattr-operator"), Dir: d.Dir,
-		Env: []string{
-			"KUBECONFIG=" + kubeconfig,
-			"DB_ADMIN_URL=" + dbURL,
-			"BASE_DOMAIN=" + BaseDomain,
-			"METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
-			"LEADER_ELECTION=false",
-		},
+		Name: "plattr-operator", Path: filepath.Join(d.BinDir, "plattr-operator"), Dir: d.Dir, Env: env,
 	}
 }
 
@@ -148,11 +213,25 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	store, err := d.objectStore()
+	if err != nil {
+		return err
+	}
+	if err := step("object store (versitygw)", func() error { return store.Start(ctx) }); err != nil {
+		return err
+	}
+	idp, err := d.dex(plane.Kubeconfig())
+	if err != nil {
+		return err
+	}
+	if err := step("identity provider (Dex)", func() error { return idp.Start(ctx) }); err != nil {
+		return err
+	}
 	port, err := d.metricsPort()
 	if err != nil {
 		return err
 	}
-	op := d.operator(pg.URL(), plane.Kubeconfig(), port)
+	op := d.operator(pg.URL(), plane.Kubeconfig(), port, store, idp)
 	return step("Plattr operator", func() error {
 		if _, running := op.Running(); !running {
 			if err := op.Start(); err != nil {
@@ -179,7 +258,13 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 // Down stops everything, newest first; purge also deletes the state.
 func (d *Dev) Down(purge bool) error {
 	var errs []error
-	errs = append(errs, d.operator("", "", 0).Stop(15*time.Second))
+	errs = append(errs, d.operator("", "", 0, nil, nil).Stop(15*time.Second))
+	if idp, err := d.dex(""); err == nil {
+		errs = append(errs, idp.Stop())
+	}
+	if store, err := d.objectStore(); err == nil {
+		errs = append(errs, store.Stop())
+	}
 	if pg, err := d.postgres(); err == nil {
 		errs = append(errs, pg.Stop())
 		if purge {
@@ -199,7 +284,13 @@ func (d *Dev) Status() map[string]bool {
 	plane, _ := d.plane() // missing binaries only matter for starting
 	out := plane.Status()
 	_, out["postgres"] = (&proc.Process{Name: "postgres", Dir: filepath.Join(d.Dir, "postgres")}).Running()
-	_, out["plattr-operator"] = d.operator("", "", 0).Running()
+	if store, err := d.objectStore(); err == nil {
+		out["versitygw"] = store.Running()
+	}
+	if idp, err := d.dex(""); err == nil {
+		out["dex"] = idp.Running()
+	}
+	_, out["plattr-operator"] = d.operator("", "", 0, nil, nil).Running()
 	return out
 }
 
@@ -214,11 +305,31 @@ func (d *Dev) Env() ([][2]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	store, err := d.objectStore()
+	if err != nil {
+		return nil, err
+	}
+	idp, err := d.dex(plane.Kubeconfig())
+	if err != nil {
+		return nil, err
+	}
+	devPassword, err := d.secret("dex.password")
+	if err != nil {
+		return nil, err
+	}
 	env := [][2]string{
 		{"KUBECONFIG", plane.Kubeconfig()},
 		{"DB_ADMIN_URL", pg.URL()},
 		{"BASE_DOMAIN", BaseDomain},
 		{"PLATTR_OPERATOR_METRICS", fmt.Sprintf("http://127.0.0.1:%d/metrics", port)},
+		{"S3_ENDPOINT", store.Endpoint()},
+		{"S3_ADMIN_ENDPOINT", store.AdminEndpoint()},
+		{"S3_ACCESS_KEY_ID", store.AccessKey},
+		{"S3_SECRET_ACCESS_KEY", store.SecretKey},
+		{"DEX_ISSUER_URL", idp.Issuer()},
+		{"DEX_NAMESPACE", DexNamespace},
+		{"PLATTR_DEV_USER", DevUserEmail},
+		{"PLATTR_DEV_PASSWORD", devPassword},
 	}
 	if plane.Bin.K8sDir != "" {
 		env = append(env, [2]string{"PATH", plane.Bin.K8sDir + ":" + os.Getenv("PATH")})

@@ -31,7 +31,7 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the operator: %v\n%s", err, out)
 	}
-	for _, glob := range []string{"k8s-v*", "kwok-v*"} {
+	for _, glob := range []string{"k8s-v*", "kwok-v*", "versitygw-v*", "dex-v*"} {
 		matches, _ := filepath.Glob(filepath.Join(root, "bin", glob))
 		for _, m := range matches {
 			if err := os.Symlink(m, filepath.Join(binDir, filepath.Base(m))); err != nil {
@@ -82,6 +82,23 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("operator metrics answered %s", resp.Status)
+	}
+
+	// The object store and Dex answer where dev env says.
+	resp, err = http.Get(vars["DEX_ISSUER_URL"] + "/.well-known/openid-configuration")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("Dex discovery document at %s: %v %v", vars["DEX_ISSUER_URL"], resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	resp, err = http.Get(vars["S3_ENDPOINT"])
+	if err != nil {
+		t.Errorf("object store at %s: %v", vars["S3_ENDPOINT"], err)
+	} else {
+		resp.Body.Close()
+	}
+	if vars["S3_ACCESS_KEY_ID"] == "" || vars["S3_SECRET_ACCESS_KEY"] == "" || vars["PLATTR_DEV_PASSWORD"] == "" {
+		t.Errorf("dev env lacks the object store's keys or the dev user's password")
 	}
 
 	// A second up is a no-op on a running stack.

@@ -71,6 +71,18 @@ func run(issuer, addr, kubeconfig string, staticUsers []string, logger *slog.Log
 	if err != nil {
 		return fmt.Errorf("opening Kubernetes storage: %w", err)
 	}
+	// Custom resources Dex has just defined are served a moment later (the
+	// API server answers 429 meanwhile); wait for them before starting.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, err = s.ListConnectors(ctx)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("Dex's custom resources are not served: %w", err)
+	}
 
 	var passwords []storage.Password
 	for _, u := range staticUsers {
