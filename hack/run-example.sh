@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Plattr's main job on embedded defaults: start the local stack, deploy the
-# minimal example app and follow it to Running, then apply the team guide's
-# example app and show its conditions. The stack keeps running afterwards.
+# minimal example app and follow it to Running, then the team guide's
+# example app (database, bucket, OIDC client with google and github) to
+# Running with all five conditions true. The stack keeps running afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 plattr=bin/plattr
@@ -14,17 +15,17 @@ echo "== Deploying examples/minimal-app.yaml (database + workload) =="
 $plattr deploy -f examples/minimal-app.yaml --wait --timeout 3m
 
 echo
-echo "== Applying examples/seed-app.yaml (the team guide's example, unchanged) =="
-$plattr deploy -f examples/seed-app.yaml
-# Its database and workload reconcile; storage and auth report NotSupported
-# until they are built (see docs/OPERATOR.md).
-for _ in $(seq 1 100); do
-  ready=$(kubectl get application my-frontend -n default -o jsonpath='{.status.conditions[?(@.type=="DeploymentReady")].status}' 2>/dev/null || true)
-  [ "$ready" = "True" ] && break
-  sleep 0.3
-done
+echo "== Deploying examples/seed-app.yaml (the team guide's example, unchanged) =="
+# Its auth providers need credentials: placeholders the platform team would
+# replace (see docs/AUTH.md).
+kubectl apply -f examples/auth-providers-secret.yaml
+$plattr deploy -f examples/seed-app.yaml --wait --timeout 3m
 $plattr status my-frontend -n default
 
+echo
+echo "== What the app gets =="
+kubectl get configmap my-frontend-storage my-frontend-auth -n default \
+  -o go-template='{{range .items}}{{.metadata.name}}:{{"\n"}}{{range $k, $v := .data}}  {{$k}}={{$v}}{{"\n"}}{{end}}{{end}}'
 echo
 kubectl get applications -A
 echo
