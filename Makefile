@@ -61,7 +61,7 @@ fuzz: ## Fuzz the name generator for longer (FUZZ_TIME=1m).
 	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/
 
 .PHONY: tools
-tools: ## Build the control plane and kwok from the Go module proxy (cached in bin/).
+tools: ## Build the control plane, kwok, versitygw and Dex from the Go module proxy (cached in bin/).
 	hack/build-tools.sh all
 
 .PHONY: deps
