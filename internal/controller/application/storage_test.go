@@ -11,6 +11,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -214,4 +215,54 @@ func TestObjectStoreOutageIsReportedAndRecoversByItself(t *testing.T) {
 	}
 	restarted = true
 	waitPhase(t, ns, "outage", platformv1.PhaseRunning, runningTimeout)
+}
+
+func TestStorageKeysAreStableAndRotateOnSecretDeletion(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "rot", withBuckets(platformv1.BucketSpec{Name: "b"})))
+	waitPhase(t, ns, "rot", platformv1.PhaseRunning, runningTimeout)
+	bucket := "plattr-staging-rot-b"
+	before := secretData(t, ns, "rot-storage")
+	oldClient := s3As(t, ns, "rot")
+
+	// A spec change reconciles without touching the keys.
+	setEnvVars(t, ns, "rot", platformv1.EnvVar{Name: "MODE", Value: "x"})
+	eventually(t, runningTimeout, "the spec change to be reconciled", func() error {
+		app := getApp(t, ns, "rot")
+		if app.Status.ObservedGeneration != app.Generation || app.Status.Phase != platformv1.PhaseRunning {
+			return fmt.Errorf("generation %d observed %d, phase %s", app.Generation, app.Status.ObservedGeneration, app.Status.Phase)
+		}
+		return nil
+	})
+	if after := secretData(t, ns, "rot-storage"); string(after["AWS_SECRET_ACCESS_KEY"]) != string(before["AWS_SECRET_ACCESS_KEY"]) {
+		t.Fatal("a spec change replaced the secret key")
+	}
+
+	hash := podTemplateHash(t, ns, "rot")
+	if err := k8s.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rot-storage"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, runningTimeout, "a new secret key", func() error {
+		after := &corev1.Secret{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "rot-storage"}, after); err != nil {
+			return err
+		}
+		if string(after.Data["AWS_SECRET_ACCESS_KEY"]) == string(before["AWS_SECRET_ACCESS_KEY"]) {
+			return fmt.Errorf("same key")
+		}
+		return nil
+	})
+	eventually(t, runningTimeout, "the pods to roll with the new key", func() error {
+		if podTemplateHash(t, ns, "rot") == hash {
+			return fmt.Errorf("config hash unchanged")
+		}
+		return nil
+	})
+	if err := putObject(s3As(t, ns, "rot"), bucket, "new.txt"); err != nil {
+		t.Fatalf("the new key does not work: %v", err)
+	}
+	if err := putObject(oldClient, bucket, "old.txt"); err == nil {
+		t.Fatal("the old key still works after rotation")
+	}
 }
