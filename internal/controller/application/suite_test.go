@@ -333,11 +333,28 @@ func waitPhase(t testing.TB, ns, name string, phase platformv1.Phase, timeout ti
 			return err
 		}
 		if app.Status.Phase != phase {
-			return fmt.Errorf("phase %q, conditions %s", app.Status.Phase, describeConditions(app))
+			return fmt.Errorf("phase %q, conditions %s; pods: %s", app.Status.Phase, describeConditions(app), describePods(ns))
 		}
 		return nil
 	})
 	return app
+}
+
+// describePods says where a namespace's pods are stuck, for timeouts.
+func describePods(ns string) string {
+	pods := &corev1.PodList{}
+	if err := k8s.List(context.Background(), pods, client.InNamespace(ns)); err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, p := range pods.Items {
+		var conds []string
+		for _, c := range p.Status.Conditions {
+			conds = append(conds, fmt.Sprintf("%s=%s(%s)", c.Type, c.Status, c.Message))
+		}
+		out = append(out, fmt.Sprintf("%s node=%q phase=%s %v", p.Name, p.Spec.NodeName, p.Status.Phase, conds))
+	}
+	return fmt.Sprint(len(out), " ", out)
 }
 
 func describeConditions(app *platformv1.Application) string {

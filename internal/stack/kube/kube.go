@@ -135,6 +135,10 @@ func (c *ControlPlane) processes() []*proc.Process {
 			"--manage-all-nodes=false",
 			"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 			"--node-ip=10.244.0.1", "--cidr=10.244.0.0/16",
+			// Node leases are the heartbeat the node-heartbeat-with-lease stage
+			// relies on; without them a node goes NotReady after the grace
+			// period and its pods lose Ready for good.
+			"--node-lease-duration-seconds=40",
 			"--server-address=", "--v=warn",
 		}},
 	}
@@ -331,8 +335,8 @@ func (c *ControlPlane) ensureNodes(ctx context.Context, kwok *proc.Process) erro
 
 func nodeResources() corev1.ResourceList {
 	return corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("32"),
+		corev1.ResourceCPU:    resource.MustParse("64"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
-		corev1.ResourcePods:   resource.MustParse("250"),
+		corev1.ResourcePods:   resource.MustParse("500"),
 	}
 }

@@ -69,4 +69,30 @@ func TestDeploymentBecomesAvailable(t *testing.T) {
 			t.Errorf("pod %s: node %q phase %s, want scheduled and Running", p.Name, p.Spec.NodeName, p.Status.Phase)
 		}
 	}
+	checkNodeLeases(ctx, t, cs)
+}
+
+// checkNodeLeases guards the heartbeat: without a node Lease the node
+// lifecycle controller marks a node NotReady after its grace period (50 s)
+// and its pods lose Ready for good, so any app older than a minute would
+// stop being Running.
+func checkNodeLeases(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		t.Fatalf("nodes: %v (%d)", err, len(nodes.Items))
+	}
+	for _, n := range nodes.Items {
+		for {
+			lease, err := cs.CoordinationV1().Leases("kube-node-lease").Get(ctx, n.Name, metav1.GetOptions{})
+			if err == nil && lease.Spec.RenewTime != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("node %s has no renewed Lease: %v", n.Name, err)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
 }
