@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -98,7 +97,7 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 func (s *Store) ownerOf(ctx context.Context, bucket string) (string, error) {
 	t, err := s.s3.GetBucketTagging(ctx, bucket)
 	if err != nil {
-		if isCode(err, "NoSuchTagSet", "NoSuchTagSetError") {
+		if isCode(err, "NoSuchTagSet") {
 			return "", nil
 		}
 		return "", s.wrap(fmt.Errorf("reading tags of bucket %s: %w", bucket, err))
@@ -299,9 +298,5 @@ func (s *Store) RemoveBucket(ctx context.Context, bucket string) (int, error) {
 
 // isCode reports whether err is an S3 error response with one of codes.
 func isCode(err error, codes ...string) bool {
-	resp := minio.ToErrorResponse(err)
-	if slices.Contains(codes, resp.Code) {
-		return true
-	}
-	return resp.StatusCode == http.StatusNotFound && slices.Contains(codes, "NoSuchTagSet") && resp.Code == ""
+	return slices.Contains(codes, minio.ToErrorResponse(err).Code)
 }

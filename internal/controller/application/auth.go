@@ -51,14 +51,12 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 	}
 
 	objects := naming.ObjectsFor(app.Name)
-	secret, err := r.getSecret(ctx, app.Namespace, objects.AuthSecret)
+	secret, err := r.credentialsSecret(ctx, s, ConditionAuthReady, objects.AuthSecret, "the client secret")
 	if err != nil {
+		if errors.Is(err, errSecretConflict) {
+			return err
+		}
 		return r.authFailed(s, err)
-	}
-	if secret != nil && !ownedBy(secret, app) {
-		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonSecretConflict,
-			fmt.Sprintf("Secret %s exists and is not managed by this Application; delete or rename it so Plattr can write the client secret", objects.AuthSecret))
-		return s.fail(fmt.Errorf("Secret %s/%s is not ours", app.Namespace, objects.AuthSecret))
 	}
 	clientSecret := ""
 	if secret != nil {
@@ -99,7 +97,10 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 	sec := corev1ac.Secret(objects.AuthSecret, app.Namespace).
 		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).
 		WithType(corev1.SecretTypeOpaque).WithData(data)
-	if err := applyChild(ctx, r, s, &corev1.Secret{}, sec, corev1ac.ExtractSecret); err != nil {
+	if err := r.applyCredentials(ctx, s, ConditionAuthReady, secret, sec); err != nil {
+		if errors.Is(err, errRotationPending) {
+			return err
+		}
 		return r.authFailed(s, fmt.Errorf("writing Secret %s: %w", objects.AuthSecret, err))
 	}
 	s.envSources = append(s.envSources,

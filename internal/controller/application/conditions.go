@@ -48,6 +48,8 @@ const (
 	ReasonProviderCredentialsMissing = "ProviderCredentialsMissing"
 	// ReasonAPIError: the Kubernetes API refused a read.
 	ReasonAPIError = "APIError"
+	// ReasonRotating: the credentials Secret was deleted mid-reconcile; new credentials follow.
+	ReasonRotating = "Rotating"
 	// ReasonImageMissing: spec.imageRef is empty, so there is nothing to run.
 	ReasonImageMissing = "ImageMissing"
 	// ReasonWaitingForDatabase: the workload needs the database's Secret first.

@@ -6,10 +6,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
@@ -36,17 +34,12 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 	owner := database.Owner{Namespace: app.Namespace, Name: app.Name}
 	secretName := naming.ObjectsFor(app.Name).DatabaseSecret
 
-	secret, err := r.getSecret(ctx, app.Namespace, secretName)
+	secret, err := r.credentialsSecret(ctx, s, ConditionDatabaseReady, secretName, "the credentials")
 	if err != nil {
-		return r.databaseFailed(s, err)
-	}
-	if secret != nil {
-		if ref := metav1.GetControllerOf(secret); ref == nil || ref.UID != app.UID {
-			// Never take over, or hand out, a Secret someone else wrote.
-			setCondition(app, ConditionDatabaseReady, metav1.ConditionFalse, ReasonSecretConflict,
-				fmt.Sprintf("Secret %s exists and is not managed by this Application; delete or rename it so Plattr can write the credentials", secretName))
-			return s.fail(fmt.Errorf("Secret %s/%s is not ours", app.Namespace, secretName))
+		if errors.Is(err, errSecretConflict) {
+			return err
 		}
+		return r.databaseFailed(s, err)
 	}
 	var password string
 	if secret != nil && len(secret.Data[KeyDBPassword]) > 0 {
@@ -81,7 +74,10 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 			KeyDBPassword:  []byte(info.Password),
 			"DB_SCHEMA":    []byte(info.Schema),
 		})
-	if err := applyChild(ctx, r, s, &corev1.Secret{}, desired, corev1ac.ExtractSecret); err != nil {
+	if err := r.applyCredentials(ctx, s, ConditionDatabaseReady, secret, desired); err != nil {
+		if errors.Is(err, errRotationPending) {
+			return err
+		}
 		return r.databaseFailed(s, fmt.Errorf("writing Secret %s: %w", secretName, err))
 	}
 	s.envSources = append(s.envSources, envSource{From: capabilityDatabase, Kind: kindSecret, Name: secretName, Data: desired.Data})
@@ -98,25 +94,4 @@ func (r *Reconciler) databaseFailed(s *scope, err error) error {
 			fmt.Sprintf("PostgreSQL: %v; check DB_ADMIN_URL and that the server is reachable", err))
 	}
 	return s.fail(err)
-}
-
-// getSecret reads a Secret from the cache and confirms a miss against the
-// API server: acting on a stale miss would rotate a working password.
-func (r *Reconciler) getSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	key := client.ObjectKey{Namespace: namespace, Name: name}
-	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, secret)
-	}
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !secret.DeletionTimestamp.IsZero() {
-		return nil, nil
-	}
-	return secret, nil
 }

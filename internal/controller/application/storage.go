@@ -39,14 +39,12 @@ func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 		return s.fail(errors.New("storage requested but S3_ENDPOINT is not configured"))
 	}
 	objects := naming.ObjectsFor(app.Name)
-	secret, err := r.getSecret(ctx, app.Namespace, objects.StorageSecret)
+	secret, err := r.credentialsSecret(ctx, s, ConditionStorageReady, objects.StorageSecret, "the keys")
 	if err != nil {
+		if errors.Is(err, errSecretConflict) {
+			return err
+		}
 		return r.storageFailed(s, err)
-	}
-	if secret != nil && !ownedBy(secret, app) {
-		setCondition(app, ConditionStorageReady, metav1.ConditionFalse, ReasonSecretConflict,
-			fmt.Sprintf("Secret %s exists and is not managed by this Application; delete or rename it so Plattr can write the keys", objects.StorageSecret))
-		return s.fail(fmt.Errorf("Secret %s/%s is not ours", app.Namespace, objects.StorageSecret))
 	}
 
 	access, secretKey := r.Store.SharedKeys()
@@ -111,7 +109,10 @@ func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 	sec := corev1ac.Secret(objects.StorageSecret, app.Namespace).
 		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).
 		WithType(corev1.SecretTypeOpaque).WithData(keys)
-	if err := applyChild(ctx, r, s, &corev1.Secret{}, sec, corev1ac.ExtractSecret); err != nil {
+	if err := r.applyCredentials(ctx, s, ConditionStorageReady, secret, sec); err != nil {
+		if errors.Is(err, errRotationPending) {
+			return err
+		}
 		return r.storageFailed(s, fmt.Errorf("writing Secret %s: %w", objects.StorageSecret, err))
 	}
 	s.envSources = append(s.envSources,
@@ -187,10 +188,4 @@ func stringData(m map[string]string) map[string][]byte {
 		out[k] = []byte(v)
 	}
 	return out
-}
-
-// ownedBy reports whether obj's controller is app.
-func ownedBy(obj metav1.Object, app *platformv1.Application) bool {
-	ref := metav1.GetControllerOf(obj)
-	return ref != nil && ref.UID == app.UID
 }

@@ -235,22 +235,21 @@ func newNamespace(t testing.TB) string {
 
 func loadExample(t testing.TB, file string) *platformv1.Application {
 	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(root + "/examples/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	app := &platformv1.Application{}
-	if err := yaml.UnmarshalStrict(b, app); err != nil {
-		t.Fatal(err)
-	}
+	loadExampleInto(t, file, app)
 	return app
 }
 
 func loadExampleSecret(t testing.TB, file string) *corev1.Secret {
+	t.Helper()
+	secret := &corev1.Secret{}
+	loadExampleInto(t, file, secret)
+	return secret
+}
+
+// loadExampleInto reads examples/<file>, strictly: the examples must apply
+// unchanged.
+func loadExampleInto(t testing.TB, file string, obj client.Object) {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -260,11 +259,9 @@ func loadExampleSecret(t testing.TB, file string) *corev1.Secret {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := &corev1.Secret{}
-	if err := yaml.UnmarshalStrict(b, secret); err != nil {
+	if err := yaml.UnmarshalStrict(b, obj); err != nil {
 		t.Fatal(err)
 	}
-	return secret
 }
 
 func configMapData(t testing.TB, ns, name string) map[string]string {
