@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
@@ -88,24 +87,14 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 		KeyAuthClientID:    res.ClientID,
 		KeyAuthRedirectURI: "https://" + host + CallbackPath,
 	}
-	cm := corev1ac.ConfigMap(objects.AuthConfig, app.Namespace).
-		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).WithData(config)
-	if err := applyChild(ctx, r, s, &corev1.ConfigMap{}, cm, corev1ac.ExtractConfigMap); err != nil {
-		return r.authFailed(s, fmt.Errorf("writing ConfigMap %s: %w", objects.AuthConfig, err))
-	}
-	data := map[string][]byte{KeyAuthClientSecret: []byte(clientSecret)}
-	sec := corev1ac.Secret(objects.AuthSecret, app.Namespace).
-		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).
-		WithType(corev1.SecretTypeOpaque).WithData(data)
-	if err := r.applyCredentials(ctx, s, ConditionAuthReady, secret, sec); err != nil {
+	// The ConfigMap and the Secret share one name, <app>-auth.
+	credentials := map[string][]byte{KeyAuthClientSecret: []byte(clientSecret)}
+	if err := r.provide(ctx, s, capabilityAuth, ConditionAuthReady, objects.AuthSecret, config, secret, credentials); err != nil {
 		if errors.Is(err, errRotationPending) {
 			return err
 		}
-		return r.authFailed(s, fmt.Errorf("writing Secret %s: %w", objects.AuthSecret, err))
+		return r.authFailed(s, err)
 	}
-	s.envSources = append(s.envSources,
-		envSource{From: capabilityAuth, Kind: kindConfigMap, Name: objects.AuthConfig, Data: stringData(config)},
-		envSource{From: capabilityAuth, Kind: kindSecret, Name: objects.AuthSecret, Data: data})
 
 	msg := fmt.Sprintf("%s client %s at %s", r.Identity.Name(), res.ClientID, res.IssuerURL)
 	if len(upstreams) > 0 {

@@ -196,34 +196,12 @@ func TestMissingProviderCredentialsAreNamedAndPickedUpOnceAdded(t *testing.T) {
 }
 
 func TestDexOutageIsReportedAndRecoversByItself(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	if err := dex.Server.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = dex.Start(context.Background())
-		}
+	ns := checkOutage(t, outage{
+		stop: dex.Server.Stop, start: dex.Start,
+		app:       newApp("", "idp-down", withAuth()),
+		condition: application.ConditionAuthReady, reason: application.ReasonIdentityProviderUnavailable,
+		names: "Dex at " + dex.Issuer(),
 	})
-	create(t, newApp(ns, "idp-down", withAuth()))
-	eventually(t, runningTimeout, "AuthReady to name Dex", func() error {
-		app := getApp(t, ns, "idp-down")
-		c := condition(app, application.ConditionAuthReady)
-		if c.Status != metav1.ConditionFalse || c.Reason != application.ReasonIdentityProviderUnavailable || !strings.Contains(c.Message, "Dex at "+dex.Issuer()) {
-			return fmt.Errorf("AuthReady = %s/%s: %s", c.Status, c.Reason, c.Message)
-		}
-		if app.Status.Phase == platformv1.PhaseRunning {
-			t.Fatal("Running while Dex is down")
-		}
-		return nil
-	})
-	if err := dex.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
-	waitPhase(t, ns, "idp-down", platformv1.PhaseRunning, runningTimeout)
 	if _, err := passwordToken(t, ns, "idp-down"); err != nil {
 		t.Fatal(err)
 	}

@@ -84,3 +84,38 @@ func ownedBy(obj metav1.Object, app *platformv1.Application) bool {
 	ref := metav1.GetControllerOf(obj)
 	return ref != nil && ref.UID == app.UID
 }
+
+// provide writes what a capability hands the app — a ConfigMap of settings
+// and a Secret of credentials, both named name — and records them as
+// sources of the app container's environment. read is the Secret as the
+// phase found it (see applyCredentials).
+func (r *Reconciler) provide(ctx context.Context, s *scope, from capability, condition, name string,
+	config map[string]string, read *corev1.Secret, credentials map[string][]byte) error {
+	app := s.app
+	cm := corev1ac.ConfigMap(name, app.Namespace).
+		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).WithData(config)
+	if err := applyChild(ctx, r, s, &corev1.ConfigMap{}, cm, corev1ac.ExtractConfigMap); err != nil {
+		return fmt.Errorf("writing ConfigMap %s: %w", name, err)
+	}
+	sec := corev1ac.Secret(name, app.Namespace).
+		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).
+		WithType(corev1.SecretTypeOpaque).WithData(credentials)
+	if err := r.applyCredentials(ctx, s, condition, read, sec); err != nil {
+		if errors.Is(err, errRotationPending) {
+			return err
+		}
+		return fmt.Errorf("writing Secret %s: %w", name, err)
+	}
+	s.envSources = append(s.envSources,
+		envSource{From: from, Kind: kindConfigMap, Name: name, Data: stringData(config)},
+		envSource{From: from, Kind: kindSecret, Name: name, Data: credentials})
+	return nil
+}
+
+func stringData(m map[string]string) map[string][]byte {
+	out := make(map[string][]byte, len(m))
+	for k, v := range m {
+		out[k] = []byte(v)
+	}
+	return out
+}

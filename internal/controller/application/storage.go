@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/naming"
@@ -100,24 +99,14 @@ func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 		return r.storageFailed(s, err)
 	}
 
-	cm := corev1ac.ConfigMap(objects.StorageConfig, app.Namespace).
-		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).WithData(config)
-	if err := applyChild(ctx, r, s, &corev1.ConfigMap{}, cm, corev1ac.ExtractConfigMap); err != nil {
-		return r.storageFailed(s, fmt.Errorf("writing ConfigMap %s: %w", objects.StorageConfig, err))
-	}
+	// The ConfigMap and the Secret share one name, <app>-storage.
 	keys := map[string][]byte{KeyAccessKeyID: []byte(access), KeySecretAccessKey: []byte(secretKey)}
-	sec := corev1ac.Secret(objects.StorageSecret, app.Namespace).
-		WithLabels(labels(app)).WithOwnerReferences(ownerReference(app)).
-		WithType(corev1.SecretTypeOpaque).WithData(keys)
-	if err := r.applyCredentials(ctx, s, ConditionStorageReady, secret, sec); err != nil {
+	if err := r.provide(ctx, s, capabilityStorage, ConditionStorageReady, objects.StorageSecret, config, secret, keys); err != nil {
 		if errors.Is(err, errRotationPending) {
 			return err
 		}
-		return r.storageFailed(s, fmt.Errorf("writing Secret %s: %w", objects.StorageSecret, err))
+		return r.storageFailed(s, err)
 	}
-	s.envSources = append(s.envSources,
-		envSource{From: capabilityStorage, Kind: kindConfigMap, Name: objects.StorageConfig, Data: stringData(config)},
-		envSource{From: capabilityStorage, Kind: kindSecret, Name: objects.StorageSecret, Data: keys})
 
 	msg := fmt.Sprintf("%d bucket(s) at %s; keys in Secret %s", len(wanted), r.Store.Endpoint(), objects.StorageSecret)
 	if !r.Store.PerAppUsers() {
@@ -180,12 +169,4 @@ func corsOrigins(app *platformv1.Application) []string {
 		return nil
 	}
 	return app.Spec.CORS.Origins
-}
-
-func stringData(m map[string]string) map[string][]byte {
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = []byte(v)
-	}
-	return out
 }

@@ -187,34 +187,12 @@ func TestDeletingAnAppEmptiesItsBucketsOrKeepsThem(t *testing.T) {
 }
 
 func TestObjectStoreOutageIsReportedAndRecoversByItself(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
-	if err := s3.Server.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = s3.Start(context.Background())
-		}
+	checkOutage(t, outage{
+		stop: s3.Server.Stop, start: s3.Start,
+		app:       newApp("", "outage", withBuckets(platformv1.BucketSpec{Name: "b"})),
+		condition: application.ConditionStorageReady, reason: application.ReasonObjectStoreUnavailable,
+		names: "object store at " + s3.Endpoint(),
 	})
-	create(t, newApp(ns, "outage", withBuckets(platformv1.BucketSpec{Name: "b"})))
-	eventually(t, runningTimeout, "StorageReady to name the object store", func() error {
-		app := getApp(t, ns, "outage")
-		c := condition(app, application.ConditionStorageReady)
-		if c.Status != metav1.ConditionFalse || c.Reason != application.ReasonObjectStoreUnavailable || !strings.Contains(c.Message, "object store at "+s3.Endpoint()) {
-			return fmt.Errorf("StorageReady = %s/%s: %s", c.Status, c.Reason, c.Message)
-		}
-		if app.Status.Phase == platformv1.PhaseRunning {
-			t.Fatal("Running while the object store is down")
-		}
-		return nil
-	})
-	if err := s3.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
-	waitPhase(t, ns, "outage", platformv1.PhaseRunning, runningTimeout)
 }
 
 func TestStorageKeysAreStableAndRotateOnSecretDeletion(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -424,5 +425,53 @@ func runningApp(t testing.TB, name string) string {
 	ns := newNamespace(t)
 	create(t, newApp(ns, name))
 	waitPhase(t, ns, name, platformv1.PhaseRunning, runningTimeout)
+	return ns
+}
+
+// outage describes a backing service going down under a new app.
+type outage struct {
+	stop      func() error
+	start     func(context.Context) error
+	app       *platformv1.Application // its namespace is filled in
+	condition string
+	reason    string
+	names     string // the condition message must contain this
+}
+
+// checkOutage stops the service, creates the app, expects its condition to
+// go False naming the service and the app not to be Running, then starts
+// the service again and expects the app to reach Running by itself. It
+// returns the app's namespace.
+func checkOutage(t *testing.T, o outage) string {
+	t.Helper()
+	startOperator(t)
+	ns := newNamespace(t)
+	if err := o.stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = o.start(context.Background())
+		}
+	})
+	o.app.Namespace = ns
+	create(t, o.app)
+	eventually(t, runningTimeout, o.condition+" to name the service", func() error {
+		app := getApp(t, ns, o.app.Name)
+		c := condition(app, o.condition)
+		if c.Status != metav1.ConditionFalse || c.Reason != o.reason || !strings.Contains(c.Message, o.names) {
+			return fmt.Errorf("%s = %s/%s: %s", o.condition, c.Status, c.Reason, c.Message)
+		}
+		if app.Status.Phase == platformv1.PhaseRunning {
+			t.Fatal("Running while the service is down")
+		}
+		return nil
+	})
+	if err := o.start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	waitPhase(t, ns, o.app.Name, platformv1.PhaseRunning, runningTimeout)
 	return ns
 }
