@@ -34,6 +34,21 @@ type Operator struct {
 
 	PreviewMaxTTL time.Duration // PREVIEW_MAX_TTL [720h]
 
+	// RetryMaxBackoff caps the exponential retry interval of a failing app
+	// (1 s, 2 s, 4 s, …) (RETRY_MAX_BACKOFF [5m]).
+	RetryMaxBackoff time.Duration
+	// ResyncInterval re-checks a settled app for drift no watch reports,
+	// such as a schema dropped by hand (RESYNC_INTERVAL [2h], spread ±10 %).
+	ResyncInterval time.Duration
+	// ProgressDeadline is the Deployments' progressDeadlineSeconds: a rollout
+	// that makes no progress for this long turns the app Failed with the
+	// pods' reason (DEPLOYMENT_PROGRESS_DEADLINE [10m]).
+	ProgressDeadline time.Duration
+
+	// DBAppConnectionLimit is each app role's CONNECTION LIMIT
+	// (DB_APP_CONNECTION_LIMIT [20]; -1 for none).
+	DBAppConnectionLimit int
+
 	S3 S3 // object storage; optional: without it apps asking for storage wait
 
 	Auth Auth // identity provider; optional: without it apps asking for auth wait
@@ -46,6 +61,10 @@ type S3 struct {
 	AccessKey     string // S3_ACCESS_KEY_ID (required with S3_ENDPOINT)
 	SecretKey     string // S3_SECRET_ACCESS_KEY (required with S3_ENDPOINT)
 	AdminEndpoint string // S3_ADMIN_ENDPOINT: versitygw's admin API, for per-app keys
+	// AllowSharedKeys (S3_ALLOW_SHARED_KEYS [false]) lets apps use the
+	// platform's own keys when the store has no per-app users. Those keys
+	// reach every bucket, so without this opt-in storage is refused.
+	AllowSharedKeys bool
 }
 
 // Auth selects and locates the identity provider.
@@ -105,6 +124,32 @@ func Parse(getenv func(string) string) (Operator, error) {
 		return n
 	}
 
+	boolean := func(name string, def bool) bool {
+		switch v := strings.ToLower(get(name, "")); v {
+		case "":
+			return def
+		case "true", "1", "yes":
+			return true
+		case "false", "0", "no":
+			return false
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
+			return def
+		}
+	}
+	duration := func(name string, def time.Duration) time.Duration {
+		v := get(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 30s, 5m or 2h", name, v))
+			return def
+		}
+		return d
+	}
+
 	c := Operator{
 		DBAdminURL:              required("DB_ADMIN_URL", "set it to the PostgreSQL admin connection, postgres://user:password@host:5432/db"),
 		DBHost:                  get("DB_HOST", ""),
@@ -124,15 +169,24 @@ func Parse(getenv func(string) string) (Operator, error) {
 			errs = append(errs, errors.New("DB_ADMIN_URL is not a PostgreSQL URL: want postgres://user:password@host:5432/db"))
 		}
 	}
-	switch v := strings.ToLower(get("LEADER_ELECTION", "false")); v {
-	case "true", "1", "yes":
-		c.LeaderElection = true
-		if c.LeaseNamespace == "" {
-			errs = append(errs, errors.New("LEASE_NAMESPACE is not set: leader election needs the namespace of its Lease, e.g. plattr-system"))
+	c.LeaderElection = boolean("LEADER_ELECTION", false)
+	if c.LeaderElection && c.LeaseNamespace == "" {
+		errs = append(errs, errors.New("LEASE_NAMESPACE is not set: leader election needs the namespace of its Lease, e.g. plattr-system"))
+	}
+	c.RetryMaxBackoff = duration("RETRY_MAX_BACKOFF", 5*time.Minute)
+	c.ResyncInterval = duration("RESYNC_INTERVAL", 2*time.Hour)
+	c.ProgressDeadline = duration("DEPLOYMENT_PROGRESS_DEADLINE", 10*time.Minute)
+	if c.ProgressDeadline < time.Second {
+		errs = append(errs, errors.New("DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s"))
+	}
+	c.DBAppConnectionLimit = 20
+	if v := get("DB_APP_CONNECTION_LIMIT", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < -1 || n == 0 {
+			errs = append(errs, fmt.Errorf("DB_APP_CONNECTION_LIMIT=%q: want a positive number of connections, or -1 for no limit", v))
+		} else {
+			c.DBAppConnectionLimit = n
 		}
-	case "false", "0", "no":
-	default:
-		errs = append(errs, fmt.Errorf("LEADER_ELECTION=%q: want true or false", v))
 	}
 	for _, ns := range strings.Split(get("WATCH_NAMESPACES", ""), ",") {
 		if ns = strings.TrimSpace(ns); ns != "" {
@@ -146,6 +200,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 		SecretKey:     get("S3_SECRET_ACCESS_KEY", ""),
 		AdminEndpoint: get("S3_ADMIN_ENDPOINT", ""),
 	}
+	c.S3.AllowSharedKeys = boolean("S3_ALLOW_SHARED_KEYS", false)
 	if c.S3.Endpoint != "" {
 		if !isHTTPURL(c.S3.Endpoint) {
 			errs = append(errs, fmt.Errorf("S3_ENDPOINT=%q: want http(s)://host[:port]", c.S3.Endpoint))
@@ -229,4 +284,24 @@ func ParseTTL(s string) (time.Duration, error) {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// WithDefaults fills the settings a caller left at zero (tests build an
+// Operator by hand) with the defaults Parse uses.
+func (c Operator) WithDefaults() Operator {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.RetryMaxBackoff, 5*time.Minute)
+	def(&c.ResyncInterval, 2*time.Hour)
+	def(&c.ProgressDeadline, 10*time.Minute)
+	if c.DBAppConnectionLimit == 0 {
+		c.DBAppConnectionLimit = 20
+	}
+	if c.MaxConcurrentReconciles == 0 {
+		c.MaxConcurrentReconciles = 4
+	}
+	return c
 }

@@ -92,6 +92,9 @@ func (d *Dex) ping(ctx context.Context) error {
 	return nil
 }
 
+// Ping checks Dex serves its discovery document.
+func (d *Dex) Ping(ctx context.Context) error { return d.ping(ctx) }
+
 func (d *Dex) Ensure(ctx context.Context, c Client) (Result, bool, error) {
 	res := Result{IssuerURL: d.Issuer, ClientID: c.Realm}
 	if err := d.ping(ctx); err != nil {

@@ -55,6 +55,9 @@ type Provider interface {
 	Ensure(ctx context.Context, c Client) (Result, bool, error)
 	// Remove deletes the client and whatever was created for it.
 	Remove(ctx context.Context, c Client) error
+	// Ping checks the provider answers and accepts the operator's
+	// credentials; the operator uses it to notice a provider coming back.
+	Ping(ctx context.Context) error
 }
 
 // ErrConflict means the realm or client belongs to another app.

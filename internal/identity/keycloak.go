@@ -88,6 +88,12 @@ func (k *Keycloak) accessToken(ctx context.Context) (string, error) {
 	return k.token, nil
 }
 
+// Ping checks Keycloak answers and issues the admin a token.
+func (k *Keycloak) Ping(ctx context.Context) error {
+	_, err := k.accessToken(ctx)
+	return err
+}
+
 func (k *Keycloak) base() string { return strings.TrimRight(k.URL, "/") }
 
 type statusError struct {

@@ -18,7 +18,7 @@ var (
 	ReconcileTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "plattr_reconcile_total",
 		Help: "Reconciliations of Applications, by result (success or failure).",
-	}, []string{"name", "result"})
+	}, []string{"name", "namespace", "result"})
 
 	// ProvisioningDuration measures the time from apply to Running.
 	ProvisioningDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -52,9 +52,15 @@ func SetPhase(namespace, name, phase string) {
 	}
 }
 
-// ForgetApplication removes a deleted Application's series.
+// CountReconcile counts one reconcile of an Application.
+func CountReconcile(namespace, name, result string) {
+	ReconcileTotal.WithLabelValues(name, namespace, result).Inc()
+}
+
+// ForgetApplication removes every series of a deleted Application, so
+// short-lived apps (previews) do not grow the metrics without bound.
 func ForgetApplication(namespace, name string) {
-	for _, p := range Phases {
-		ApplicationPhase.DeleteLabelValues(name, namespace, p)
-	}
+	labels := prometheus.Labels{"name": name, "namespace": namespace}
+	ApplicationPhase.DeletePartialMatch(labels)
+	ReconcileTotal.DeletePartialMatch(labels)
 }

@@ -169,9 +169,24 @@ func BucketEnvVar(bucket string) string {
 	return "S3_BUCKET_" + strings.ToUpper(strings.ReplaceAll(bucket, "-", "_"))
 }
 
-// StorageUser is the app's access key ID at the object store. It carries
-// the namespace: two namespaces may hold apps of the same name.
+// StorageUser is the app's access key ID at the object store:
+// plattr-<prefix>-<app>-<hash>, where the hash covers namespace,
+// environment and name. Joining them with '-' alone was ambiguous
+// (namespace "shop" + app "staging-web" vs namespace "shop-prod" + app
+// "web"); the hash makes the name unique to one app.
 func StorageUser(app *platformv1.Application) string {
+	sum := sha256.Sum256([]byte(app.Namespace + "\x00" + string(app.Spec.Environment) + "\x00" + app.Name))
+	suffix := "-" + hex.EncodeToString(sum[:])[:hashLength]
+	head := DNSLabel("plattr", EnvironmentPrefix(app.Spec.Environment), app.Name)
+	if len(head) > MaxDNSLabelLength-len(suffix) {
+		head = strings.TrimRight(head[:MaxDNSLabelLength-len(suffix)], "-")
+	}
+	return head + suffix
+}
+
+// LegacyStorageUser is the access key ID versions before StorageUser's hash
+// gave an app; the operator removes such a user once the app has its new one.
+func LegacyStorageUser(app *platformv1.Application) string {
 	return DNSLabel("plattr", app.Namespace, EnvironmentPrefix(app.Spec.Environment), app.Name)
 }
 

@@ -143,6 +143,19 @@ func TestStorageAndAuthNames(t *testing.T) {
 	if StorageUser(a) == StorageUser(b) {
 		t.Errorf("apps of one name in two namespaces share access key %q", StorageUser(a))
 	}
+	// Regression: namespace "shop" + production app "staging-web" and
+	// namespace "shop-prod" + staging app "web" shared a user when the parts
+	// were only joined with '-'.
+	c, d := app("staging-web", platformv1.EnvironmentProduction, ""), app("web", platformv1.EnvironmentStaging, "")
+	c.Namespace, d.Namespace = "shop", "shop-prod"
+	if StorageUser(c) == StorageUser(d) {
+		t.Errorf("ambiguous access key %q for shop/staging-web (production) and shop-prod/web (staging)", StorageUser(c))
+	}
+	longApp := app(strings.Repeat("a", 40), platformv1.EnvironmentProduction, "")
+	longApp.Namespace = strings.Repeat("n", 63)
+	if u := StorageUser(longApp); len(u) > MaxDNSLabelLength || len(validation.IsDNS1123Label(u)) > 0 {
+		t.Errorf("StorageUser of a long app = %q (%d bytes)", u, len(u))
+	}
 	if Bucket(app("web", platformv1.EnvironmentStaging, ""), "x") == Bucket(app("web", platformv1.EnvironmentUAT, ""), "x") {
 		t.Error("staging and uat share a bucket")
 	}

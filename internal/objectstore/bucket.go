@@ -40,6 +40,7 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 	if err != nil {
 		return false, s.wrap(err)
 	}
+	tag := false
 	if !exists {
 		if s.admin != nil {
 			err = s.admin.createBucket(ctx, b.Name, b.User)
@@ -49,19 +50,26 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 		if err != nil {
 			return false, s.wrap(fmt.Errorf("creating bucket %s: %w", b.Name, err))
 		}
-		changed = true
+		changed, tag = true, true
 	} else {
 		owner, err := s.ownerOf(ctx, b.Name)
 		if err != nil {
 			return false, err
 		}
-		if owner != b.Owner {
-			// An untagged bucket is someone else's too: never adopt data.
+		switch {
+		case owner == b.Owner:
+		case owner == "" && s.createdFor(ctx, b):
+			// Created for this app, but the tag call failed or the
+			// operator stopped between the two calls: finish the job.
+			tag = true
+		default:
+			// Someone else's, or untagged and not owned by this app's
+			// user: never adopt data.
 			return false, fmt.Errorf("%w: bucket %s is tagged %s=%q; rename the bucket in spec.storage.buckets or remove the other one",
 				ErrConflict, b.Name, OwnerTag, owner)
 		}
 	}
-	if changed {
+	if tag {
 		t, err := tags.NewTags(map[string]string{OwnerTag: b.Owner}, false)
 		if err != nil {
 			return false, err
@@ -69,6 +77,7 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 		if err := s.s3.SetBucketTagging(ctx, b.Name, t); err != nil {
 			return false, s.wrap(fmt.Errorf("tagging bucket %s: %w", b.Name, err))
 		}
+		changed = true
 	}
 	if s.admin != nil {
 		owners, err := s.admin.bucketOwners(ctx)
@@ -91,6 +100,18 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 		return false, err
 	}
 	return changed || c || p, nil
+}
+
+// createdFor reports whether an untagged bucket was created for b: the
+// store says b's own per-app user owns it. Only this operator creates
+// buckets owned by an app's user, and a user's name is unique to its app.
+// Without per-app users the store cannot tell, so nothing is adopted.
+func (s *Store) createdFor(ctx context.Context, b Bucket) bool {
+	if s.admin == nil || b.User == "" {
+		return false
+	}
+	owners, err := s.admin.bucketOwners(ctx)
+	return err == nil && owners[b.Name] == b.User
 }
 
 // ownerOf reads a bucket's owner tag; "" when it has none.

@@ -73,7 +73,7 @@ func user(t *testing.T, st *objectstore.Store) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.EnsureUser(context.Background(), access, secret); err != nil {
+	if err := st.EnsureUser(context.Background(), access, secret, ""); err != nil {
 		t.Fatal(err)
 	}
 	return access, secret
@@ -206,14 +206,14 @@ func TestUsersKeepTheirSecretUntilAsked(t *testing.T) {
 	if _, err := st.EnsureBucket(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.EnsureUser(ctx, access, secret); err != nil {
+	if err := st.EnsureUser(ctx, access, secret, "ns/keys"); err != nil {
 		t.Fatal(err)
 	}
 	if err := put(ctx, clientAs(t, access, secret), b.Name, "x"); err != nil {
 		t.Fatalf("the original secret stopped working: %v", err)
 	}
 	rotated, _ := objectstore.NewSecretKey()
-	if err := st.EnsureUser(ctx, access, rotated); err != nil {
+	if err := st.EnsureUser(ctx, access, rotated, "ns/keys"); err != nil {
 		t.Fatal(err)
 	}
 	if err := put(ctx, clientAs(t, access, rotated), b.Name, "y"); err != nil {
@@ -222,11 +222,65 @@ func TestUsersKeepTheirSecretUntilAsked(t *testing.T) {
 	if err := put(ctx, clientAs(t, access, secret), b.Name, "z"); err == nil {
 		t.Fatal("the old secret still works after rotation")
 	}
-	if err := st.RemoveUser(ctx, access); err != nil {
+	if err := st.RemoveUser(ctx, access, "ns/keys"); err != nil {
 		t.Fatal(err)
 	}
 	if err := put(ctx, clientAs(t, access, rotated), b.Name, "w"); err == nil {
 		t.Fatal("a removed user can still write")
+	}
+}
+
+// Regression: a bucket created for an app whose tag call then failed (or
+// whose operator stopped between the two calls) was BucketConflict forever.
+func TestUntaggedBucketOfTheAppsOwnUserIsAdopted(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	access, _ := user(t, st)
+	b := objectstore.Bucket{Name: "half-" + testenv.RandomString(6), Owner: "ns/half", User: access}
+	if _, err := st.EnsureBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	admin := clientAs(t, server.AccessKey, server.SecretKey)
+	if err := admin.RemoveBucketTagging(ctx, b.Name); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := st.EnsureBucket(ctx, b)
+	if err != nil || !changed {
+		t.Fatalf("EnsureBucket of an untagged bucket owned by the app's user = %v, %v; want adopted", changed, err)
+	}
+	if owned, err := st.Owned(ctx, "half-", "ns/half"); err != nil || len(owned) != 1 {
+		t.Fatalf("after adoption Owned = %v, %v", owned, err)
+	}
+
+	// Untagged and owned by the platform account: not the app's, never adopted.
+	foreign := objectstore.Bucket{Name: "stray-" + testenv.RandomString(6), Owner: "ns/half", User: access}
+	if err := admin.MakeBucket(ctx, foreign.Name, minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnsureBucket(ctx, foreign); !errors.Is(err, objectstore.ErrConflict) {
+		t.Fatalf("EnsureBucket of an untagged bucket of another owner = %v, want ErrConflict", err)
+	}
+}
+
+// Regression: an existing user was given a new secret without checking
+// whose it was.
+func TestAUserHoldingAnotherAppsBucketIsNotTakenOver(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	access, secret := user(t, st)
+	b := objectstore.Bucket{Name: "theirs-" + testenv.RandomString(6), Owner: "ns/a", User: access}
+	if _, err := st.EnsureBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := objectstore.NewSecretKey()
+	if err := st.EnsureUser(ctx, access, other, "ns/b"); !errors.Is(err, objectstore.ErrUserConflict) {
+		t.Fatalf("EnsureUser for another owner = %v, want ErrUserConflict", err)
+	}
+	if err := st.RemoveUser(ctx, access, "ns/b"); !errors.Is(err, objectstore.ErrUserConflict) {
+		t.Fatalf("RemoveUser for another owner = %v, want ErrUserConflict", err)
+	}
+	if err := put(ctx, clientAs(t, access, secret), b.Name, "still-mine"); err != nil {
+		t.Fatalf("the owner's secret stopped working: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package objectstore
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -16,10 +17,17 @@ func NewSecretKey() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// ErrUserConflict means a user of the app's name exists and owns buckets
+// of another app.
+var ErrUserConflict = errors.New("object store user belongs to another owner")
+
 // EnsureUser makes the store's user access exist with exactly secret. It
-// writes nothing when that is already so; a user found with another secret
-// gets the given one, because the app's Secret is the source of truth.
-func (s *Store) EnsureUser(ctx context.Context, access, secret string) error {
+// writes nothing when that is already so. A user found with another secret
+// gets the given one — the app's Secret is the source of truth, and a
+// missing Secret asks for rotation — but only if every bucket it owns is
+// tagged for owner: a user holding another app's buckets is never taken
+// over.
+func (s *Store) EnsureUser(ctx context.Context, access, secret, owner string) error {
 	if s.admin == nil {
 		return fmt.Errorf("the object store has no per-app users")
 	}
@@ -32,13 +40,17 @@ func (s *Store) EnsureUser(ctx context.Context, access, secret string) error {
 	case !ok:
 		err = s.admin.createUser(ctx, access, secret)
 	case acc.Secret != secret:
+		if err := s.checkUserOwner(ctx, access, owner); err != nil {
+			return err
+		}
 		err = s.admin.setSecret(ctx, access, secret)
 	}
 	return s.wrap(err)
 }
 
-// RemoveUser deletes the user; a user already gone is fine.
-func (s *Store) RemoveUser(ctx context.Context, access string) error {
+// RemoveUser deletes the user, unless it owns buckets of another owner; a
+// user already gone is fine.
+func (s *Store) RemoveUser(ctx context.Context, access, owner string) error {
 	if s.admin == nil {
 		return nil
 	}
@@ -49,5 +61,31 @@ func (s *Store) RemoveUser(ctx context.Context, access string) error {
 	if _, ok := users[access]; !ok {
 		return nil
 	}
+	if err := s.checkUserOwner(ctx, access, owner); err != nil {
+		return err
+	}
 	return s.wrap(s.admin.deleteUser(ctx, access))
+}
+
+// checkUserOwner fails with ErrUserConflict if access owns a bucket whose
+// owner tag names someone other than owner. An untagged bucket it owns is
+// one this app created and could not tag yet.
+func (s *Store) checkUserOwner(ctx context.Context, access, owner string) error {
+	owners, err := s.admin.bucketOwners(ctx)
+	if err != nil {
+		return s.wrap(err)
+	}
+	for bucket, by := range owners {
+		if by != access {
+			continue
+		}
+		tag, err := s.ownerOf(ctx, bucket)
+		if err != nil {
+			return err
+		}
+		if tag != "" && tag != owner {
+			return fmt.Errorf("%w: user %s owns bucket %s of %s; it is not this app's to change or delete", ErrUserConflict, access, bucket, tag)
+		}
+	}
+	return nil
 }

@@ -52,6 +52,7 @@ type Options struct {
 
 // Run runs the operator until ctx ends.
 func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts Options) error {
+	cfg = cfg.WithDefaults()
 	restConfig = rest.CopyConfig(restConfig)
 	// client-go's default of 5 QPS / 10 burst throttles a busy operator.
 	restConfig.QPS, restConfig.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
@@ -62,7 +63,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	}
 	defer db.Close()
 
-	managed := labels.SelectorFromSet(labels.Set{application.LabelManagedBy: application.ManagedByValue})
+	managed := labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})
 	cacheOpts := cache.Options{
 		// Only Plattr's own Secrets are cached: caching every Secret of the
 		// cluster would cost memory and read access the operator does not need.
@@ -119,6 +120,19 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	if err != nil {
 		return err
 	}
+	// Every Secret's metadata (never its data) in the watched namespaces:
+	// apps waiting for a Secret are retried the moment it changes.
+	secretMetadata, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultNamespaces: cacheOpts.DefaultNamespaces,
+		DefaultTransform:  cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the Secret metadata cache: %w", err)
+	}
+	if err := mgr.Add(secretMetadata); err != nil {
+		return err
+	}
 	if err := (&application.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -127,8 +141,9 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Store:     store,
 		// The manager's client reads unstructured objects (Dex's custom
 		// resources) from the API server, not from a cache.
-		Identity: identityProvider(cfg.Auth, mgr.GetClient()),
-		Config:   cfg,
+		Identity:       identityProvider(cfg.Auth, mgr.GetClient()),
+		Config:         cfg,
+		SecretMetadata: secretMetadata,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
 	}

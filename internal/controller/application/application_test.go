@@ -3,10 +3,11 @@ package application_test
 import (
 	"context"
 	"fmt"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
@@ -38,7 +39,7 @@ func TestSeedExampleReachesRunningWithEveryCapability(t *testing.T) {
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), app) })
 
 	got := waitPhase(t, app.Namespace, app.Name, platformv1.PhaseRunning, runningTimeout)
-	for _, typ := range application.ConditionTypes {
+	for _, typ := range platformv1.ConditionTypes {
 		if c := condition(got, typ); c.Status != metav1.ConditionTrue {
 			t.Errorf("%s = %s/%s: %s", typ, c.Status, c.Reason, c.Message)
 		}
@@ -72,7 +73,7 @@ func TestDatabaseAppReachesRunning(t *testing.T) {
 	got := waitPhase(t, ns, "shop", platformv1.PhaseRunning, runningTimeout)
 	t.Logf("apply to Running: %s", time.Since(applied).Round(time.Millisecond))
 
-	for _, typ := range application.ConditionTypes {
+	for _, typ := range platformv1.ConditionTypes {
 		if c := condition(got, typ); c.Status != metav1.ConditionTrue {
 			t.Errorf("condition %s = %s (%s: %s), want True", typ, c.Status, c.Reason, c.Message)
 		}
@@ -117,7 +118,7 @@ func TestDatabaseAppReachesRunning(t *testing.T) {
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 || d.Status.AvailableReplicas != 2 {
 		t.Errorf("replicas %v, available %d: want scaling.min (2) when Running", d.Spec.Replicas, d.Status.AvailableReplicas)
 	}
-	if d.Spec.Template.Annotations[application.AnnotationConfigHash] == "" {
+	if d.Spec.Template.Annotations[platformv1.AnnotationConfigHash] == "" {
 		t.Error("pod template has no config hash annotation")
 	}
 	for _, obj := range []client.Object{&corev1.Service{}, &corev1.ServiceAccount{}, &networkingv1.Ingress{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{}} {
@@ -125,7 +126,7 @@ func TestDatabaseAppReachesRunning(t *testing.T) {
 			t.Errorf("%T: %v", obj, err)
 			continue
 		}
-		if obj.GetLabels()[application.LabelManagedBy] != "plattr" || metav1.GetControllerOf(obj) == nil {
+		if obj.GetLabels()[platformv1.LabelManagedBy] != "plattr" || metav1.GetControllerOf(obj) == nil {
 			t.Errorf("%T lacks labels or owner reference: %v", obj, obj.GetLabels())
 		}
 	}
@@ -243,7 +244,7 @@ func podTemplateHash(t testing.TB, ns, name string) string {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
 		t.Fatal(err)
 	}
-	return d.Spec.Template.Annotations[application.AnnotationConfigHash]
+	return d.Spec.Template.Annotations[platformv1.AnnotationConfigHash]
 }
 
 func TestNoOpReconcileMakesNoWrites(t *testing.T) {
@@ -325,14 +326,14 @@ func TestHandDeletedChildrenAreRestoredAndReplicasAreLeftToTheHPA(t *testing.T) 
 		d.Spec.Replicas = ptr.To[int32](4)
 	})
 	update(t, key, &corev1.Service{}, func(svc *corev1.Service) {
-		svc.Spec.Selector[application.LabelApp] = "someone-else"
+		svc.Spec.Selector[platformv1.LabelApp] = "someone-else"
 	})
 	eventually(t, runningTimeout, "the image and the selector to be restored", func() error {
 		got := &corev1.Service{}
 		if err := k8s.Get(ctx, key, got); err != nil {
 			return err
 		}
-		if got.Spec.Selector[application.LabelApp] != "sturdy" {
+		if got.Spec.Selector[platformv1.LabelApp] != "sturdy" {
 			return fmt.Errorf("selector %v", got.Spec.Selector)
 		}
 		d := &appsv1.Deployment{}
@@ -423,8 +424,8 @@ func TestSameNameInTwoNamespacesConflictsInsteadOfSharingASchema(t *testing.T) {
 	waitPhase(t, ns1, "twin", platformv1.PhaseRunning, runningTimeout)
 	create(t, newApp(ns2, "twin"))
 	eventually(t, runningTimeout, "a schema conflict", func() error {
-		c := condition(getApp(t, ns2, "twin"), application.ConditionDatabaseReady)
-		if c.Reason != application.ReasonSchemaConflict || !strings.Contains(c.Message, ns1+"/twin") {
+		c := condition(getApp(t, ns2, "twin"), platformv1.ConditionDatabaseReady)
+		if c.Reason != platformv1.ReasonSchemaConflict || !strings.Contains(c.Message, ns1+"/twin") {
 			return fmt.Errorf("DatabaseReady %s %s: %s", c.Status, c.Reason, c.Message)
 		}
 		return nil
@@ -438,8 +439,8 @@ func TestFailedAfterThreeAttemptsThenRecovers(t *testing.T) {
 		a.Spec.EnvVars = []platformv1.EnvVar{{Name: "API_KEY", SecretKeyRef: &platformv1.SecretKeySelector{Name: "vendor", Key: "key"}}}
 	}))
 	app := waitPhase(t, ns, "needy", platformv1.PhaseFailed, runningTimeout)
-	c := condition(app, application.ConditionDeploymentReady)
-	if c.Reason != application.ReasonSecretMissing || !strings.Contains(c.Message, "spec.envVars[0]") {
+	c := condition(app, platformv1.ConditionDeploymentReady)
+	if c.Reason != platformv1.ReasonSecretMissing || !strings.Contains(c.Message, "spec.envVars[0]") {
 		t.Errorf("DeploymentReady %s: %s; want SecretMissing naming spec.envVars[0]", c.Reason, c.Message)
 	}
 	if app.Status.FailedAttempts < 3 {
@@ -454,7 +455,7 @@ func TestMissingImageKeepsTheAppPending(t *testing.T) {
 	ns := newNamespace(t)
 	create(t, newApp(ns, "noimage", func(a *platformv1.Application) { a.Spec.ImageRef = "" }))
 	app := waitPhase(t, ns, "noimage", platformv1.PhasePending, runningTimeout)
-	if c := condition(app, application.ConditionDeploymentReady); c.Reason != application.ReasonImageMissing {
+	if c := condition(app, platformv1.ConditionDeploymentReady); c.Reason != platformv1.ReasonImageMissing {
 		t.Errorf("DeploymentReady reason %q", c.Reason)
 	}
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "noimage"}, &appsv1.Deployment{}); !isNotFound(err) {
@@ -539,8 +540,8 @@ func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
 	setEnvVars(t, ns, "weather", platformv1.EnvVar{Name: "MODE", Value: "storm"})
 	eventually(t, runningTimeout, "the outage to be reported", func() error {
 		got := getApp(t, ns, "weather")
-		c := condition(got, application.ConditionDatabaseReady)
-		if c.Status != metav1.ConditionFalse || c.Reason != application.ReasonDatabaseUnavailable {
+		c := condition(got, platformv1.ConditionDatabaseReady)
+		if c.Status != metav1.ConditionFalse || c.Reason != platformv1.ReasonDatabaseUnavailable {
 			return fmt.Errorf("DatabaseReady %s %s", c.Status, c.Reason)
 		}
 		if got.Status.Phase == platformv1.PhaseRunning {
@@ -617,8 +618,8 @@ func TestASecretThatIsNotOursIsNeverTakenOver(t *testing.T) {
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "squatter-db"}, StringData: map[string]string{"DB_PASSWORD": "theirs"}})
 	create(t, newApp(ns, "squatter"))
 	eventually(t, runningTimeout, "a Secret conflict", func() error {
-		c := condition(getApp(t, ns, "squatter"), application.ConditionDatabaseReady)
-		if c.Reason != application.ReasonSecretConflict {
+		c := condition(getApp(t, ns, "squatter"), platformv1.ConditionDatabaseReady)
+		if c.Reason != platformv1.ReasonSecretConflict {
 			return fmt.Errorf("DatabaseReady %s %s: %s", c.Status, c.Reason, c.Message)
 		}
 		return nil

@@ -16,28 +16,19 @@ import (
 	"github.com/plattr/plattr/internal/naming"
 )
 
-// Labels every object of an app carries (SPEC §3).
-const (
-	LabelName        = "app.kubernetes.io/name"
-	LabelManagedBy   = "app.kubernetes.io/managed-by"
-	LabelApp         = "platform.internal/app"
-	LabelEnvironment = "platform.internal/environment"
-	ManagedByValue   = "plattr"
-)
-
 func labels(app *platformv1.Application) map[string]string {
 	return map[string]string{
-		LabelName:        naming.DNSLabel(app.Name),
-		LabelManagedBy:   ManagedByValue,
-		LabelApp:         app.Name,
-		LabelEnvironment: string(app.Spec.Environment),
+		platformv1.LabelName:        naming.DNSLabel(app.Name),
+		platformv1.LabelManagedBy:   platformv1.ManagedByValue,
+		platformv1.LabelApp:         app.Name,
+		platformv1.LabelEnvironment: string(app.Spec.Environment),
 	}
 }
 
 // selectorLabels select an app's pods; they never change, because a
 // Deployment's selector is immutable.
 func selectorLabels(app *platformv1.Application) map[string]string {
-	return map[string]string{LabelName: naming.DNSLabel(app.Name), LabelApp: app.Name}
+	return map[string]string{platformv1.LabelName: naming.DNSLabel(app.Name), platformv1.LabelApp: app.Name}
 }
 
 func ownerReference(app *platformv1.Application) *metav1ac.OwnerReferenceApplyConfiguration {

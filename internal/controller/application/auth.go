@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -16,14 +15,6 @@ import (
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/naming"
-)
-
-// Keys of the auth ConfigMap and Secret.
-const (
-	KeyAuthIssuerURL    = "AUTH_ISSUER_URL"
-	KeyAuthClientID     = "AUTH_CLIENT_ID"
-	KeyAuthRedirectURI  = "AUTH_REDIRECT_URI"
-	KeyAuthClientSecret = "AUTH_CLIENT_SECRET"
 )
 
 // CallbackPath is where the identity provider sends users back to the app;
@@ -36,11 +27,11 @@ const CallbackPath = "/auth/callback"
 func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 	app := s.app
 	if !app.Spec.AuthEnabled() {
-		setCondition(app, ConditionAuthReady, metav1.ConditionTrue, ReasonDisabled, "spec.auth.enabled is false")
+		setCondition(app, platformv1.ConditionAuthReady, metav1.ConditionTrue, platformv1.ReasonDisabled, "spec.auth.enabled is false")
 		return nil
 	}
 	if r.Identity == nil {
-		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonAuthNotConfigured,
+		setCondition(app, platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonAuthNotConfigured,
 			"this platform has no identity provider: the platform team sets KEYCLOAK_URL or DEX_ISSUER_URL on the operator (or set spec.auth.enabled to false)")
 		return s.fail(errors.New("auth requested but no identity provider is configured"))
 	}
@@ -50,7 +41,7 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 	}
 
 	objects := naming.ObjectsFor(app.Name)
-	secret, err := r.credentialsSecret(ctx, s, ConditionAuthReady, objects.AuthSecret, "the client secret")
+	secret, err := r.credentialsSecret(ctx, s, platformv1.ConditionAuthReady, objects.AuthSecret, "the client secret")
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return err
@@ -59,7 +50,7 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 	}
 	clientSecret := ""
 	if secret != nil {
-		clientSecret = string(secret.Data[KeyAuthClientSecret])
+		clientSecret = string(secret.Data[platformv1.KeyAuthClientSecret])
 	}
 	if clientSecret == "" {
 		if clientSecret, err = database.NewPassword(); err != nil {
@@ -83,13 +74,13 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 	}
 
 	config := map[string]string{
-		KeyAuthIssuerURL:   res.IssuerURL,
-		KeyAuthClientID:    res.ClientID,
-		KeyAuthRedirectURI: "https://" + host + CallbackPath,
+		platformv1.KeyAuthIssuerURL:   res.IssuerURL,
+		platformv1.KeyAuthClientID:    res.ClientID,
+		platformv1.KeyAuthRedirectURI: "https://" + host + CallbackPath,
 	}
 	// The ConfigMap and the Secret share one name, <app>-auth.
-	credentials := map[string][]byte{KeyAuthClientSecret: []byte(clientSecret)}
-	if err := r.provide(ctx, s, capabilityAuth, ConditionAuthReady, objects.AuthSecret, config, secret, credentials); err != nil {
+	credentials := map[string][]byte{platformv1.KeyAuthClientSecret: []byte(clientSecret)}
+	if err := r.provide(ctx, s, capabilityAuth, platformv1.ConditionAuthReady, objects.AuthSecret, config, secret, credentials); err != nil {
 		if errors.Is(err, errRotationPending) {
 			return err
 		}
@@ -104,7 +95,7 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 		}
 		msg += " with " + strings.Join(types, ", ")
 	}
-	setCondition(app, ConditionAuthReady, metav1.ConditionTrue, ReasonProvisioned, msg)
+	setCondition(app, platformv1.ConditionAuthReady, metav1.ConditionTrue, platformv1.ReasonProvisioned, msg)
 	return nil
 }
 
@@ -133,7 +124,7 @@ func (r *Reconciler) upstreams(ctx context.Context, app *platformv1.Application)
 	// Read past the cache: only Plattr's own Secrets are cached.
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: name}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
-		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonAPIError, fmt.Sprintf("reading Secret %s: %v", name, err))
+		setCondition(app, platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonAPIError, fmt.Sprintf("reading Secret %s: %v", name, err))
 		return nil, err
 	}
 	var missing []string
@@ -153,7 +144,7 @@ func (r *Reconciler) upstreams(ctx context.Context, app *platformv1.Application)
 			msg = fmt.Sprintf("spec.auth.providers needs credentials: create Secret %s in namespace %s with keys %s (see docs/AUTH.md)",
 				name, app.Namespace, strings.Join(missing, ", "))
 		}
-		setCondition(app, ConditionAuthReady, metav1.ConditionFalse, ReasonProviderCredentialsMissing, msg)
+		setCondition(app, platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonProviderCredentialsMissing, msg)
 		return nil, errors.New(msg)
 	}
 	return out, nil
@@ -161,19 +152,13 @@ func (r *Reconciler) upstreams(ctx context.Context, app *platformv1.Application)
 
 func (r *Reconciler) authFailed(s *scope, err error) error {
 	if errors.Is(err, identity.ErrConflict) {
-		setCondition(s.app, ConditionAuthReady, metav1.ConditionFalse, ReasonRealmConflict, err.Error())
+		setCondition(s.app, platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonRealmConflict, err.Error())
 	} else {
-		setCondition(s.app, ConditionAuthReady, metav1.ConditionFalse, ReasonIdentityProviderUnavailable,
+		setCondition(s.app, platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonIdentityProviderUnavailable,
 			fmt.Sprintf("%v; check that %s is reachable and the operator's credentials for it", err, r.Identity.Name()))
 	}
-	return s.fail(err)
-}
-
-// hadAuth: the app asks for auth, or had a client provisioned before.
-func hadAuth(app *platformv1.Application) bool {
-	if app.Spec.AuthEnabled() {
-		return true
+	if !errors.Is(err, identity.ErrConflict) {
+		r.backends.failed(backendIdentity, s.app)
 	}
-	c := meta.FindStatusCondition(app.Status.Conditions, ConditionAuthReady)
-	return c != nil && c.Reason == ReasonProvisioned
+	return s.fail(err)
 }

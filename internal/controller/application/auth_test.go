@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
-	"github.com/plattr/plattr/internal/controller/application"
 	"github.com/plattr/plattr/internal/testenv"
 )
 
@@ -177,8 +176,8 @@ func TestMissingProviderCredentialsAreNamedAndPickedUpOnceAdded(t *testing.T) {
 	ns := newNamespace(t)
 	create(t, newApp(ns, "social", withAuth("github")))
 	eventually(t, runningTimeout, "AuthReady to name the missing credentials", func() error {
-		c := condition(getApp(t, ns, "social"), application.ConditionAuthReady)
-		if c.Reason != application.ReasonProviderCredentialsMissing || !strings.Contains(c.Message, "plattr-auth-providers") ||
+		c := condition(getApp(t, ns, "social"), platformv1.ConditionAuthReady)
+		if c.Reason != platformv1.ReasonProviderCredentialsMissing || !strings.Contains(c.Message, "plattr-auth-providers") ||
 			!strings.Contains(c.Message, "github-client-id, github-client-secret") {
 			return fmt.Errorf("AuthReady = %s/%s: %s", c.Status, c.Reason, c.Message)
 		}
@@ -189,7 +188,7 @@ func TestMissingProviderCredentialsAreNamedAndPickedUpOnceAdded(t *testing.T) {
 		StringData: map[string]string{"github-client-id": "gh-id", "github-client-secret": "gh-secret"},
 	})
 	waitPhase(t, ns, "social", platformv1.PhaseRunning, runningTimeout)
-	msg := condition(getApp(t, ns, "social"), application.ConditionAuthReady).Message
+	msg := condition(getApp(t, ns, "social"), platformv1.ConditionAuthReady).Message
 	if !strings.Contains(msg, "with github") {
 		t.Errorf("AuthReady message %q does not name the provider", msg)
 	}
@@ -199,7 +198,7 @@ func TestDexOutageIsReportedAndRecoversByItself(t *testing.T) {
 	ns := checkOutage(t, outage{
 		stop: dex.Server.Stop, start: dex.Start,
 		app:       newApp("", "idp-down", withAuth()),
-		condition: application.ConditionAuthReady, reason: application.ReasonIdentityProviderUnavailable,
+		condition: platformv1.ConditionAuthReady, reason: platformv1.ReasonIdentityProviderUnavailable,
 		names: "Dex at " + dex.Issuer(),
 	})
 	if _, err := passwordToken(t, ns, "idp-down"); err != nil {

@@ -7,7 +7,7 @@ package application
 import (
 	"context"
 	"errors"
-	"fmt"
+	"math/rand/v2"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,11 +18,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
@@ -30,25 +33,16 @@ import (
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/objectstore"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
 const (
 	// FieldManager owns every field Plattr writes with server-side apply.
 	FieldManager = "plattr"
-	// Finalizer holds an Application until its database is cleaned up, so a
-	// delete while the operator is down is still cleaned up when it returns.
-	Finalizer = "platform.internal/cleanup"
 	// maxAttempts failed reconciles of one generation turn the phase Failed.
 	maxAttempts = 3
-	// maxBackoff caps the retry interval; retries never stop, so an app
-	// recovers by itself once a backing service returns.
-	maxBackoff = 30 * time.Second
 	// settleInterval re-checks an app that waits on something not watched.
 	settleInterval = 15 * time.Second
-	// resyncInterval re-checks a Running app for drift nothing watches: a
-	// schema or role dropped by hand, a changed Secret named in envVars. A
-	// resync that finds nothing changed writes nothing.
-	resyncInterval = 5 * time.Minute
 )
 
 // Reconciler reconciles Applications.
@@ -64,6 +58,12 @@ type Reconciler struct {
 	// Identity is the identity provider; nil when none is configured.
 	Identity identity.Provider
 	Config   config.Operator
+	// SecretMetadata is a cache of every Secret's metadata in the watched
+	// namespaces (never their data), for retrying an app the moment a
+	// Secret it waits for appears or goes; nil turns the watch off.
+	SecretMetadata cache.Cache
+
+	backends *backendWatch
 }
 
 // scope is everything one reconcile of one Application knows.
@@ -77,6 +77,9 @@ type scope struct {
 
 	errs    []error // transient failures: retried with backoff
 	waiting bool    // needs the user (e.g. no imageRef): phase Pending
+	// terminal: a failure that retrying the same spec will not mend (a
+	// rollout past its progress deadline): Failed at once.
+	terminal bool
 	// envSources are the Secrets and ConfigMaps the capabilities wrote this
 	// reconcile, in phase order: the app container's envFrom.
 	envSources  []envSource
@@ -125,27 +128,55 @@ func (s *scope) fail(err error) error {
 // SetupWithManager registers the controller and its watches.
 // skipNameValidation allows registering it again in the same process.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&platformv1.Application{}).
+	pings := map[string]func(context.Context) error{}
+	if r.DB != nil {
+		pings[backendDatabase] = r.DB.Ping
+	}
+	if r.Store != nil {
+		pings[backendObjectStore] = r.Store.Ping
+	}
+	if r.Identity != nil {
+		pings[backendIdentity] = r.Identity.Ping
+	}
+	r.backends = newBackendWatch(5*time.Second, pings)
+	if err := mgr.Add(r.backends); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1.Application{}, builder.WithPredicates(appChanged)).
+		// The Deployment's status is read (availability), so all its
+		// updates count; the other children matter only when what Plattr
+		// wrote changed.
 		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&networkingv1.Ingress{}).
-		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&corev1.Service{}, builder.WithPredicates(childChanged)).
+		Owns(&corev1.ServiceAccount{}, builder.WithPredicates(childChanged)).
+		Owns(&corev1.Secret{}, builder.WithPredicates(childChanged)).
+		Owns(&corev1.ConfigMap{}, builder.WithPredicates(childChanged)).
+		Owns(&networkingv1.Ingress{}, builder.WithPredicates(childChanged)).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, builder.WithPredicates(childChanged)).
+		Owns(&policyv1.PodDisruptionBudget{}, builder.WithPredicates(childChanged)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.Config.MaxConcurrentReconciles,
 			SkipNameValidation:      &skipNameValidation,
+			// A failing app is retried after 1 s, 2 s, 4 s … up to the cap;
+			// success forgets its failures. Events (a spec change, a watched
+			// Secret, a backing service returning) retry at once.
+			RateLimiter: retryLimiter(r.Config.RetryMaxBackoff),
 		}).
-		Complete(r)
+		WatchesRawSource(source.Channel(r.backends.events, &handler.TypedEnqueueRequestForObject[*platformv1.Application]{}))
+	if r.SecretMetadata != nil {
+		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
+			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))
+	}
+	return b.Complete(r)
 }
 
 // +kubebuilder:rbac:groups=platform.internal,resources=applications,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.internal,resources=applications/status;applications/finalizers,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets;services;serviceaccounts;configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments/scale,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
@@ -170,19 +201,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !app.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
-	if !controllerutil.ContainsFinalizer(app, Finalizer) {
-		patch := client.MergeFrom(app.DeepCopy())
-		controllerutil.AddFinalizer(app, Finalizer)
-		if err := r.Patch(ctx, app, patch); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
-		s.before.Finalizers = app.Finalizers
+	if err := r.ensureFinalizers(ctx, app); err != nil {
+		return ctrl.Result{}, err
 	}
+	s.before = app.DeepCopy()
 
 	defer func() {
-		result = r.finish(ctx, s)
+		result, err = r.finish(ctx, s)
 		if perr := r.patchStatus(ctx, s); perr != nil {
-			result, err = ctrl.Result{}, perr
+			result, err = ctrl.Result{}, errors.Join(err, perr)
 		}
 	}()
 
@@ -214,21 +241,15 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 	return err
 }
 
-// backoff is the retry interval after the n-th consecutive failure:
-// 1 s, 2 s, 4 s, … capped at maxBackoff.
-func backoff(n int32) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	if n > 16 {
-		return maxBackoff
-	}
-	return min(time.Second<<(n-1), maxBackoff)
+// retryLimiter spaces the retries of one failing app: 1 s, 2 s, 4 s … up to
+// maxBackoff, per app.
+func retryLimiter(maxBackoff time.Duration) workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, maxBackoff)
 }
 
-func logErrors(ctx context.Context, s *scope) {
-	if len(s.errs) > 0 {
-		log.FromContext(ctx).Info("reconcile failed; will retry", "error", errors.Join(s.errs...).Error(),
-			"attempt", s.app.Status.FailedAttempts)
-	}
+// resyncAfter is when a settled app is looked at again, spread by ±10 % so
+// apps created in one burst do not all come back in the same second.
+func (r *Reconciler) resyncAfter() time.Duration {
+	d := r.Config.ResyncInterval
+	return d - d/10 + rand.N(d/5+1)
 }

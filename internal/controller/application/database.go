@@ -5,18 +5,14 @@ import (
 	"errors"
 	"fmt"
 
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
-)
-
-// Keys of the database Secret (SPEC §3).
-const (
-	KeyDatabaseURL = "DATABASE_URL"
-	KeyDBPassword  = "DB_PASSWORD"
 )
 
 // reconcileDatabase provisions the schema and roles and keeps the app's
@@ -27,14 +23,14 @@ const (
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 	app := s.app
 	if !app.Spec.DatabaseEnabled() {
-		setCondition(app, ConditionDatabaseReady, metav1.ConditionTrue, ReasonDisabled, "spec.database.enabled is false")
+		setCondition(app, platformv1.ConditionDatabaseReady, metav1.ConditionTrue, platformv1.ReasonDisabled, "spec.database.enabled is false")
 		return nil
 	}
 	names := naming.DatabaseFor(app)
 	owner := database.Owner{Namespace: app.Namespace, Name: app.Name}
 	secretName := naming.ObjectsFor(app.Name).DatabaseSecret
 
-	secret, err := r.credentialsSecret(ctx, s, ConditionDatabaseReady, secretName, "the credentials")
+	secret, err := r.credentialsSecret(ctx, s, platformv1.ConditionDatabaseReady, secretName, "the credentials")
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return err
@@ -42,8 +38,8 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 		return r.databaseFailed(s, err)
 	}
 	var password string
-	if secret != nil && len(secret.Data[KeyDBPassword]) > 0 {
-		password = string(secret.Data[KeyDBPassword])
+	if secret != nil && len(secret.Data[platformv1.KeyDBPassword]) > 0 {
+		password = string(secret.Data[platformv1.KeyDBPassword])
 		if _, err := r.DB.Ensure(ctx, names, owner, password); err != nil {
 			return r.databaseFailed(s, err)
 		}
@@ -66,32 +62,35 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 		WithOwnerReferences(ownerReference(app)).
 		WithType(corev1.SecretTypeOpaque).
 		WithData(map[string][]byte{
-			KeyDatabaseURL: []byte(info.URL),
-			"DB_HOST":      []byte(info.Host),
-			"DB_PORT":      []byte(info.Port),
-			"DB_NAME":      []byte(info.Name),
-			"DB_USER":      []byte(info.User),
-			KeyDBPassword:  []byte(info.Password),
-			"DB_SCHEMA":    []byte(info.Schema),
+			platformv1.KeyDatabaseURL: []byte(info.URL),
+			"DB_HOST":                 []byte(info.Host),
+			"DB_PORT":                 []byte(info.Port),
+			"DB_NAME":                 []byte(info.Name),
+			"DB_USER":                 []byte(info.User),
+			platformv1.KeyDBPassword:  []byte(info.Password),
+			"DB_SCHEMA":               []byte(info.Schema),
 		})
-	if err := r.applyCredentials(ctx, s, ConditionDatabaseReady, secret, desired); err != nil {
+	if err := r.applyCredentials(ctx, s, platformv1.ConditionDatabaseReady, secret, desired); err != nil {
 		if errors.Is(err, errRotationPending) {
 			return err
 		}
 		return r.databaseFailed(s, fmt.Errorf("writing Secret %s: %w", secretName, err))
 	}
 	s.envSources = append(s.envSources, envSource{From: capabilityDatabase, Kind: kindSecret, Name: secretName, Data: desired.Data})
-	setCondition(app, ConditionDatabaseReady, metav1.ConditionTrue, ReasonProvisioned,
+	setCondition(app, platformv1.ConditionDatabaseReady, metav1.ConditionTrue, platformv1.ReasonProvisioned,
 		fmt.Sprintf("schema %s, role %s; credentials in Secret %s", names.Schema, names.AppRole, secretName))
 	return nil
 }
 
 func (r *Reconciler) databaseFailed(s *scope, err error) error {
 	if errors.Is(err, database.ErrConflict) {
-		setCondition(s.app, ConditionDatabaseReady, metav1.ConditionFalse, ReasonSchemaConflict, err.Error())
+		setCondition(s.app, platformv1.ConditionDatabaseReady, metav1.ConditionFalse, platformv1.ReasonSchemaConflict, err.Error())
 	} else {
-		setCondition(s.app, ConditionDatabaseReady, metav1.ConditionFalse, ReasonDatabaseUnavailable,
+		setCondition(s.app, platformv1.ConditionDatabaseReady, metav1.ConditionFalse, platformv1.ReasonDatabaseUnavailable,
 			fmt.Sprintf("PostgreSQL: %v; check DB_ADMIN_URL and that the server is reachable", err))
+	}
+	if !errors.Is(err, database.ErrConflict) {
+		r.backends.failed(backendDatabase, s.app)
 	}
 	return s.fail(err)
 }

@@ -2,7 +2,10 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,63 +20,178 @@ import (
 	"github.com/plattr/plattr/internal/naming"
 )
 
+// cleanupStep is the external cleanup of one capability, guarded by its
+// own finalizer. The finalizer is added before the capability first talks
+// to its backend and stays while the app lives — also after the capability
+// is switched off, because its data is kept until the app is deleted — so
+// deletion cleans up exactly what was provisioned, whatever the spec and
+// the conditions say by then.
+type cleanupStep struct {
+	finalizer string
+	what      string // "the database", for messages
+	backend   string // the service and the setting that locates it
+	// configured: the operator can reach this capability's backend.
+	configured func(*Reconciler) bool
+	cleanup    func(context.Context, *Reconciler, *scope, platformv1.DeletionPolicy) error
+}
+
+var cleanupSteps = []cleanupStep{
+	{
+		finalizer: platformv1.FinalizerDatabase, what: "the database", backend: "PostgreSQL (DB_ADMIN_URL)",
+		configured: func(r *Reconciler) bool { return r.DB != nil },
+		cleanup: func(ctx context.Context, r *Reconciler, s *scope, policy platformv1.DeletionPolicy) error {
+			return r.DB.Remove(ctx, naming.DatabaseFor(s.app), database.Owner{Namespace: s.app.Namespace, Name: s.app.Name}, policy == platformv1.DeletionPolicyRetain)
+		},
+	},
+	{
+		finalizer: platformv1.FinalizerStorage, what: "the buckets and keys", backend: "the object store (S3_ENDPOINT)",
+		configured: func(r *Reconciler) bool { return r.Store != nil },
+		cleanup: func(ctx context.Context, r *Reconciler, s *scope, policy platformv1.DeletionPolicy) error {
+			return r.removeStorage(ctx, s, policy)
+		},
+	},
+	{
+		finalizer: platformv1.FinalizerAuth, what: "the OIDC client", backend: "the identity provider (KEYCLOAK_URL or DEX_ISSUER_URL)",
+		configured: func(r *Reconciler) bool { return r.Identity != nil },
+		cleanup: func(ctx context.Context, r *Reconciler, s *scope, _ platformv1.DeletionPolicy) error {
+			return r.Identity.Remove(ctx, authClient(s.app, naming.Host(s.app, r.Config.BaseDomain), "", nil))
+		},
+	},
+}
+
+// ensureFinalizers adds, in one write, the finalizer of every capability
+// the app asks for whose backend is configured — before the phases make
+// their first external call, so a crash right after that call still leaves
+// the cleanup recorded. It also replaces the single finalizer of earlier
+// versions by the capability finalizers it stood for.
+func (r *Reconciler) ensureFinalizers(ctx context.Context, app *platformv1.Application) error {
+	want := slices.Clone(app.Finalizers)
+	legacy := slices.Contains(want, platformv1.FinalizerLegacyCleanup)
+	enabled := map[string]bool{
+		platformv1.FinalizerDatabase: app.Spec.DatabaseEnabled() || (legacy && hadDatabase(app)),
+		platformv1.FinalizerStorage:  app.Spec.StorageEnabled() || (legacy && hadStorage(app)),
+		platformv1.FinalizerAuth:     app.Spec.AuthEnabled() || (legacy && hadAuth(app)),
+	}
+	for _, step := range cleanupSteps {
+		if enabled[step.finalizer] && step.configured(r) && !slices.Contains(want, step.finalizer) {
+			want = append(want, step.finalizer)
+		}
+	}
+	want = slices.DeleteFunc(want, func(f string) bool { return f == platformv1.FinalizerLegacyCleanup })
+	if slices.Equal(want, app.Finalizers) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	app.Finalizers = want
+	if err := r.Patch(ctx, app, patch); err != nil {
+		return fmt.Errorf("recording the capabilities to clean up (finalizers): %w", err)
+	}
+	return nil
+}
+
 // reconcileDelete cleans up what garbage collection cannot: the database,
-// the buckets and the OIDC client.
-// Kubernetes children go with the Application through their owner
-// references. The finalizer is removed only once cleanup succeeded.
+// the buckets and keys, the OIDC client — each while its finalizer says it
+// was provisioned. Kubernetes children go with the Application through
+// their owner references. A cleanup that fails is retried with backoff and
+// the Ready condition says which backend and why; the annotation
+// platform.internal/abandon-cleanup=true lets the platform team give up
+// the external cleanup of one app.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
 	app := s.app
-	if !controllerutil.ContainsFinalizer(app, Finalizer) {
-		return ctrl.Result{}, nil
-	}
 	app.Status.Phase = platformv1.PhaseTerminating
 	policy := app.Spec.DeletionPolicy()
-	steps := []struct {
-		what    string
-		had     bool
-		cleanup func() error
-	}{
-		{"database", hadDatabase(app), func() error {
-			return r.DB.Remove(ctx, naming.DatabaseFor(app), database.Owner{Namespace: app.Namespace, Name: app.Name}, policy == platformv1.DeletionPolicyRetain)
-		}},
-		{"buckets", hadStorage(app) && r.Store != nil, func() error { return r.removeStorage(ctx, s, policy) }},
-		{"OIDC client", hadAuth(app) && r.Identity != nil, func() error {
-			return r.Identity.Remove(ctx, authClient(app, naming.Host(app, r.Config.BaseDomain), "", nil))
-		}},
-	}
-	for _, step := range steps {
-		if !step.had {
+	abandon := app.Annotations[platformv1.AnnotationAbandonCleanup] == "true"
+
+	var left []string
+	for _, step := range cleanupSteps {
+		if !controllerutil.ContainsFinalizer(app, step.finalizer) {
 			continue
 		}
-		if err := step.cleanup(); err != nil {
-			app.Status.FailedAttempts++
-			msg := fmt.Sprintf("cleaning up the %s (policy %s): %v; retrying", step.what, policy, err)
-			setCondition(app, ConditionReady, metav1.ConditionFalse, ReasonDeleting, msg)
-			r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, EventCleanupFailed, "Delete", "%s", msg)
-			if perr := r.patchStatus(ctx, s); perr != nil {
-				return ctrl.Result{}, perr
+		var err error
+		switch {
+		case abandon:
+			left = append(left, step.what)
+		case !step.configured(r):
+			err = fmt.Errorf("%w: the app had %s but the operator has no %s configured any more; configure it again, or annotate the app %s=true to leave them behind",
+				errCleanupBlocked, step.what, step.backend, platformv1.AnnotationAbandonCleanup)
+		default:
+			if err = step.cleanup(ctx, r, s, policy); err != nil {
+				err = fmt.Errorf("cleaning up %s (deletionPolicy %s) at %s: %w; retrying with backoff — if it cannot come back, annotate the app %s=true to leave them behind",
+					step.what, policy, step.backend, err, platformv1.AnnotationAbandonCleanup)
 			}
-			return ctrl.Result{RequeueAfter: backoff(app.Status.FailedAttempts)}, nil
 		}
-		r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventCleanedUp, "Delete", "%s cleaned up with policy %s", step.what, policy)
+		if err != nil {
+			reason := platformv1.ReasonCleanupFailed
+			if errors.Is(err, errCleanupBlocked) {
+				reason = platformv1.ReasonCleanupBlocked
+			}
+			setCondition(app, platformv1.ConditionReady, metav1.ConditionFalse, reason, err.Error())
+			if !sameCondition(s.before, app, platformv1.ConditionReady) {
+				r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, EventCleanupFailed, "Delete", "%s", err.Error())
+			}
+			return ctrl.Result{}, errors.Join(err, r.patchStatus(ctx, s))
+		}
+		if !abandon {
+			r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventCleanedUp, "Delete", "%s cleaned up with policy %s", step.what, policy)
+		}
+		// Record the progress, so a restart does not redo a finished step.
+		if err := r.removeFinalizers(ctx, app, step.finalizer); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
-	patch := client.MergeFrom(app.DeepCopy())
-	controllerutil.RemoveFinalizer(app, Finalizer)
-	if err := r.Patch(ctx, app, patch); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if len(left) > 0 {
+		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, EventCleanupAbandoned, "Delete",
+			"%s=true: left %s behind in the backends; remove them by hand", platformv1.AnnotationAbandonCleanup, strings.Join(left, ", "))
+	}
+	if err := r.removeFinalizers(ctx, app, platformv1.FinalizerLegacyCleanup); err != nil {
+		return ctrl.Result{}, err
 	}
 	metrics.ForgetApplication(app.Namespace, app.Name)
 	return ctrl.Result{}, nil
 }
 
-// hadDatabase: the spec asks for one now, or one was provisioned before the
-// spec stopped asking.
-func hadDatabase(app *platformv1.Application) bool {
-	if app.Spec.DatabaseEnabled() {
-		return true
+var errCleanupBlocked = errors.New("cleanup blocked")
+
+// removeFinalizers drops the given finalizers, if present, in one write.
+func (r *Reconciler) removeFinalizers(ctx context.Context, app *platformv1.Application, finalizers ...string) error {
+	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	changed := false
+	for _, f := range finalizers {
+		changed = controllerutil.RemoveFinalizer(app, f) || changed
 	}
-	c := meta.FindStatusCondition(app.Status.Conditions, ConditionDatabaseReady)
-	return c != nil && c.Reason == ReasonProvisioned
+	if !changed {
+		return nil
+	}
+	return client.IgnoreNotFound(r.Patch(ctx, app, patch))
+}
+
+// sameCondition reports whether a condition is unchanged between two
+// versions of the app, so an Event is emitted once per new failure, not on
+// every retry.
+func sameCondition(before, after *platformv1.Application, typ string) bool {
+	b, a := meta.FindStatusCondition(before.Status.Conditions, typ), meta.FindStatusCondition(after.Status.Conditions, typ)
+	return b != nil && a != nil && b.Status == a.Status && b.Reason == a.Reason && b.Message == a.Message
+}
+
+// hadDatabase, hadStorage and hadAuth read what versions before the
+// capability finalizers recorded, only to migrate their single finalizer:
+// the spec asks for the capability, or it was provisioned before the spec
+// stopped asking.
+func hadDatabase(app *platformv1.Application) bool {
+	return app.Spec.DatabaseEnabled() || provisioned(app, platformv1.ConditionDatabaseReady)
+}
+
+func hadStorage(app *platformv1.Application) bool {
+	return app.Spec.StorageEnabled() || provisioned(app, platformv1.ConditionStorageReady)
+}
+
+func hadAuth(app *platformv1.Application) bool {
+	return app.Spec.AuthEnabled() || provisioned(app, platformv1.ConditionAuthReady)
+}
+
+func provisioned(app *platformv1.Application, typ string) bool {
+	c := meta.FindStatusCondition(app.Status.Conditions, typ)
+	return c != nil && c.Reason == platformv1.ReasonProvisioned
 }
 
 // removeStorage applies the deletion policy to the app's buckets: Delete
@@ -98,7 +216,7 @@ func (r *Reconciler) removeStorage(ctx context.Context, s *scope, policy platfor
 		}
 	}
 	if r.Store.PerAppUsers() {
-		return r.Store.RemoveUser(ctx, naming.StorageUser(s.app))
+		return r.Store.RemoveUser(ctx, naming.StorageUser(s.app), owner)
 	}
 	return nil
 }

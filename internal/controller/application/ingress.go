@@ -22,13 +22,13 @@ const PostgRESTPath = "/api/rest"
 func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope) error {
 	app := s.app
 	if !s.workloadUp {
-		setCondition(app, ConditionIngressReady, metav1.ConditionFalse, ReasonWaitingForWorkload, "waiting for the workload (see DeploymentReady)")
+		setCondition(app, platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonWaitingForWorkload, "waiting for the workload (see DeploymentReady)")
 		return nil
 	}
 	names := naming.ObjectsFor(app.Name)
 	host := naming.Host(app, r.Config.BaseDomain)
 	if err := applyChild(ctx, r, s, &networkingv1.Ingress{}, r.ingress(app, names, host), networkingv1ac.ExtractIngress); err != nil {
-		setCondition(app, ConditionIngressReady, metav1.ConditionFalse, ReasonApplyFailed, fmt.Sprintf("applying Ingress %s: %v", names.Workload, err))
+		setCondition(app, platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, fmt.Sprintf("applying Ingress %s: %v", names.Workload, err))
 		return s.fail(err)
 	}
 	var err error
@@ -38,10 +38,10 @@ func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope) error {
 		err = deleteChild(ctx, r, s, &networkingv1.Ingress{}, names.PostgRESTIngress)
 	}
 	if err != nil {
-		setCondition(app, ConditionIngressReady, metav1.ConditionFalse, ReasonApplyFailed, fmt.Sprintf("Ingress %s: %v", names.PostgRESTIngress, err))
+		setCondition(app, platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, fmt.Sprintf("Ingress %s: %v", names.PostgRESTIngress, err))
 		return s.fail(err)
 	}
-	setCondition(app, ConditionIngressReady, metav1.ConditionTrue, ReasonConfigured,
+	setCondition(app, platformv1.ConditionIngressReady, metav1.ConditionTrue, platformv1.ReasonConfigured,
 		fmt.Sprintf("https://%s routed to Service %s (class %s, TLS Secret %s)", host, names.Workload, r.Config.IngressClass, names.TLSSecret))
 	return nil
 }

@@ -43,13 +43,31 @@ func TestMetricsAndHealthEndpoints(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf(`plattr_application_phase{name="measured",namespace=%q,phase="Running"} 1`, ns),
 		fmt.Sprintf(`plattr_application_phase{name="measured",namespace=%q,phase="Pending"} 0`, ns),
-		`plattr_reconcile_total{name="measured",result="success"}`,
+		fmt.Sprintf(`plattr_reconcile_total{name="measured",namespace=%q,result="success"}`, ns),
 		`plattr_provisioning_duration_seconds_count`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+
+	// Regression: the series of a deleted app stayed forever (and
+	// plattr_reconcile_total had no namespace to tell apps apart).
+	if err := k8s.Delete(context.Background(), &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "measured"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, runningTimeout, "the deleted app's series to go", func() error {
+		_, body, err := get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(body, "\n") {
+			if strings.Contains(line, `name="measured"`) && strings.Contains(line, ns) {
+				return fmt.Errorf("still served: %s", line)
+			}
+		}
+		return nil
+	})
 
 	// The previews gauge counts what exists.
 	create(t, &platformv1.PreviewEnvironment{

@@ -27,7 +27,7 @@ func (r *Reconciler) credentialsSecret(ctx context.Context, s *scope, condition,
 		return nil, err
 	}
 	if !ownedBy(secret, s.app) {
-		setCondition(s.app, condition, metav1.ConditionFalse, ReasonSecretConflict,
+		setCondition(s.app, condition, metav1.ConditionFalse, platformv1.ReasonSecretConflict,
 			fmt.Sprintf("Secret %s exists and is not managed by this Application; delete or rename it so Plattr can write %s", name, holds))
 		return nil, s.fail(fmt.Errorf("%w: %s/%s", errSecretConflict, s.app.Namespace, name))
 	}
@@ -50,7 +50,7 @@ func (r *Reconciler) applyCredentials(ctx context.Context, s *scope, condition s
 			return err
 		}
 		if now == nil || now.UID != read.UID {
-			setCondition(s.app, condition, metav1.ConditionFalse, ReasonRotating,
+			setCondition(s.app, condition, metav1.ConditionFalse, platformv1.ReasonRotating,
 				fmt.Sprintf("Secret %s was deleted during this reconcile; issuing new credentials", read.Name))
 			return s.fail(fmt.Errorf("%w: %s/%s", errRotationPending, read.Namespace, read.Name))
 		}

@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,14 +27,19 @@ func setCondition(app *platformv1.Application, typ string, status metav1.Conditi
 
 // capabilityConditions are the conditions Ready is derived from.
 var capabilityConditions = []string{
-	ConditionDatabaseReady, ConditionStorageReady, ConditionAuthReady,
-	ConditionDeploymentReady, ConditionIngressReady,
+	platformv1.ConditionDatabaseReady, platformv1.ConditionStorageReady, platformv1.ConditionAuthReady,
+	platformv1.ConditionDeploymentReady, platformv1.ConditionIngressReady,
 }
 
 // finish derives Ready, the phase and the retry from the phases' outcome.
-func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
+// Failures go back to controller-runtime as an error: its rate limiter
+// spaces the retries (1 s, 2 s, 4 s … up to RETRY_MAX_BACKOFF) and
+// controller_runtime_reconcile_errors_total counts them. The status of a
+// failing app stops changing once it is Failed — failedAttempts stops at
+// maxAttempts — so a retry that fails the same way writes nothing.
+func (r *Reconciler) finish(ctx context.Context, s *scope) (ctrl.Result, error) {
 	app := s.app
-	prevReady := meta.FindStatusCondition(s.before.Status.Conditions, ConditionReady)
+	prevReady := meta.FindStatusCondition(s.before.Status.Conditions, platformv1.ConditionReady)
 
 	var notReady *metav1.Condition
 	for _, typ := range capabilityConditions {
@@ -47,31 +53,31 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
 		}
 	}
 	if len(s.unsupported) > 0 && notReady == nil {
-		notReady = &metav1.Condition{Type: "Addons", Reason: ReasonNotSupported, Message: strings.Join(s.unsupported, "; ")}
+		notReady = &metav1.Condition{Type: "Addons", Reason: platformv1.ReasonNotSupported, Message: strings.Join(s.unsupported, "; ")}
 	}
 
 	var result ctrl.Result
+	var err error
 	switch {
 	case len(s.errs) > 0:
 		// Count failed attempts per generation: a spec change starts afresh.
 		if prevReady == nil || prevReady.ObservedGeneration != app.Generation {
 			app.Status.FailedAttempts = 0
 		}
-		app.Status.FailedAttempts++
+		app.Status.FailedAttempts = min(app.Status.FailedAttempts+1, maxAttempts)
 		app.Status.Phase = platformv1.PhaseProvisioning
-		if app.Status.FailedAttempts >= maxAttempts {
+		if app.Status.FailedAttempts >= maxAttempts || s.terminal {
 			app.Status.Phase = platformv1.PhaseFailed
 		}
-		result.RequeueAfter = backoff(app.Status.FailedAttempts)
-		logErrors(ctx, s)
+		err = errors.Join(s.errs...)
 	case notReady == nil:
 		app.Status.Phase = platformv1.PhaseRunning
 		app.Status.FailedAttempts = 0
-		result.RequeueAfter = resyncInterval
+		result.RequeueAfter = r.resyncAfter()
 	case s.waiting || len(s.unsupported) > 0:
 		app.Status.Phase = platformv1.PhasePending
 		app.Status.FailedAttempts = 0
-		result.RequeueAfter = resyncInterval
+		result.RequeueAfter = r.resyncAfter()
 	default:
 		app.Status.Phase = platformv1.PhaseProvisioning
 		app.Status.FailedAttempts = 0
@@ -81,13 +87,13 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
 	}
 
 	if notReady == nil {
-		setCondition(app, ConditionReady, metav1.ConditionTrue, ReasonAllReady, "every enabled capability and the workload are ready")
+		setCondition(app, platformv1.ConditionReady, metav1.ConditionTrue, platformv1.ReasonAllReady, "every enabled capability and the workload are ready")
 	} else {
 		reason := notReady.Reason
 		if reason == "" {
-			reason = ReasonNotReady
+			reason = platformv1.ReasonNotReady
 		}
-		setCondition(app, ConditionReady, metav1.ConditionFalse, reason, fmt.Sprintf("%s: %s", notReady.Type, notReady.Message))
+		setCondition(app, platformv1.ConditionReady, metav1.ConditionFalse, reason, fmt.Sprintf("%s: %s", notReady.Type, notReady.Message))
 	}
 	if len(s.errs) == 0 {
 		app.Status.ObservedGeneration = app.Generation
@@ -104,8 +110,8 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) ctrl.Result {
 	if len(s.errs) > 0 {
 		outcome = "failure"
 	}
-	metrics.ReconcileTotal.WithLabelValues(app.Name, outcome).Inc()
-	return result
+	metrics.CountReconcile(app.Namespace, app.Name, outcome)
+	return result, err
 }
 
 // recordTransition emits an Event when the phase changes and observes the
@@ -119,7 +125,7 @@ func (r *Reconciler) recordTransition(s *scope, prevReady *metav1.Condition) {
 	if to == platformv1.PhaseFailed {
 		kind = corev1.EventTypeWarning
 	}
-	ready := meta.FindStatusCondition(s.app.Status.Conditions, ConditionReady)
+	ready := meta.FindStatusCondition(s.app.Status.Conditions, platformv1.ConditionReady)
 	r.Recorder.Eventf(s.app, nil, kind, EventPhaseChanged, "Reconcile", "phase %s -> %s: %s", orNone(from), to, ready.Message)
 	if to == platformv1.PhaseRunning {
 		start := s.app.CreationTimestamp.Time

@@ -6,17 +6,44 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/plattr/plattr/internal/config"
 )
 
-func TestBackoff(t *testing.T) {
-	for n, want := range map[int32]time.Duration{
-		0: time.Second, 1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second,
-		5: 16 * time.Second, 6: maxBackoff, 40: maxBackoff,
-	} {
-		if got := backoff(n); got != want {
-			t.Errorf("backoff(%d) = %s, want %s", n, got, want)
+func TestRetriesBackOffExponentiallyToTheCap(t *testing.T) {
+	limiter := retryLimiter(5 * time.Minute)
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "app"}}
+	var got []time.Duration
+	for range 12 {
+		got = append(got, limiter.When(req))
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("retry intervals %v, want %v seconds", got, want)
 		}
+	}
+	limiter.Forget(req) // a success
+	if d := limiter.When(req); d != time.Second {
+		t.Errorf("after a success the next failure waits %s, want 1s", d)
+	}
+}
+
+func TestResyncIsSpread(t *testing.T) {
+	r := &Reconciler{Config: config.Operator{ResyncInterval: time.Hour}}
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		d := r.resyncAfter()
+		if d < 54*time.Minute || d > 66*time.Minute {
+			t.Fatalf("resync after %s, want within 10%% of 1h", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("resync intervals are not spread: %v", seen)
 	}
 }
 

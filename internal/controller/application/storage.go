@@ -8,18 +8,11 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/naming"
 	"github.com/plattr/plattr/internal/objectstore"
-)
-
-// Keys of the storage Secret: the names AWS SDKs read by themselves.
-const (
-	KeyAccessKeyID     = "AWS_ACCESS_KEY_ID"
-	KeySecretAccessKey = "AWS_SECRET_ACCESS_KEY"
 )
 
 // reconcileStorage provisions the app's buckets and keys. As with the
@@ -29,16 +22,16 @@ const (
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 	app := s.app
 	if !app.Spec.StorageEnabled() {
-		setCondition(app, ConditionStorageReady, metav1.ConditionTrue, ReasonDisabled, "spec.storage.enabled is false")
+		setCondition(app, platformv1.ConditionStorageReady, metav1.ConditionTrue, platformv1.ReasonDisabled, "spec.storage.enabled is false")
 		return nil
 	}
 	if r.Store == nil {
-		setCondition(app, ConditionStorageReady, metav1.ConditionFalse, ReasonStorageNotConfigured,
+		setCondition(app, platformv1.ConditionStorageReady, metav1.ConditionFalse, platformv1.ReasonStorageNotConfigured,
 			"this platform has no object store: the platform team sets S3_ENDPOINT and its keys on the operator (or set spec.storage.enabled to false)")
 		return s.fail(errors.New("storage requested but S3_ENDPOINT is not configured"))
 	}
 	objects := naming.ObjectsFor(app.Name)
-	secret, err := r.credentialsSecret(ctx, s, ConditionStorageReady, objects.StorageSecret, "the keys")
+	secret, err := r.credentialsSecret(ctx, s, platformv1.ConditionStorageReady, objects.StorageSecret, "the keys")
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return err
@@ -46,28 +39,36 @@ func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 		return r.storageFailed(s, err)
 	}
 
+	owner := app.Namespace + "/" + app.Name
 	access, secretKey := r.Store.SharedKeys()
 	user := ""
-	if r.Store.PerAppUsers() {
+	switch {
+	case r.Store.PerAppUsers():
 		user = naming.StorageUser(app)
 		access = user
-		if secret != nil && string(secret.Data[KeyAccessKeyID]) == user && len(secret.Data[KeySecretAccessKey]) > 0 {
-			secretKey = string(secret.Data[KeySecretAccessKey])
+		if secret != nil && string(secret.Data[platformv1.KeyAccessKeyID]) == user && len(secret.Data[platformv1.KeySecretAccessKey]) > 0 {
+			secretKey = string(secret.Data[platformv1.KeySecretAccessKey])
 		} else {
 			if secretKey, err = objectstore.NewSecretKey(); err != nil {
 				return r.storageFailed(s, err)
 			}
-			if s.before.Status.ObservedGeneration > 0 && hadStorage(s.before) {
+			if s.before.Status.ObservedGeneration > 0 && secret == nil && provisioned(s.before, platformv1.ConditionStorageReady) {
 				r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventRotated, "Rotate",
 					"Secret %s was missing: issued a new secret key for %s", objects.StorageSecret, user)
 			}
 		}
-		if err := r.Store.EnsureUser(ctx, user, secretKey); err != nil {
+		if err := r.Store.EnsureUser(ctx, user, secretKey, owner); err != nil {
 			return r.storageFailed(s, err)
 		}
+	case !r.Config.S3.AllowSharedKeys:
+		// The platform's keys reach every bucket: handing them to an app
+		// would let it read and delete every other app's data.
+		setCondition(app, platformv1.ConditionStorageReady, metav1.ConditionFalse, platformv1.ReasonSharedKeysRefused,
+			"this object store gives apps no keys of their own (S3_ADMIN_ENDPOINT is not set), and the platform's keys would let this app read and delete every other app's buckets; "+
+				"the platform team sets S3_ADMIN_ENDPOINT, or S3_ALLOW_SHARED_KEYS=true to accept that risk (or set spec.storage.enabled to false)")
+		return s.fail(errors.New("storage refused: no per-app users and S3_ALLOW_SHARED_KEYS is not set"))
 	}
 
-	owner := app.Namespace + "/" + app.Name
 	origins := appOrigins(app, r.Config.BaseDomain)
 	config := map[string]string{
 		"S3_ENDPOINT":         r.Store.Endpoint(),
@@ -100,19 +101,29 @@ func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 	}
 
 	// The ConfigMap and the Secret share one name, <app>-storage.
-	keys := map[string][]byte{KeyAccessKeyID: []byte(access), KeySecretAccessKey: []byte(secretKey)}
-	if err := r.provide(ctx, s, capabilityStorage, ConditionStorageReady, objects.StorageSecret, config, secret, keys); err != nil {
+	keys := map[string][]byte{platformv1.KeyAccessKeyID: []byte(access), platformv1.KeySecretAccessKey: []byte(secretKey)}
+	if err := r.provide(ctx, s, capabilityStorage, platformv1.ConditionStorageReady, objects.StorageSecret, config, secret, keys); err != nil {
 		if errors.Is(err, errRotationPending) {
 			return err
 		}
 		return r.storageFailed(s, err)
 	}
 
+	if user != "" && secret != nil {
+		// Versions before the hashed user names gave the app another user;
+		// the Secret now holds the new one, so the old user goes.
+		if old := string(secret.Data[platformv1.KeyAccessKeyID]); old != user && old == naming.LegacyStorageUser(app) {
+			if err := r.Store.RemoveUser(ctx, old, owner); err != nil {
+				return r.storageFailed(s, err)
+			}
+		}
+	}
+
 	msg := fmt.Sprintf("%d bucket(s) at %s; keys in Secret %s", len(wanted), r.Store.Endpoint(), objects.StorageSecret)
 	if !r.Store.PerAppUsers() {
 		msg += "; this object store has no per-app users, so the app shares the platform's keys"
 	}
-	setCondition(app, ConditionStorageReady, metav1.ConditionTrue, ReasonProvisioned, msg)
+	setCondition(app, platformv1.ConditionStorageReady, metav1.ConditionTrue, platformv1.ReasonProvisioned, msg)
 	return nil
 }
 
@@ -141,22 +152,19 @@ func (r *Reconciler) removeDroppedBuckets(ctx context.Context, s *scope, owner s
 }
 
 func (r *Reconciler) storageFailed(s *scope, err error) error {
-	if errors.Is(err, objectstore.ErrConflict) {
-		setCondition(s.app, ConditionStorageReady, metav1.ConditionFalse, ReasonBucketConflict, err.Error())
-	} else {
-		setCondition(s.app, ConditionStorageReady, metav1.ConditionFalse, ReasonObjectStoreUnavailable,
+	switch {
+	case errors.Is(err, objectstore.ErrConflict):
+		setCondition(s.app, platformv1.ConditionStorageReady, metav1.ConditionFalse, platformv1.ReasonBucketConflict, err.Error())
+	case errors.Is(err, objectstore.ErrUserConflict):
+		setCondition(s.app, platformv1.ConditionStorageReady, metav1.ConditionFalse, platformv1.ReasonUserConflict, err.Error())
+	default:
+		setCondition(s.app, platformv1.ConditionStorageReady, metav1.ConditionFalse, platformv1.ReasonObjectStoreUnavailable,
 			fmt.Sprintf("%v; check that the object store is reachable and S3_ENDPOINT and its keys are right", err))
 	}
-	return s.fail(err)
-}
-
-// hadStorage: the app asks for storage, or had it provisioned before.
-func hadStorage(app *platformv1.Application) bool {
-	if app.Spec.StorageEnabled() {
-		return true
+	if !errors.Is(err, objectstore.ErrConflict) && !errors.Is(err, objectstore.ErrUserConflict) {
+		r.backends.failed(backendObjectStore, s.app)
 	}
-	c := meta.FindStatusCondition(app.Status.Conditions, ConditionStorageReady)
-	return c != nil && c.Reason == ReasonProvisioned
+	return s.fail(err)
 }
 
 // appOrigins are the exact browser origins of the app itself.

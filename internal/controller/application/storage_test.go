@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
-	"github.com/plattr/plattr/internal/controller/application"
 )
 
 func withBuckets(buckets ...platformv1.BucketSpec) func(*platformv1.Application) {
@@ -190,7 +189,7 @@ func TestObjectStoreOutageIsReportedAndRecoversByItself(t *testing.T) {
 	checkOutage(t, outage{
 		stop: s3.Server.Stop, start: s3.Start,
 		app:       newApp("", "outage", withBuckets(platformv1.BucketSpec{Name: "b"})),
-		condition: application.ConditionStorageReady, reason: application.ReasonObjectStoreUnavailable,
+		condition: platformv1.ConditionStorageReady, reason: platformv1.ReasonObjectStoreUnavailable,
 		names: "object store at " + s3.Endpoint(),
 	})
 }

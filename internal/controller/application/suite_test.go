@@ -56,7 +56,7 @@ const (
 var metricsAddr string
 
 func TestMain(m *testing.M) {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel()))))
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel())), zap.StacktraceLevel(zapcore.DPanicLevel)))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	var err error
 	cluster, pg, err = testenv.StartClusterAndPostgres(ctx)

@@ -4,17 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
@@ -34,9 +36,6 @@ const (
 	PostgRESTPort = 3001
 	// postgrestAdminPort serves PostgREST's /live and /ready probes.
 	postgrestAdminPort = 3002
-	// AnnotationConfigHash on the pod template changes when a Secret the pods
-	// read changes, so a credential rotation rolls the pods.
-	AnnotationConfigHash = "platform.internal/config-hash"
 )
 
 // reconcileWorkload applies the ServiceAccount, Deployment, Service, HPA and
@@ -45,7 +44,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 	app := s.app
 	if app.Spec.ImageRef == "" {
 		s.waiting = true
-		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonImageMissing,
+		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonImageMissing,
 			"spec.imageRef is empty: set it to the image to run (plattr deploy --image …)")
 		return nil
 	}
@@ -57,18 +56,18 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 		reason  string
 		what    string
 	}{
-		{app.Spec.DatabaseEnabled(), capabilityDatabase, ReasonWaitingForDatabase, "the database to be provisioned (see DatabaseReady)"},
-		{app.Spec.StorageEnabled(), capabilityStorage, ReasonWaitingForStorage, "its buckets and keys (see StorageReady)"},
-		{app.Spec.AuthEnabled(), capabilityAuth, ReasonWaitingForAuth, "its OIDC client (see AuthReady)"},
+		{app.Spec.DatabaseEnabled(), capabilityDatabase, platformv1.ReasonWaitingForDatabase, "the database to be provisioned (see DatabaseReady)"},
+		{app.Spec.StorageEnabled(), capabilityStorage, platformv1.ReasonWaitingForStorage, "its buckets and keys (see StorageReady)"},
+		{app.Spec.AuthEnabled(), capabilityAuth, platformv1.ReasonWaitingForAuth, "its OIDC client (see AuthReady)"},
 	} {
 		if w.enabled && !s.provided(w.kind) {
-			setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, w.reason, "waiting for "+w.what)
+			setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, w.reason, "waiting for "+w.what)
 			return nil
 		}
 	}
 	env, hashInputs, err := r.resolveEnvVars(ctx, app)
 	if err != nil {
-		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonSecretMissing, err.Error())
+		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonSecretMissing, err.Error())
 		return s.fail(err)
 	}
 	for _, src := range s.envSources {
@@ -85,7 +84,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 			return applyChild(ctx, r, s, &corev1.ServiceAccount{}, r.serviceAccount(app, name), corev1ac.ExtractServiceAccount)
 		}},
 		{"Deployment", func() error {
-			desired := r.deployment(app, name, env, s.envSources, configHash(hashInputs))
+			desired := r.deployment(app, name, env, s.envSources, configHash(hashInputs), r.Config.ProgressDeadline)
 			created, err := r.createDeployment(ctx, s, desired, scaling.Min)
 			if err != nil || created {
 				return err
@@ -108,7 +107,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 	}
 	for _, step := range steps {
 		if err := step.apply(); err != nil {
-			setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonApplyFailed,
+			setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed,
 				fmt.Sprintf("applying %s %s: %v", step.what, name, err))
 			return s.fail(err)
 		}
@@ -118,50 +117,78 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 	d := &appsv1.Deployment{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: name}, d); err != nil {
 		if apierrors.IsNotFound(err) {
-			setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonRollingOut, "Deployment created; waiting for it to be observed")
+			setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, "Deployment created; waiting for it to be observed")
 			return nil
 		}
 		return s.fail(err)
 	}
 	s.deployment = d
 	if ok, msg := deploymentAvailable(d); ok {
-		setCondition(app, ConditionDeploymentReady, metav1.ConditionTrue, ReasonAvailable, msg)
+		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionTrue, platformv1.ReasonAvailable, msg)
 	} else {
-		setCondition(app, ConditionDeploymentReady, metav1.ConditionFalse, ReasonRollingOut, msg)
+		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, msg)
 	}
 	return nil
 }
 
-// createDeployment creates a missing Deployment with scaling.min replicas.
-// It is a plain create under a field manager of its own, so the replica
-// count is set once and then left to the HPA: the server-side applies that
-// follow never mention replicas, and nothing fights the autoscaler.
+// createDeployment creates a missing Deployment with server-side apply under
+// Plattr's one field manager, then sets scaling.min replicas through the
+// scale subresource — the way the HPA sets them — so no apply of Plattr
+// ever owns spec.replicas and nothing fights the autoscaler. (Creating it
+// with a plain create under a second manager, as earlier versions did,
+// made that manager co-own every field, so fields the spec dropped stayed.)
+// A crash between the two calls leaves one replica, which the HPA raises
+// to its minimum.
 func (r *Reconciler) createDeployment(ctx context.Context, s *scope, desired *appsv1ac.DeploymentApplyConfiguration, replicas int32) (bool, error) {
 	key := client.ObjectKey{Namespace: *desired.Namespace, Name: *desired.Name}
-	err := r.Get(ctx, key, &appsv1.Deployment{})
+	live := &appsv1.Deployment{}
+	err := r.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, &appsv1.Deployment{})
+		err = r.APIReader.Get(ctx, key, live)
+	}
+	if err == nil {
+		return false, r.dropLegacyCreateManager(ctx, live)
 	}
 	if !apierrors.IsNotFound(err) {
 		return false, err
 	}
-	raw, err := json.Marshal(desired)
-	if err != nil {
+	if err := r.Apply(ctx, desired, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return false, err
 	}
-	d := &appsv1.Deployment{}
-	if err := json.Unmarshal(raw, d); err != nil {
-		return false, err
-	}
-	d.Spec.Replicas = &replicas
-	if err := r.Create(ctx, d, client.FieldOwner(FieldManager+"-create")); err != nil {
-		return false, err
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	scale := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas))
+	if err := r.SubResource("scale").Patch(ctx, d, scale, client.FieldOwner(initialReplicasManager),
+		&client.SubResourcePatchOptions{SubResourceBody: &autoscalingv1.Scale{}}); err != nil {
+		return false, fmt.Errorf("setting the initial %d replicas: %w", replicas, err)
 	}
 	if s.settled {
 		r.Recorder.Eventf(s.app, nil, corev1.EventTypeWarning, EventRestored, "Restore",
 			"Deployment %s was deleted outside Plattr and has been recreated", key.Name)
 	}
 	return true, nil
+}
+
+// initialReplicasManager sets a new Deployment's replicas once; the HPA
+// takes them over from there.
+const initialReplicasManager = "plattr-initial-replicas"
+
+// legacyCreateManager is the field manager earlier versions created
+// Deployments with. It co-owned every field, so a field the spec dropped
+// stayed in the Deployment; its entry is removed, leaving the fields to
+// Plattr's apply (and spec.replicas to the HPA).
+const legacyCreateManager = "plattr-create"
+
+func (r *Reconciler) dropLegacyCreateManager(ctx context.Context, d *appsv1.Deployment) error {
+	for i, mf := range d.ManagedFields {
+		if mf.Manager != legacyCreateManager {
+			continue
+		}
+		// "test" guards against the list having changed since it was read.
+		patch := fmt.Appendf(nil, `[{"op":"test","path":"/metadata/managedFields/%d/manager","value":%q},{"op":"remove","path":"/metadata/managedFields/%d"}]`,
+			i, legacyCreateManager, i)
+		return r.Patch(ctx, d, client.RawPatch(types.JSONPatchType, patch))
+	}
+	return nil
 }
 
 // deploymentAvailable is true when the Deployment controller has seen the
@@ -266,7 +293,7 @@ func resources(cpuReq, memReq, cpuLim, memLim string) *corev1ac.ResourceRequirem
 
 // deployment never sets spec.replicas: the HPA owns the replica count, and
 // two writers would fight over it.
-func (r *Reconciler) deployment(app *platformv1.Application, name string, env []*corev1ac.EnvVarApplyConfiguration, sources []envSource, hash string) *appsv1ac.DeploymentApplyConfiguration {
+func (r *Reconciler) deployment(app *platformv1.Application, name string, env []*corev1ac.EnvVarApplyConfiguration, sources []envSource, hash string, progressDeadline time.Duration) *appsv1ac.DeploymentApplyConfiguration {
 	port := app.Spec.EffectivePort()
 	// Zero values are never set in an apply configuration: they are not
 	// serialised, so the live object could never compare equal.
@@ -308,7 +335,7 @@ func (r *Reconciler) deployment(app *platformv1.Application, name string, env []
 			WithPorts(corev1ac.ContainerPort().WithName("postgrest").WithContainerPort(PostgRESTPort).WithProtocol(corev1.ProtocolTCP)).
 			WithEnv(
 				corev1ac.EnvVar().WithName("PGRST_DB_URI").WithValueFrom(corev1ac.EnvVarSource().
-					WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(secret).WithKey(KeyDatabaseURL))),
+					WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(secret).WithKey(platformv1.KeyDatabaseURL))),
 				// The very schema and role the database phase created.
 				corev1ac.EnvVar().WithName("PGRST_DB_SCHEMAS").WithValue(names.Schema),
 				corev1ac.EnvVar().WithName("PGRST_DB_ANON_ROLE").WithValue(names.AnonRole),
@@ -327,13 +354,14 @@ func (r *Reconciler) deployment(app *platformv1.Application, name string, env []
 		WithSpec(appsv1ac.DeploymentSpec().
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selectorLabels(app))).
 			WithRevisionHistoryLimit(5).
+			WithProgressDeadlineSeconds(int32(progressDeadline.Seconds())).
 			WithStrategy(appsv1ac.DeploymentStrategy().
 				WithType(appsv1.RollingUpdateDeploymentStrategyType).
 				WithRollingUpdate(appsv1ac.RollingUpdateDeployment().
 					WithMaxUnavailable(intstr.FromInt32(0)).WithMaxSurge(intstr.FromString("25%")))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(labels(app)).
-				WithAnnotations(map[string]string{AnnotationConfigHash: hash}).
+				WithAnnotations(map[string]string{platformv1.AnnotationConfigHash: hash}).
 				WithSpec(corev1ac.PodSpec().
 					WithServiceAccountName(name).
 					WithAutomountServiceAccountToken(false).

@@ -1,0 +1,175 @@
+package v1alpha1
+
+// The contract every part of Plattr reads: the operator writes these
+// conditions, reasons, keys, labels and finalizers; the CLI, the platform
+// API and the portal read them. Change them only with a new API version.
+
+// Condition types an Application reports (SPEC §2). Ready is derived from
+// the others.
+const (
+	ConditionDatabaseReady   = "DatabaseReady"
+	ConditionStorageReady    = "StorageReady"
+	ConditionAuthReady       = "AuthReady"
+	ConditionDeploymentReady = "DeploymentReady"
+	ConditionIngressReady    = "IngressReady"
+	ConditionReady           = "Ready"
+)
+
+// ConditionTypes lists every condition type, in the order they are shown.
+var ConditionTypes = []string{
+	ConditionDatabaseReady, ConditionStorageReady, ConditionAuthReady,
+	ConditionDeploymentReady, ConditionIngressReady, ConditionReady,
+}
+
+// Condition reasons. Each says why a condition has its status; the message
+// beside it says what to do.
+const (
+	// ReasonDisabled: the app did not ask for this capability.
+	ReasonDisabled = "Disabled"
+	// ReasonProvisioned: the capability's objects exist and are usable.
+	ReasonProvisioned = "Provisioned"
+	// ReasonNotSupported: the app asked for an add-on this operator does not provide yet.
+	ReasonNotSupported = "NotSupported"
+	// ReasonDatabaseUnavailable: PostgreSQL could not be reached or refused a statement.
+	ReasonDatabaseUnavailable = "DatabaseUnavailable"
+	// ReasonSchemaConflict: the schema or role name belongs to another app.
+	ReasonSchemaConflict = "SchemaConflict"
+	// ReasonSecretConflict: a Secret with the name Plattr writes belongs to someone else.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonStorageNotConfigured: the app asked for storage but the operator has no object store.
+	ReasonStorageNotConfigured = "StorageNotConfigured"
+	// ReasonObjectStoreUnavailable: the object store could not be reached or refused a request.
+	ReasonObjectStoreUnavailable = "ObjectStoreUnavailable"
+	// ReasonBucketConflict: a bucket of the app's name belongs to another app.
+	ReasonBucketConflict = "BucketConflict"
+	// ReasonAuthNotConfigured: the app asked for auth but the operator has no identity provider.
+	ReasonAuthNotConfigured = "AuthNotConfigured"
+	// ReasonIdentityProviderUnavailable: Keycloak or Dex could not be reached or refused a request.
+	ReasonIdentityProviderUnavailable = "IdentityProviderUnavailable"
+	// ReasonRealmConflict: the realm or client of the app's name belongs to another app.
+	ReasonRealmConflict = "RealmConflict"
+	// ReasonProviderCredentialsMissing: an upstream provider in spec.auth.providers has no credentials.
+	ReasonProviderCredentialsMissing = "ProviderCredentialsMissing"
+	// ReasonAPIError: the Kubernetes API refused a read.
+	ReasonAPIError = "APIError"
+	// ReasonRotating: the credentials Secret was deleted mid-reconcile; new credentials follow.
+	ReasonRotating = "Rotating"
+	// ReasonImageMissing: spec.imageRef is empty, so there is nothing to run.
+	ReasonImageMissing = "ImageMissing"
+	// ReasonWaitingForDatabase: the workload needs the database's Secret first.
+	ReasonWaitingForDatabase = "WaitingForDatabase"
+	// ReasonWaitingForStorage: the workload needs the storage ConfigMap and Secret first.
+	ReasonWaitingForStorage = "WaitingForStorage"
+	// ReasonWaitingForAuth: the workload needs the auth ConfigMap and Secret first.
+	ReasonWaitingForAuth = "WaitingForAuth"
+	// ReasonSecretMissing: an envVars secretKeyRef names a Secret or key that does not exist.
+	ReasonSecretMissing = "SecretMissing"
+	// ReasonApplyFailed: the API server refused a child object.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonRollingOut: the Deployment's new pods are not all available yet.
+	ReasonRollingOut = "RollingOut"
+	// ReasonAvailable: the Deployment is Available with every replica updated.
+	ReasonAvailable = "Available"
+	// ReasonConfigured: the Ingress exists for the app's host.
+	ReasonConfigured = "Configured"
+	// ReasonWaitingForWorkload: the Ingress waits for the workload to be created.
+	ReasonWaitingForWorkload = "WaitingForWorkload"
+	// ReasonAllReady: every enabled capability and the workload are ready.
+	ReasonAllReady = "AllReady"
+	// ReasonNotReady: Ready is False because the named condition is.
+	ReasonNotReady = "NotReady"
+	// ReasonDeleting: the app is being cleaned up.
+	ReasonDeleting = "Deleting"
+	// ReasonCleanupFailed: deleting the app's data in a backend failed; retried with backoff.
+	ReasonCleanupFailed = "CleanupFailed"
+	// ReasonCleanupBlocked: the app had a capability whose backend is no longer configured.
+	ReasonCleanupBlocked = "CleanupBlocked"
+	// ReasonSharedKeysRefused: the object store has no per-app users and the platform did not opt in to shared keys.
+	ReasonSharedKeysRefused = "SharedKeysRefused"
+	// ReasonUserConflict: the object store user of the app's name belongs to someone else.
+	ReasonUserConflict = "UserConflict"
+	// ReasonProgressDeadlineExceeded: the Deployment's rollout made no progress in time; the message gives the pods' reason.
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	// ReasonLastGoodConfiguration: the capability's backend failed, but the workload keeps the configuration provisioned before.
+	ReasonLastGoodConfiguration = "LastGoodConfiguration"
+)
+
+// Labels every object of an app carries (SPEC §3).
+const (
+	LabelName        = "app.kubernetes.io/name"
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	LabelApp         = "platform.internal/app"
+	LabelEnvironment = "platform.internal/environment"
+	ManagedByValue   = "plattr"
+)
+
+// Finalizers: one per capability with external state, added before the
+// capability first writes to its backend and removed once its cleanup ran.
+const (
+	FinalizerDatabase = "platform.internal/database"
+	FinalizerStorage  = "platform.internal/storage"
+	FinalizerAuth     = "platform.internal/auth"
+	// FinalizerLegacyCleanup is the single finalizer of earlier versions;
+	// the operator replaces it by the capability finalizers.
+	FinalizerLegacyCleanup = "platform.internal/cleanup"
+)
+
+// Annotations.
+const (
+	// AnnotationAbandonCleanup set to "true" on an app being deleted skips
+	// the external cleanup (schema, buckets, OIDC client) still pending —
+	// for a backend that is gone for good. What it leaves behind is named in
+	// an Event.
+	AnnotationAbandonCleanup = "platform.internal/abandon-cleanup"
+	// AnnotationConfigHash on the pod template changes when a Secret or
+	// ConfigMap the pods read changes, so a credential rotation rolls them.
+	AnnotationConfigHash = "platform.internal/config-hash"
+)
+
+// Keys of the database Secret <app>-db (SPEC §3).
+const (
+	KeyDatabaseURL = "DATABASE_URL"
+	KeyDBHost      = "DB_HOST"
+	KeyDBPort      = "DB_PORT"
+	KeyDBName      = "DB_NAME"
+	KeyDBUser      = "DB_USER"
+	KeyDBPassword  = "DB_PASSWORD"
+	KeyDBSchema    = "DB_SCHEMA"
+)
+
+// Keys of the storage ConfigMap and Secret <app>-storage. Bucket names go
+// under StorageBucketKeyPrefix + the bucket's name in upper case.
+const (
+	KeyS3Endpoint          = "S3_ENDPOINT"
+	KeyS3Region            = "S3_REGION"
+	KeyS3ForcePathStyle    = "S3_FORCE_PATH_STYLE"
+	KeyAccessKeyID         = "AWS_ACCESS_KEY_ID"
+	KeySecretAccessKey     = "AWS_SECRET_ACCESS_KEY"
+	StorageBucketKeyPrefix = "S3_BUCKET_"
+)
+
+// Keys of the auth ConfigMap and Secret <app>-auth.
+const (
+	KeyAuthIssuerURL    = "AUTH_ISSUER_URL"
+	KeyAuthClientID     = "AUTH_CLIENT_ID"
+	KeyAuthRedirectURI  = "AUTH_REDIRECT_URI"
+	KeyAuthClientSecret = "AUTH_CLIENT_SECRET"
+)
+
+// KeyPort is the variable the app container gets its port in.
+const KeyPort = "PORT"
+
+// ReservedEnvVarNames are the names spec.envVars may not use: every key the
+// operator writes into the app's environment, plus variables that would
+// let an app subvert its runtime. The CRD's CEL rule lists the same names;
+// a test keeps the two equal.
+var ReservedEnvVarNames = []string{
+	KeyDatabaseURL, KeyDBHost, KeyDBPort, KeyDBName, KeyDBUser, KeyDBPassword, KeyDBSchema,
+	KeyS3Endpoint, KeyS3Region, KeyS3ForcePathStyle, "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
+	KeyAccessKeyID, KeySecretAccessKey,
+	KeyAuthIssuerURL, KeyAuthClientID, KeyAuthRedirectURI, KeyAuthClientSecret,
+	KeyPort, "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT",
+}
+
+// ReservedEnvVarPrefixes are name prefixes spec.envVars may not use.
+var ReservedEnvVarPrefixes = []string{"PGRST_", "PLATTR_", StorageBucketKeyPrefix}
