@@ -2,9 +2,9 @@ package objectstore
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 )
 
