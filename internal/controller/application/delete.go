@@ -30,6 +30,7 @@ type cleanupStep struct {
 	finalizer string
 	what      string // "the database", for messages
 	backend   string // the service and the setting that locates it
+	watch     string // the backendWatch name, to retry when it returns
 	// configured: the operator can reach this capability's backend.
 	configured func(*Reconciler) bool
 	cleanup    func(context.Context, *Reconciler, *scope, platformv1.DeletionPolicy) error
@@ -37,21 +38,21 @@ type cleanupStep struct {
 
 var cleanupSteps = []cleanupStep{
 	{
-		finalizer: platformv1.FinalizerDatabase, what: "the database", backend: "PostgreSQL (DB_ADMIN_URL)",
+		finalizer: platformv1.FinalizerDatabase, what: "the database", backend: "PostgreSQL (DB_ADMIN_URL)", watch: backendDatabase,
 		configured: func(r *Reconciler) bool { return r.DB != nil },
 		cleanup: func(ctx context.Context, r *Reconciler, s *scope, policy platformv1.DeletionPolicy) error {
 			return r.DB.Remove(ctx, naming.DatabaseFor(s.app), database.Owner{Namespace: s.app.Namespace, Name: s.app.Name}, policy == platformv1.DeletionPolicyRetain)
 		},
 	},
 	{
-		finalizer: platformv1.FinalizerStorage, what: "the buckets and keys", backend: "the object store (S3_ENDPOINT)",
+		finalizer: platformv1.FinalizerStorage, what: "the buckets and keys", backend: "the object store (S3_ENDPOINT)", watch: backendObjectStore,
 		configured: func(r *Reconciler) bool { return r.Store != nil },
 		cleanup: func(ctx context.Context, r *Reconciler, s *scope, policy platformv1.DeletionPolicy) error {
 			return r.removeStorage(ctx, s, policy)
 		},
 	},
 	{
-		finalizer: platformv1.FinalizerAuth, what: "the OIDC client", backend: "the identity provider (KEYCLOAK_URL or DEX_ISSUER_URL)",
+		finalizer: platformv1.FinalizerAuth, what: "the OIDC client", backend: "the identity provider (KEYCLOAK_URL or DEX_ISSUER_URL)", watch: backendIdentity,
 		configured: func(r *Reconciler) bool { return r.Identity != nil },
 		cleanup: func(ctx context.Context, r *Reconciler, s *scope, _ platformv1.DeletionPolicy) error {
 			return r.Identity.Remove(ctx, authClient(s.app, naming.Host(s.app, r.Config.BaseDomain), "", nil))
@@ -116,6 +117,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 				errCleanupBlocked, step.what, step.backend, platformv1.AnnotationAbandonCleanup)
 		default:
 			if err = step.cleanup(ctx, r, s, policy); err != nil {
+				r.backends.failed(step.watch, app)
 				err = fmt.Errorf("cleaning up %s (deletionPolicy %s) at %s: %w; retrying with backoff — if it cannot come back, annotate the app %s=true to leave them behind",
 					step.what, policy, step.backend, err, platformv1.AnnotationAbandonCleanup)
 			}

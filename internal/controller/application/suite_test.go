@@ -185,8 +185,23 @@ func operatorConfig() config.Operator {
 }
 
 // startOperator runs the operator in this process until stopOperator.
-func startOperator(t testing.TB) {
+func startOperator(t testing.TB) { startOperatorWith(t, nil) }
+
+// restartOperatorWith runs the operator with a changed configuration for
+// the rest of one test; the next test gets the usual one again.
+func restartOperatorWith(t testing.TB, change func(*config.Operator)) {
 	t.Helper()
+	stopOperator()
+	startOperatorWith(t, change)
+	t.Cleanup(stopOperator)
+}
+
+func startOperatorWith(t testing.TB, change func(*config.Operator)) {
+	t.Helper()
+	cfg := operatorConfig()
+	if change != nil {
+		change(&cfg)
+	}
 	opMu.Lock()
 	defer opMu.Unlock()
 	if opCancel != nil {
@@ -201,7 +216,7 @@ func startOperator(t testing.TB) {
 			}
 			done <- nil
 		}()
-		done <- operator.Run(ctx, operatorConfig(), cluster.Config, operator.Options{NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
+		done <- operator.Run(ctx, cfg, cluster.Config, operator.Options{NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
 			c, err := client.NewWithWatch(cfg, o)
 			if err != nil {
 				return nil, err

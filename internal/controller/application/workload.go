@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -23,6 +26,7 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	policyv1ac "k8s.io/client-go/applyconfigurations/policy/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
@@ -123,12 +127,88 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 		return s.fail(err)
 	}
 	s.deployment = d
+	if stalled, msg := progressDeadlineExceeded(d); stalled {
+		// Retrying will not help: the pods need a fix (image, app, room in
+		// the cluster). Failed at once, with the pods' own reason.
+		msg = fmt.Sprintf("%s; pods: %s. Fix the cause (spec.imageRef, the app, or room in the cluster) and deploy again",
+			msg, r.podProblems(ctx, app))
+		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonProgressDeadlineExceeded, msg)
+		s.terminal = true
+		return s.fail(errors.New(msg))
+	}
 	if ok, msg := deploymentAvailable(d); ok {
+		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionTrue, platformv1.ReasonAvailable, msg)
+	} else if ok, msg := rolloutComplete(d); ok && s.settled {
+		// Running at this generation and every pod runs the current
+		// template: the HPA adding pods or an eviction replacing one is not
+		// a new rollout, so the app stays Running. (A scale change the
+		// Deployment controller has not observed yet counts as complete:
+		// this app's spec did not change.)
 		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionTrue, platformv1.ReasonAvailable, msg)
 	} else {
 		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, msg)
 	}
 	return nil
+}
+
+// progressDeadlineExceeded reports a rollout the Deployment controller gave
+// up on (Progressing=False, ProgressDeadlineExceeded).
+func progressDeadlineExceeded(d *appsv1.Deployment) (bool, string) {
+	if d.Status.ObservedGeneration < d.Generation {
+		return false, ""
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return true, fmt.Sprintf("the rollout made no progress for %ds (progressDeadlineSeconds): %s", ptr.Deref(d.Spec.ProgressDeadlineSeconds, 600), c.Message)
+		}
+	}
+	return false, ""
+}
+
+// rolloutComplete: every pod the Deployment controller last reported runs
+// its latest template, and at least one is available. Callers use it only
+// for an app settled at its generation, whose template Plattr did not change.
+func rolloutComplete(d *appsv1.Deployment) (bool, string) {
+	st := d.Status
+	if st.UpdatedReplicas < st.Replicas || st.AvailableReplicas < 1 {
+		return false, ""
+	}
+	return true, fmt.Sprintf("%d of %d replicas available; the rollout is complete and pods are being added or replaced", st.AvailableReplicas, ptr.Deref(d.Spec.Replicas, 1))
+}
+
+// podProblems says why the app's pods are not ready, from their own status:
+// a scheduling failure, a container waiting (ImagePullBackOff,
+// CrashLoopBackOff) or terminated with an error.
+func (r *Reconciler) podProblems(ctx context.Context, app *platformv1.Application) string {
+	pods := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(app.Namespace), client.MatchingLabels(selectorLabels(app))); err != nil {
+		return "could not list them: " + err.Error()
+	}
+	var out []string
+	add := func(p string) {
+		if !slices.Contains(out, p) && len(out) < 3 {
+			out = append(out, p)
+		}
+	}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				add(fmt.Sprintf("%s: %s", c.Reason, c.Message))
+			}
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			switch {
+			case cs.State.Waiting != nil && cs.State.Waiting.Reason != "" && cs.State.Waiting.Reason != "ContainerCreating":
+				add(fmt.Sprintf("container %s %s: %s", cs.Name, cs.State.Waiting.Reason, cs.State.Waiting.Message))
+			case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0:
+				add(fmt.Sprintf("container %s %s (exit code %d)", cs.Name, cs.State.Terminated.Reason, cs.State.Terminated.ExitCode))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "none reports a reason; see kubectl describe pods -l " + platformv1.LabelApp + "=" + app.Name
+	}
+	return strings.Join(out, "; ")
 }
 
 // createDeployment creates a missing Deployment with server-side apply under
