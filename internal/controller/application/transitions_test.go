@@ -86,7 +86,9 @@ func waitGone(t testing.TB, ns, name string) {
 }
 
 // withDatabase turns the database on again after withBuckets or withAuth.
-func withDatabase(a *platformv1.Application) { a.Spec.Database = &platformv1.DatabaseSpec{Enabled: true} }
+func withDatabase(a *platformv1.Application) {
+	a.Spec.Database = &platformv1.DatabaseSpec{Enabled: true}
+}
 
 func deleteApp(t testing.TB, ns, name string) {
 	t.Helper()
