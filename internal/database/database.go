@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/plattr/plattr/internal/naming"
@@ -26,28 +28,53 @@ var ErrConflict = errors.New("owned by another application")
 // Provisioner creates, rotates and removes apps' schemas and roles.
 type Provisioner struct {
 	pool *pgxpool.Pool
+	opts Options
 	// Connection facts written into app Secrets.
 	host, port, dbname, sslmode string
+	// adminHost is where the operator itself reaches the server, for
+	// checking an app's password by logging in when the catalog cannot say.
+	adminHost string
 }
+
+// Options tune what every app gets.
+type Options struct {
+	// ConnectionLimit is each app role's CONNECTION LIMIT; -1 for none.
+	ConnectionLimit int
+}
+
+// Timeouts of the operator's own statements: a lock held by an app (a long
+// transaction on its schema) must fail a reconcile, which retries, rather
+// than hang it.
+const (
+	adminLockTimeout      = "5s"
+	adminStatementTimeout = "30s"
+)
 
 // New connects lazily to adminURL. appHost, when set, replaces the admin
 // URL's host in the credentials handed to apps (SPEC §5 DB_HOST).
-func New(ctx context.Context, adminURL, appHost string) (*Provisioner, error) {
+func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisioner, error) {
 	cfg, err := pgxpool.ParseConfig(adminURL)
 	if err != nil {
 		// The parse error can quote the URL, password included: never pass it on.
 		return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL (want postgres://user:password@host:port/db)")
 	}
 	cfg.MaxConns = 4
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = adminLockTimeout
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = adminStatementTimeout
+	if opts.ConnectionLimit == 0 {
+		opts.ConnectionLimit = -1
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening the admin connection pool: %w", err)
 	}
 	p := &Provisioner{
-		pool:   pool,
-		host:   cfg.ConnConfig.Host,
-		port:   fmt.Sprint(cfg.ConnConfig.Port),
-		dbname: cfg.ConnConfig.Database,
+		pool:      pool,
+		opts:      opts,
+		adminHost: cfg.ConnConfig.Host,
+		host:      cfg.ConnConfig.Host,
+		port:      fmt.Sprint(cfg.ConnConfig.Port),
+		dbname:    cfg.ConnConfig.Database,
 	}
 	if u, err := url.Parse(adminURL); err == nil {
 		p.sslmode = u.Query().Get("sslmode")
@@ -77,11 +104,20 @@ type state struct {
 	appCanLogin, searchPathSet, anonGranted     bool
 	anonUsage, defaultSelect, adminIsMember     bool
 	adminIsSuper                                bool
+
+	database       string // current_database(), for GRANT … ON DATABASE
+	appConnLimit   int    // the app role's CONNECTION LIMIT, -1 for none
+	appConnect     bool   // CONNECT granted to the app role by name
+	funcsPrivate   bool   // the app role's new functions are not executable by PUBLIC
+	publicCreate   bool   // PUBLIC may create objects in schema public
+	publicConnect  bool   // PUBLIC may connect to the database
+	passwordStored string // the app role's verifier; read only as a superuser
 }
 
-func (s state) complete() bool {
+func (s state) complete(connLimit int) bool {
 	return s.schemaExists && s.appRoleExists && s.anonRoleExists && s.appCanLogin &&
-		s.searchPathSet && s.anonGranted && s.anonUsage && s.defaultSelect
+		s.searchPathSet && s.anonGranted && s.anonUsage && s.defaultSelect &&
+		s.appConnLimit == connLimit && s.appConnect && s.funcsPrivate && !s.publicCreate && !s.publicConnect
 }
 
 func (p *Provisioner) read(ctx context.Context, n naming.Database) (state, error) {
@@ -102,11 +138,28 @@ SELECT
           WHERE n.nspname = $1 AND r.rolname = $2 AND d.defaclobjtype = 'r'
             AND EXISTS (SELECT 1 FROM aclexplode(d.defaclacl) a JOIN pg_roles g ON g.oid = a.grantee WHERE g.rolname = $3 AND a.privilege_type = 'SELECT')),
   COALESCE((SELECT pg_has_role(current_user, $2, 'MEMBER') FROM pg_roles WHERE rolname = $2), false),
-  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+  current_database(),
+  COALESCE((SELECT rolconnlimit FROM pg_roles WHERE rolname = $2), -1),
+  EXISTS (SELECT 1 FROM pg_database d, aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a JOIN pg_roles r ON r.oid = a.grantee
+          WHERE d.datname = current_database() AND r.rolname = $2 AND a.privilege_type = 'CONNECT'),
+  EXISTS (SELECT 1 FROM pg_default_acl d JOIN pg_roles r ON r.oid = d.defaclrole
+          WHERE r.rolname = $2 AND d.defaclnamespace = 0 AND d.defaclobjtype = 'f'
+            AND NOT EXISTS (SELECT 1 FROM aclexplode(d.defaclacl) a WHERE a.grantee = 0)),
+  EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(COALESCE(n.nspacl, acldefault('n', n.nspowner))) a
+          WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE'),
+  EXISTS (SELECT 1 FROM pg_database d, aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
+          WHERE d.datname = current_database() AND a.grantee = 0 AND a.privilege_type = 'CONNECT')
 `, n.Schema, n.AppRole, n.AnonRole).Scan(
 		&s.schemaExists, &s.schemaMarker, &s.appRoleExists, &s.appRoleMarker, &s.appCanLogin,
 		&s.searchPathSet, &s.anonRoleExists, &s.anonGranted, &s.anonUsage, &s.defaultSelect,
-		&s.adminIsMember, &s.adminIsSuper)
+		&s.adminIsMember, &s.adminIsSuper, &s.database, &s.appConnLimit, &s.appConnect,
+		&s.funcsPrivate, &s.publicCreate, &s.publicConnect)
+	if err != nil || !s.adminIsSuper || !s.appRoleExists {
+		return s, err
+	}
+	// Only a superuser may read verifiers; others check by logging in.
+	err = p.pool.QueryRow(ctx, "SELECT COALESCE(rolpassword, '') FROM pg_authid WHERE rolname = $1", n.AppRole).Scan(&s.passwordStored)
 	return s, err
 }
 
@@ -127,22 +180,66 @@ func ownerOf(marker string) string {
 	return "it was not created by Plattr"
 }
 
-// Ensure makes the schema, the login role, the anon role and the grants exist.
-// password is used only when the login role has to be created (or re-enabled
-// after a Retain deletion); an existing role keeps its password. It reports
-// whether it changed anything.
-func (p *Provisioner) Ensure(ctx context.Context, n naming.Database, o Owner, password string) (changed bool, err error) {
+// Ensure makes the schema, the login role, the anon role, the grants and
+// the database's hardening exist, and the login role's password equal
+// password — the app's Secret is the source of truth. A role whose password
+// drifted (a restored backup, a DBA's ALTER ROLE) gets it back; a role that
+// already has it is not touched, so a reconcile of a provisioned app writes
+// nothing. It reports what it changed.
+func (p *Provisioner) Ensure(ctx context.Context, n naming.Database, o Owner, password string) (Change, error) {
 	s, err := p.read(ctx, n)
 	if err != nil {
-		return false, err
+		return Change{}, err
 	}
 	if err := s.checkOwner(n, o); err != nil {
-		return false, err
+		return Change{}, err
 	}
-	if s.complete() {
-		return false, nil
+	drifted := false
+	if s.appRoleExists && s.appCanLogin {
+		if drifted, err = p.passwordDrifted(ctx, n, s, password); err != nil {
+			return Change{}, err
+		}
 	}
-	return true, p.apply(ctx, n, o, s, password)
+	if s.complete(p.opts.ConnectionLimit) && !drifted {
+		return Change{}, nil
+	}
+	if drifted {
+		s.appCanLogin = false // forces the password to be set again
+	}
+	return Change{Changed: true, PasswordRestored: drifted}, p.apply(ctx, n, o, s, password)
+}
+
+// Change says what Ensure did.
+type Change struct {
+	Changed bool
+	// PasswordRestored: the role's password no longer matched and was set
+	// back to the given one.
+	PasswordRestored bool
+}
+
+// passwordDrifted reports whether the login role's password is not
+// password: from the stored verifier when the admin may read it, else by
+// logging in as the app. A login that fails for another reason than the
+// password (the server's pg_hba.conf, the network) says nothing, so it does
+// not count as drift.
+func (p *Provisioner) passwordDrifted(ctx context.Context, n naming.Database, s state, password string) (bool, error) {
+	if s.adminIsSuper {
+		return !scramMatches(s.passwordStored, password), nil
+	}
+	info := p.Connection(n, password)
+	cfg, err := pgx.ParseConfig(info.URL)
+	if err != nil {
+		return false, errors.New("building the app's connection settings failed")
+	}
+	cfg.Host = p.adminHost
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return false, conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "28P01", nil // invalid_password
 }
 
 // Rotate sets a new password on the login role, creating everything else
@@ -160,17 +257,44 @@ func (p *Provisioner) Rotate(ctx context.Context, n naming.Database, o Owner, pa
 	return p.apply(ctx, n, o, s, password)
 }
 
-// apply runs, in one transaction, the statements for whatever s says is missing.
+// apply runs, in one transaction, the statements for whatever s says is
+// missing. Passwords are sent as SCRAM verifiers, never in clear text.
 func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s state, password string) error {
-	schema, app, anon := q(n.Schema), q(n.AppRole), q(n.AnonRole)
+	schema, app, anon, db := q(n.Schema), q(n.AppRole), q(n.AnonRole), q(s.database)
 	var stmts []string
 	add := func(format string, args ...any) { stmts = append(stmts, fmt.Sprintf(format, args...)) }
+	verifier := func() (string, error) { return scramVerifier(password) }
 
+	// The database itself: nobody may create in schema public or connect
+	// without being granted CONNECT by name (PostgreSQL 15 already does
+	// the first; older servers and restored dumps may not).
+	if s.publicCreate {
+		add("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+	}
+	if s.publicConnect {
+		add("REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC", db)
+	}
 	if !s.appRoleExists {
-		add("CREATE ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD %s", app, literal(password))
+		v, err := verifier()
+		if err != nil {
+			return err
+		}
+		add("CREATE ROLE %s WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT %d PASSWORD %s", app, p.opts.ConnectionLimit, literal(v))
 		add("COMMENT ON ROLE %s IS %s", app, literal(o.marker()))
-	} else if !s.appCanLogin {
-		add("ALTER ROLE %s WITH LOGIN PASSWORD %s", app, literal(password))
+	} else {
+		if !s.appCanLogin {
+			v, err := verifier()
+			if err != nil {
+				return err
+			}
+			add("ALTER ROLE %s WITH LOGIN PASSWORD %s", app, literal(v))
+		}
+		if s.appConnLimit != p.opts.ConnectionLimit {
+			add("ALTER ROLE %s WITH CONNECTION LIMIT %d", app, p.opts.ConnectionLimit)
+		}
+	}
+	if !s.appConnect {
+		add("GRANT CONNECT ON DATABASE %s TO %s", db, app)
 	}
 	if !s.adminIsSuper && !s.adminIsMember {
 		// A non-superuser admin needs membership to create a schema owned by the
@@ -198,6 +322,14 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 	if !s.defaultSelect {
 		add("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT SELECT ON TABLES TO %s", app, schema, anon)
 	}
+	if !s.funcsPrivate {
+		// PostgreSQL lets PUBLIC execute every new function, and PostgREST's
+		// /rpc would run them — SECURITY DEFINER ones included — for
+		// anonymous callers. Per-schema defaults cannot take away a global
+		// grant, so this is the role's global default. An app grants
+		// EXECUTE to its anon role for the functions anyone may call.
+		add("ALTER DEFAULT PRIVILEGES FOR ROLE %s REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC", app)
+	}
 	return p.execAll(ctx, stmts)
 }
 
@@ -217,39 +349,41 @@ func (p *Provisioner) execAll(ctx context.Context, stmts []string) error {
 }
 
 // Remove deletes the app's data (Delete policy) or only its ability to log in
-// (Retain policy). Objects that belong to another app are left alone.
+// (Retain policy). Objects that belong to another app are left alone. The
+// login goes first and the app's sessions are ended before anything is
+// dropped: an idle-in-transaction session holding a lock on the schema
+// would otherwise hang DROP SCHEMA (and the app's deletion) for good.
 func (p *Provisioner) Remove(ctx context.Context, n naming.Database, o Owner, keepData bool) error {
 	s, err := p.read(ctx, n)
 	if err != nil {
 		return err
 	}
 	mine := func(exists bool, marker string) bool { return exists && marker == o.marker() }
-	var stmts []string
-	if keepData {
-		if mine(s.appRoleExists, s.appRoleMarker) && s.appCanLogin {
-			stmts = append(stmts, fmt.Sprintf("ALTER ROLE %s WITH NOLOGIN", q(n.AppRole)))
-		}
-	} else {
-		if mine(s.schemaExists, s.schemaMarker) {
-			stmts = append(stmts, fmt.Sprintf("DROP SCHEMA %s CASCADE", q(n.Schema)))
-		}
-		if mine(s.appRoleExists, s.appRoleMarker) {
-			stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AppRole)), fmt.Sprintf("DROP ROLE %s", q(n.AppRole)))
-		}
-		if s.anonRoleExists && (!s.appRoleExists || s.appRoleMarker == o.marker()) {
-			stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AnonRole)), fmt.Sprintf("DROP ROLE %s", q(n.AnonRole)))
+	appMine := mine(s.appRoleExists, s.appRoleMarker)
+	if appMine && s.appCanLogin {
+		if err := p.execAll(ctx, []string{fmt.Sprintf("ALTER ROLE %s WITH NOLOGIN", q(n.AppRole))}); err != nil {
+			return err
 		}
 	}
-	if len(stmts) == 0 {
+	if appMine {
+		if _, err := p.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", n.AppRole); err != nil {
+			return fmt.Errorf("ending the app's sessions: %w", err)
+		}
+	}
+	if keepData {
 		return nil
 	}
-	if err := p.execAll(ctx, stmts); err != nil {
-		return err
+	var stmts []string
+	if mine(s.schemaExists, s.schemaMarker) {
+		stmts = append(stmts, fmt.Sprintf("DROP SCHEMA %s CASCADE", q(n.Schema)))
 	}
-	// Sessions opened before the change keep working until they end; end them
-	// so a deleted app really loses access.
-	_, err = p.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", n.AppRole)
-	return err
+	if appMine {
+		stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AppRole)), fmt.Sprintf("DROP ROLE %s", q(n.AppRole)))
+	}
+	if s.anonRoleExists && (!s.appRoleExists || appMine) {
+		stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AnonRole)), fmt.Sprintf("DROP ROLE %s", q(n.AnonRole)))
+	}
+	return p.execAll(ctx, stmts)
 }
 
 // ConnectionInfo is what an app receives in its Secret.

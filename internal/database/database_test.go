@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if prov, err = database.New(ctx, pg.URL(), ""); err != nil {
+	if prov, err = database.New(ctx, pg.URL(), "", database.Options{ConnectionLimit: 5}); err != nil {
 		pg.Stop()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -75,21 +76,24 @@ func login(n naming.Database, password string) error {
 	return conn.Close(context.Background())
 }
 
-func TestEnsureIsIdempotentAndNeverResetsThePassword(t *testing.T) {
+func TestEnsureIsIdempotentAndNeverRewritesAMatchingPassword(t *testing.T) {
 	ctx := context.Background()
 	n, owner := names("idem"), database.Owner{Namespace: "ns", Name: "idem"}
-	changed, err := prov.Ensure(ctx, n, owner, "first-password-1")
-	if err != nil || !changed {
-		t.Fatalf("first Ensure: changed=%v err=%v", changed, err)
+	change, err := prov.Ensure(ctx, n, owner, "first-password-1")
+	if err != nil || !change.Changed {
+		t.Fatalf("first Ensure: %+v err=%v", change, err)
 	}
 	hash := passwordHash(t, n.AppRole)
-	// A reconcile that passes another password must not apply it.
-	changed, err = prov.Ensure(ctx, n, owner, "other-password-2")
-	if err != nil || changed {
-		t.Fatalf("second Ensure: changed=%v err=%v, want no change", changed, err)
+	if !strings.HasPrefix(hash, "SCRAM-SHA-256$4096:") {
+		t.Fatalf("stored password is %.20q…, want a SCRAM verifier", hash)
+	}
+	// A reconcile with the same password writes nothing, not even a new salt.
+	change, err = prov.Ensure(ctx, n, owner, "first-password-1")
+	if err != nil || change.Changed {
+		t.Fatalf("second Ensure: %+v err=%v, want no change", change, err)
 	}
 	if passwordHash(t, n.AppRole) != hash {
-		t.Fatal("Ensure rewrote the password of an existing role")
+		t.Fatal("Ensure rewrote a password that matched")
 	}
 	if err := login(n, "first-password-1"); err != nil {
 		t.Fatalf("original password: %v", err)
@@ -99,13 +103,124 @@ func TestEnsureIsIdempotentAndNeverResetsThePassword(t *testing.T) {
 	if _, err := admin(t).Exec(ctx, fmt.Sprintf("REVOKE USAGE ON SCHEMA %s FROM %s", naming.QuoteIdentifier(n.Schema), naming.QuoteIdentifier(n.AnonRole))); err != nil {
 		t.Fatal(err)
 	}
-	if changed, err := prov.Ensure(ctx, n, owner, "x"); err != nil || !changed {
-		t.Fatalf("repair: changed=%v err=%v", changed, err)
+	if change, err := prov.Ensure(ctx, n, owner, "first-password-1"); err != nil || !change.Changed || change.PasswordRestored {
+		t.Fatalf("repair: %+v err=%v", change, err)
 	}
 	var usage bool
 	_ = admin(t).QueryRow(ctx, "SELECT has_schema_privilege($1, $2, 'USAGE')", n.AnonRole, n.Schema).Scan(&usage)
 	if !usage || passwordHash(t, n.AppRole) != hash {
 		t.Fatalf("usage restored=%v, password kept=%v", usage, passwordHash(t, n.AppRole) == hash)
+	}
+}
+
+// Defect 7: a password changed behind the Secret's back (a restored backup,
+// a DBA) left DatabaseReady True while the app could not log in.
+func TestADriftedPasswordIsSetBackFromTheSecret(t *testing.T) {
+	ctx := context.Background()
+	n, owner := names("drift"), database.Owner{Namespace: "ns", Name: "drift"}
+	if _, err := prov.Ensure(ctx, n, owner, "secret-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin(t).Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD 'set-by-a-dba'", naming.QuoteIdentifier(n.AppRole))); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(n, "secret-password-1"); err == nil {
+		t.Fatal("the test did not change the password")
+	}
+	change, err := prov.Ensure(ctx, n, owner, "secret-password-1")
+	if err != nil || !change.PasswordRestored {
+		t.Fatalf("Ensure after drift: %+v err=%v, want the password restored", change, err)
+	}
+	if err := login(n, "secret-password-1"); err != nil {
+		t.Fatalf("the Secret's password does not work after Ensure: %v", err)
+	}
+	// A verifier the server made itself for the same password matches: the
+	// derivation here is PostgreSQL's.
+	if _, err := admin(t).Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD 'secret-password-1'", naming.QuoteIdentifier(n.AppRole))); err != nil {
+		t.Fatal(err)
+	}
+	if change, err := prov.Ensure(ctx, n, owner, "secret-password-1"); err != nil || change.Changed {
+		t.Fatalf("Ensure with a server-made verifier of the same password: %+v err=%v, want no change", change, err)
+	}
+}
+
+// Defect 8: an app role could create objects outside its schema, connect
+// without a grant, run other roles' functions, open unlimited connections.
+func TestAppRolesAreHardened(t *testing.T) {
+	ctx := context.Background()
+	n, owner := names("hard"), database.Owner{Namespace: "ns", Name: "hard"}
+	if _, err := prov.Ensure(ctx, n, owner, "hard-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, prov.Connection(n, "hard-password-1").URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE public.escape (id int)"); err == nil {
+		t.Error("the app role created a table in schema public")
+	}
+	if _, err := conn.Exec(ctx, "CREATE FUNCTION hard_fn() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'"); err != nil {
+		t.Fatal(err)
+	}
+	var publicExec, anonExec bool
+	if err := admin(t).QueryRow(ctx, `SELECT has_function_privilege('public', $1, 'EXECUTE'), has_function_privilege($2, $1, 'EXECUTE')`,
+		n.Schema+".hard_fn()", n.AnonRole).Scan(&publicExec, &anonExec); err != nil {
+		t.Fatal(err)
+	}
+	if publicExec || anonExec {
+		t.Errorf("a new function of the app is executable by PUBLIC (%v) or the anon role (%v)", publicExec, anonExec)
+	}
+	var limit int
+	var publicConnect bool
+	_ = admin(t).QueryRow(ctx, "SELECT rolconnlimit FROM pg_roles WHERE rolname = $1", n.AppRole).Scan(&limit)
+	_ = admin(t).QueryRow(ctx, "SELECT has_database_privilege('public', current_database(), 'CONNECT')").Scan(&publicConnect)
+	if limit != 5 || publicConnect {
+		t.Errorf("connection limit %d (want 5), PUBLIC may connect: %v", limit, publicConnect)
+	}
+	if change, err := prov.Ensure(ctx, n, owner, "hard-password-1"); err != nil || change.Changed {
+		t.Errorf("Ensure of a hardened app: %+v err=%v, want no change", change, err)
+	}
+}
+
+// Defect 8: an idle-in-transaction session holding a lock on the schema hung
+// DROP SCHEMA, and with it the app's deletion.
+func TestRemoveEndsTheAppsSessionsBeforeDropping(t *testing.T) {
+	ctx := context.Background()
+	n, owner := names("held"), database.Owner{Namespace: "ns", Name: "held"}
+	if _, err := prov.Ensure(ctx, n, owner, "held-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, prov.Connection(n, "held-password-1").URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE t (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	// The session now sits idle in its transaction, holding the lock.
+	done := make(chan error, 1)
+	go func() { done <- prov.Remove(ctx, n, owner, false) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Remove hung behind the app's idle transaction")
+	}
+	var exists bool
+	_ = admin(t).QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", n.Schema).Scan(&exists)
+	if exists {
+		t.Error("the schema survived Remove")
 	}
 }
 
@@ -159,8 +274,8 @@ func TestRetainKeepsDataAndAReturningAppLogsInAgain(t *testing.T) {
 	if err := login(n, "pw-retained-1"); err == nil {
 		t.Fatal("a retained role can still log in")
 	}
-	if changed, err := prov.Ensure(ctx, n, owner, "pw-retained-2"); err != nil || !changed {
-		t.Fatalf("re-Ensure: changed=%v err=%v", changed, err)
+	if change, err := prov.Ensure(ctx, n, owner, "pw-retained-2"); err != nil || !change.Changed {
+		t.Fatalf("re-Ensure: %+v err=%v", change, err)
 	}
 	if err := login(n, "pw-retained-2"); err != nil {
 		t.Fatalf("returning app cannot log in: %v", err)

@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	// client-go's default of 5 QPS / 10 burst throttles a busy operator.
 	restConfig.QPS, restConfig.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
 
-	db, err := database.New(ctx, cfg.DBAdminURL, cfg.DBHost)
+	db, err := database.New(ctx, cfg.DBAdminURL, cfg.DBHost, database.Options{ConnectionLimit: cfg.DBAppConnectionLimit})
 	if err != nil {
 		return err
 	}

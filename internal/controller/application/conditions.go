@@ -9,4 +9,5 @@ const (
 	EventCleanedUp        = "CleanedUp"
 	EventReconcileError   = "ReconcileError"
 	EventCleanupAbandoned = "CleanupAbandoned"
+	EventPasswordRestored = "PasswordRestored"
 )

@@ -40,8 +40,13 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 	var password string
 	if secret != nil && len(secret.Data[platformv1.KeyDBPassword]) > 0 {
 		password = string(secret.Data[platformv1.KeyDBPassword])
-		if _, err := r.DB.Ensure(ctx, names, owner, password); err != nil {
+		change, err := r.DB.Ensure(ctx, names, owner, password)
+		if err != nil {
 			return r.databaseFailed(s, err)
+		}
+		if change.PasswordRestored {
+			r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, EventPasswordRestored, "Reconcile",
+				"the password of role %s no longer matched Secret %s (a restored backup or a change by hand) and was set back", names.AppRole, secretName)
 		}
 	} else {
 		if password, err = database.NewPassword(); err != nil {
