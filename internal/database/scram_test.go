@@ -29,4 +29,3 @@ func TestSCRAMVerifier(t *testing.T) {
 		t.Error("two verifiers of one password share a salt")
 	}
 }
-
