@@ -119,7 +119,7 @@ type ApplicationSpec struct {
 
 // EnvVar is one environment variable of the app container.
 // +kubebuilder:validation:XValidation:rule="!(has(self.value) && has(self.secretKeyRef))",message="set either value or secretKeyRef, not both"
-// +kubebuilder:validation:XValidation:rule="!(self.name in ['DATABASE_URL','DB_HOST','DB_PORT','DB_NAME','DB_USER','DB_PASSWORD','DB_SCHEMA','S3_ENDPOINT','S3_REGION','S3_FORCE_PATH_STYLE','S3_ACCESS_KEY_ID','S3_SECRET_ACCESS_KEY','AWS_ACCESS_KEY_ID','AWS_SECRET_ACCESS_KEY','AUTH_ISSUER_URL','AUTH_CLIENT_ID','AUTH_REDIRECT_URI','AUTH_CLIENT_SECRET','PORT','LD_PRELOAD','LD_LIBRARY_PATH','LD_AUDIT'])",message="this name is reserved: the platform sets it; choose another name"
+// +kubebuilder:validation:XValidation:rule="!(self.name in ['DATABASE_URL','DB_HOST','DB_PORT','DB_NAME','DB_USER','DB_PASSWORD','DB_SCHEMA','DB_POSTGREST_CHANNEL','S3_ENDPOINT','S3_REGION','S3_FORCE_PATH_STYLE','S3_ACCESS_KEY_ID','S3_SECRET_ACCESS_KEY','AWS_ACCESS_KEY_ID','AWS_SECRET_ACCESS_KEY','AUTH_ISSUER_URL','AUTH_CLIENT_ID','AUTH_REDIRECT_URI','AUTH_CLIENT_SECRET','PORT','LD_PRELOAD','LD_LIBRARY_PATH','LD_AUDIT'])",message="this name is reserved: the platform sets it; choose another name"
 // +kubebuilder:validation:XValidation:rule="!self.name.startsWith('PGRST_') && !self.name.startsWith('PLATTR_') && !self.name.startsWith('S3_BUCKET_')",message="names starting with PGRST_, PLATTR_ or S3_BUCKET_ are reserved for the platform; choose another name"
 type EnvVar struct {
 	// Name of the variable.

@@ -135,6 +135,9 @@ const (
 	KeyDBUser      = "DB_USER"
 	KeyDBPassword  = "DB_PASSWORD"
 	KeyDBSchema    = "DB_SCHEMA"
+	// KeyDBPostgRESTChannel names the app's PostgREST channel: NOTIFY it
+	// with 'reload schema' after a migration.
+	KeyDBPostgRESTChannel = "DB_POSTGREST_CHANNEL"
 )
 
 // Keys of the storage ConfigMap and Secret <app>-storage. Bucket names go
@@ -164,7 +167,7 @@ const KeyPort = "PORT"
 // let an app subvert its runtime. The CRD's CEL rule lists the same names;
 // a test keeps the two equal.
 var ReservedEnvVarNames = []string{
-	KeyDatabaseURL, KeyDBHost, KeyDBPort, KeyDBName, KeyDBUser, KeyDBPassword, KeyDBSchema,
+	KeyDatabaseURL, KeyDBHost, KeyDBPort, KeyDBName, KeyDBUser, KeyDBPassword, KeyDBSchema, KeyDBPostgRESTChannel,
 	KeyS3Endpoint, KeyS3Region, KeyS3ForcePathStyle, "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
 	KeyAccessKeyID, KeySecretAccessKey,
 	KeyAuthIssuerURL, KeyAuthClientID, KeyAuthRedirectURI, KeyAuthClientSecret,

@@ -104,6 +104,10 @@ type Database struct {
 	Schema   string // <prefix>_<schemaName>
 	AppRole  string // <prefix>_<app>_app: the login role
 	AnonRole string // <prefix>_<app>_anon: PostgREST's anonymous role
+	// Channel is the app's own PostgREST notification channel,
+	// pgrst_<schema>: on the shared default ("pgrst") every app's NOTIFY
+	// would reload every other app's PostgREST.
+	Channel string
 }
 
 // DatabaseFor names the PostgreSQL objects of an Application.
@@ -113,6 +117,7 @@ func DatabaseFor(app *platformv1.Application) Database {
 		Schema:   Identifier(prefix, app.Spec.SchemaBase(app.Name)),
 		AppRole:  Identifier(prefix, app.Name, "app"),
 		AnonRole: Identifier(prefix, app.Name, "anon"),
+		Channel:  Identifier("pgrst", prefix, app.Spec.SchemaBase(app.Name)),
 	}
 }
 
@@ -166,7 +171,7 @@ func Bucket(app *platformv1.Application, bucket string) string {
 // BucketEnvVar is the variable that tells the app a bucket's full name:
 // S3_BUCKET_<NAME>, uppercased with '-' as '_'.
 func BucketEnvVar(bucket string) string {
-	return "S3_BUCKET_" + strings.ToUpper(strings.ReplaceAll(bucket, "-", "_"))
+	return platformv1.StorageBucketKeyPrefix + strings.ToUpper(strings.ReplaceAll(bucket, "-", "_"))
 }
 
 // StorageUser is the app's access key ID at the object store:

@@ -105,6 +105,10 @@ func TestDatabaseAppReachesRunning(t *testing.T) {
 	if env["PGRST_DB_SCHEMAS"] != string(data["DB_SCHEMA"]) || env["PGRST_DB_SCHEMAS"] != "staging_shop" {
 		t.Errorf("PostgREST schema %q, database schema %q: they must be the same", env["PGRST_DB_SCHEMAS"], data["DB_SCHEMA"])
 	}
+	// Its own notification channel, told to the app too (defect 8).
+	if env["PGRST_DB_CHANNEL"] != "pgrst_staging_shop" || string(data[platformv1.KeyDBPostgRESTChannel]) != env["PGRST_DB_CHANNEL"] {
+		t.Errorf("PostgREST channel %q, app told %q; want pgrst_staging_shop for both", env["PGRST_DB_CHANNEL"], data[platformv1.KeyDBPostgRESTChannel])
+	}
 	if containers["postgrest"].Image != application.PostgRESTImage {
 		t.Errorf("postgrest image %q", containers["postgrest"].Image)
 	}
@@ -484,6 +488,15 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"bad schema name", func(a *platformv1.Application) { a.Spec.Database.SchemaName = "Drop-Table" }, "spec.database.schemaName"},
 		{"wildcard CORS origin", func(a *platformv1.Application) { a.Spec.CORS = &platformv1.CORSSpec{Origins: []string{"*"}} }, "spec.cors.origins[0]"},
 		{"port taken by PostgREST", func(a *platformv1.Application) { a.Spec.Port = 3001 }, "spec.port"},
+		// Regression (defect 9): PostgREST's admin port and two keys the
+		// operator writes were accepted.
+		{"PostgREST admin port", func(a *platformv1.Application) { a.Spec.Port = 3002 }, "spec.port"},
+		{"AUTH_REDIRECT_URI", func(a *platformv1.Application) {
+			a.Spec.EnvVars = []platformv1.EnvVar{{Name: "AUTH_REDIRECT_URI", Value: "x"}}
+		}, "reserved"},
+		{"S3_FORCE_PATH_STYLE", func(a *platformv1.Application) {
+			a.Spec.EnvVars = []platformv1.EnvVar{{Name: "S3_FORCE_PATH_STYLE", Value: "x"}}
+		}, "reserved"},
 		{"name starting with a digit", func(a *platformv1.Application) { a.Name = "1app" }, "metadata.name must start with a letter"},
 	}
 	for _, tt := range tests {

@@ -67,13 +67,14 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) error {
 		WithOwnerReferences(ownerReference(app)).
 		WithType(corev1.SecretTypeOpaque).
 		WithData(map[string][]byte{
-			platformv1.KeyDatabaseURL: []byte(info.URL),
-			"DB_HOST":                 []byte(info.Host),
-			"DB_PORT":                 []byte(info.Port),
-			"DB_NAME":                 []byte(info.Name),
-			"DB_USER":                 []byte(info.User),
-			platformv1.KeyDBPassword:  []byte(info.Password),
-			"DB_SCHEMA":               []byte(info.Schema),
+			platformv1.KeyDatabaseURL:        []byte(info.URL),
+			platformv1.KeyDBHost:             []byte(info.Host),
+			platformv1.KeyDBPort:             []byte(info.Port),
+			platformv1.KeyDBName:             []byte(info.Name),
+			platformv1.KeyDBUser:             []byte(info.User),
+			platformv1.KeyDBPassword:         []byte(info.Password),
+			platformv1.KeyDBSchema:           []byte(info.Schema),
+			platformv1.KeyDBPostgRESTChannel: []byte(names.Channel),
 		})
 	if err := r.applyCredentials(ctx, s, platformv1.ConditionDatabaseReady, secret, desired); err != nil {
 		if errors.Is(err, errRotationPending) {

@@ -71,9 +71,9 @@ func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) error {
 
 	origins := appOrigins(app, r.Config.BaseDomain)
 	config := map[string]string{
-		"S3_ENDPOINT":         r.Store.Endpoint(),
-		"S3_REGION":           r.Store.Region(),
-		"S3_FORCE_PATH_STYLE": "true",
+		platformv1.KeyS3Endpoint:       r.Store.Endpoint(),
+		platformv1.KeyS3Region:         r.Store.Region(),
+		platformv1.KeyS3ForcePathStyle: "true",
 	}
 	var wanted []string
 	for _, b := range app.Spec.Storage.Buckets {

@@ -443,3 +443,48 @@ func TestWorkloadStatusFollowsTheRolloutNotTheScaling(t *testing.T) {
 	setNodesSchedulable(t, true)
 	waitSettled(t, ns, "steady")
 }
+
+// Defect 9: the reserved names must cover every variable the operator puts
+// in an app's environment, read here from a real app with every capability.
+func TestEveryVariableThePlatformSetsIsReserved(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "full", withBuckets(platformv1.BucketSpec{Name: "files"}), withAuth(), withDatabase))
+	waitSettled(t, ns, "full")
+	d := &appsv1.Deployment{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "full"}, d); err != nil {
+		t.Fatal(err)
+	}
+	reserved := func(name string) bool {
+		if slices.Contains(platformv1.ReservedEnvVarNames, name) {
+			return true
+		}
+		return slices.ContainsFunc(platformv1.ReservedEnvVarPrefixes, func(p string) bool { return strings.HasPrefix(name, p) })
+	}
+	var names []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			names = append(names, e.Name)
+		}
+		for _, from := range c.EnvFrom {
+			switch {
+			case from.SecretRef != nil:
+				for k := range secretData(t, ns, from.SecretRef.Name) {
+					names = append(names, k)
+				}
+			case from.ConfigMapRef != nil:
+				for k := range configMapData(t, ns, from.ConfigMapRef.Name) {
+					names = append(names, k)
+				}
+			}
+		}
+	}
+	if len(names) < 15 {
+		t.Fatalf("only %d variables found: %v", len(names), names)
+	}
+	for _, n := range names {
+		if !reserved(n) {
+			t.Errorf("the platform sets %s, but spec.envVars may use that name", n)
+		}
+	}
+}

@@ -387,7 +387,7 @@ func (r *Reconciler) deployment(app *platformv1.Application, name string, env []
 		WithName("app").
 		WithImage(app.Spec.ImageRef).
 		WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(port).WithProtocol(corev1.ProtocolTCP)).
-		WithEnv(corev1ac.EnvVar().WithName("PORT").WithValue(fmt.Sprint(port))).
+		WithEnv(corev1ac.EnvVar().WithName(platformv1.KeyPort).WithValue(fmt.Sprint(port))).
 		WithEnv(env...).
 		WithReadinessProbe(readiness).
 		WithLivenessProbe(liveness).
@@ -419,6 +419,7 @@ func (r *Reconciler) deployment(app *platformv1.Application, name string, env []
 				// The very schema and role the database phase created.
 				corev1ac.EnvVar().WithName("PGRST_DB_SCHEMAS").WithValue(names.Schema),
 				corev1ac.EnvVar().WithName("PGRST_DB_ANON_ROLE").WithValue(names.AnonRole),
+				corev1ac.EnvVar().WithName("PGRST_DB_CHANNEL").WithValue(names.Channel),
 				corev1ac.EnvVar().WithName("PGRST_SERVER_PORT").WithValue(fmt.Sprint(PostgRESTPort)),
 				corev1ac.EnvVar().WithName("PGRST_ADMIN_SERVER_PORT").WithValue(fmt.Sprint(postgrestAdminPort)),
 			).
