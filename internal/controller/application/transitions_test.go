@@ -488,3 +488,50 @@ func TestEveryVariableThePlatformSetsIsReserved(t *testing.T) {
 		}
 	}
 }
+
+// Defect 11: an outage of one capability blocked a new image from rolling
+// out, although the app's configuration had been provisioned before.
+func TestANewImageRollsOutWhileACapabilityIsDown(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "resilient", withBuckets(platformv1.BucketSpec{Name: "b"}), withDatabase))
+	waitSettled(t, ns, "resilient")
+	if err := s3.Server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = s3.Start(context.Background())
+		}
+	})
+	update(t, client.ObjectKey{Namespace: ns, Name: "resilient"}, &platformv1.Application{}, func(a *platformv1.Application) {
+		a.Spec.ImageRef = "registry.example.com/resilient:2"
+	})
+	eventually(t, runningTimeout, "the new image to roll out with the last good storage configuration", func() error {
+		d := &appsv1.Deployment{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "resilient"}, d); err != nil {
+			return err
+		}
+		if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.example.com/resilient:2" {
+			return fmt.Errorf("image %s", img)
+		}
+		app := getApp(t, ns, "resilient")
+		st := condition(app, platformv1.ConditionStorageReady)
+		if st.Reason != platformv1.ReasonObjectStoreUnavailable || !strings.Contains(st.Message, "keeps the configuration provisioned before") {
+			return fmt.Errorf("StorageReady %s: %s", st.Reason, st.Message)
+		}
+		if dr := condition(app, platformv1.ConditionDeploymentReady); dr.Status != metav1.ConditionTrue {
+			return fmt.Errorf("DeploymentReady %s %s: %s", dr.Status, dr.Reason, dr.Message)
+		}
+		if app.Status.Phase == platformv1.PhaseRunning {
+			return fmt.Errorf("Running while the object store is down")
+		}
+		return nil
+	})
+	if err := s3.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	waitSettled(t, ns, "resilient")
+}

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -55,20 +56,35 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) error {
 	// Pods cannot start without the objects they take their environment
 	// from, so the workload waits for every capability the app asked for.
 	for _, w := range []struct {
-		enabled bool
-		kind    capability
-		reason  string
-		what    string
+		enabled   bool
+		kind      capability
+		condition string
+		reason    string
+		what      string
 	}{
-		{app.Spec.DatabaseEnabled(), capabilityDatabase, platformv1.ReasonWaitingForDatabase, "the database to be provisioned (see DatabaseReady)"},
-		{app.Spec.StorageEnabled(), capabilityStorage, platformv1.ReasonWaitingForStorage, "its buckets and keys (see StorageReady)"},
-		{app.Spec.AuthEnabled(), capabilityAuth, platformv1.ReasonWaitingForAuth, "its OIDC client (see AuthReady)"},
+		{app.Spec.DatabaseEnabled(), capabilityDatabase, platformv1.ConditionDatabaseReady, platformv1.ReasonWaitingForDatabase, "the database to be provisioned (see DatabaseReady)"},
+		{app.Spec.StorageEnabled(), capabilityStorage, platformv1.ConditionStorageReady, platformv1.ReasonWaitingForStorage, "its buckets and keys (see StorageReady)"},
+		{app.Spec.AuthEnabled(), capabilityAuth, platformv1.ConditionAuthReady, platformv1.ReasonWaitingForAuth, "its OIDC client (see AuthReady)"},
 	} {
-		if w.enabled && !s.provided(w.kind) {
+		if !w.enabled || s.provided(w.kind) {
+			continue
+		}
+		// The capability failed this time. If it was provisioned before,
+		// its objects still hold a working configuration: keep it, so an
+		// outage of one backend does not stop a new image from rolling out.
+		ok, err := r.keepLastGood(ctx, s, w.kind, w.condition)
+		if err != nil {
+			return s.fail(err)
+		}
+		if !ok {
 			setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, w.reason, "waiting for "+w.what)
 			return nil
 		}
 	}
+	// In phase order, whether written now or kept from before, so the
+	// Deployment does not change when a capability falls back.
+	rank := map[capability]int{capabilityDatabase: 0, capabilityStorage: 1, capabilityAuth: 2}
+	slices.SortStableFunc(s.envSources, func(a, b envSource) int { return rank[a.From] - rank[b.From] })
 	env, hashInputs, err := r.resolveEnvVars(ctx, app)
 	if err != nil {
 		setCondition(app, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonSecretMissing, err.Error())
@@ -209,6 +225,37 @@ func (r *Reconciler) podProblems(ctx context.Context, app *platformv1.Applicatio
 		return "none reports a reason; see kubectl describe pods -l " + platformv1.LabelApp + "=" + app.Name
 	}
 	return strings.Join(out, "; ")
+}
+
+// keepLastGood adds the envSources a capability wrote on an earlier
+// reconcile — its Secret (and ConfigMap) as they are, if this app owns them
+// — and says so in the capability's condition. It reports whether there
+// was such a configuration.
+func (r *Reconciler) keepLastGood(ctx context.Context, s *scope, c capability, condition string) (bool, error) {
+	name := map[capability]string{
+		capabilityDatabase: naming.ObjectsFor(s.app.Name).DatabaseSecret,
+		capabilityStorage:  naming.ObjectsFor(s.app.Name).StorageSecret,
+		capabilityAuth:     naming.ObjectsFor(s.app.Name).AuthSecret,
+	}[c]
+	key := client.ObjectKey{Namespace: s.app.Namespace, Name: name}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, key, secret); err != nil || !ownedBy(secret, s.app) || !secret.DeletionTimestamp.IsZero() {
+		return false, client.IgnoreNotFound(err)
+	}
+	var sources []envSource
+	if c != capabilityDatabase { // storage and auth also hand the app a ConfigMap
+		cm := &corev1.ConfigMap{}
+		if err := r.Get(ctx, key, cm); err != nil || !ownedBy(cm, s.app) {
+			return false, client.IgnoreNotFound(err)
+		}
+		sources = append(sources, envSource{From: c, Kind: kindConfigMap, Name: name, Data: stringData(cm.Data)})
+	}
+	sources = append(sources, envSource{From: c, Kind: kindSecret, Name: name, Data: secret.Data})
+	s.envSources = append(s.envSources, sources...)
+	if cond := meta.FindStatusCondition(s.app.Status.Conditions, condition); cond != nil && cond.Status != metav1.ConditionTrue {
+		setCondition(s.app, condition, cond.Status, cond.Reason, cond.Message+"; meanwhile the workload keeps the configuration provisioned before")
+	}
+	return true, nil
 }
 
 // createDeployment creates a missing Deployment with server-side apply under
