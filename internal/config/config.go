@@ -40,6 +40,9 @@ type Operator struct {
 	// ResyncInterval re-checks a settled app for drift no watch reports,
 	// such as a schema dropped by hand (RESYNC_INTERVAL [2h], spread ±10 %).
 	ResyncInterval time.Duration
+	// DriftCheckInterval is how often one catalog query looks for apps
+	// whose schema, role or password drifted (DRIFT_CHECK_INTERVAL [1m]).
+	DriftCheckInterval time.Duration
 	// ProgressDeadline is the Deployments' progressDeadlineSeconds: a rollout
 	// that makes no progress for this long turns the app Failed with the
 	// pods' reason (DEPLOYMENT_PROGRESS_DEADLINE [10m]).
@@ -175,6 +178,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 	}
 	c.RetryMaxBackoff = duration("RETRY_MAX_BACKOFF", 5*time.Minute)
 	c.ResyncInterval = duration("RESYNC_INTERVAL", 2*time.Hour)
+	c.DriftCheckInterval = duration("DRIFT_CHECK_INTERVAL", time.Minute)
 	c.ProgressDeadline = duration("DEPLOYMENT_PROGRESS_DEADLINE", 10*time.Minute)
 	if c.ProgressDeadline < time.Second {
 		errs = append(errs, errors.New("DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s"))
@@ -296,6 +300,7 @@ func (c Operator) WithDefaults() Operator {
 	}
 	def(&c.RetryMaxBackoff, 5*time.Minute)
 	def(&c.ResyncInterval, 2*time.Hour)
+	def(&c.DriftCheckInterval, time.Minute)
 	def(&c.ProgressDeadline, 10*time.Minute)
 	if c.DBAppConnectionLimit == 0 {
 		c.DBAppConnectionLimit = 20

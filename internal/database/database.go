@@ -440,3 +440,52 @@ func firstWords(stmt string) string {
 	}
 	return strings.Join(f, " ")
 }
+
+// Observed is what one catalog query says of an app's objects, for the
+// drift sweep.
+type Observed struct {
+	SchemaExists, RoleCanLogin bool
+	// Verifier is the login role's stored password verifier; "" when the
+	// admin is not a superuser and cannot read it.
+	Verifier string
+}
+
+// Survey observes many apps' objects with one query, keyed by app role.
+func (p *Provisioner) Survey(ctx context.Context, apps []naming.Database) (map[string]Observed, error) {
+	roles, schemas := make([]string, len(apps)), make([]string, len(apps))
+	for i, n := range apps {
+		roles[i], schemas[i] = n.AppRole, n.Schema
+	}
+	var super bool
+	if err := p.pool.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
+		return nil, err
+	}
+	verifier := "''"
+	if super {
+		verifier = "COALESCE((SELECT rolpassword FROM pg_authid WHERE rolname = x.role), '')"
+	}
+	rows, err := p.pool.Query(ctx, `
+SELECT x.role,
+  EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = x.schema),
+  COALESCE((SELECT rolcanlogin FROM pg_roles WHERE rolname = x.role), false),
+  `+verifier+`
+FROM unnest($1::text[], $2::text[]) AS x(role, schema)`, roles, schemas)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Observed, len(apps))
+	for rows.Next() {
+		var role string
+		var o Observed
+		if err := rows.Scan(&role, &o.SchemaExists, &o.RoleCanLogin, &o.Verifier); err != nil {
+			return nil, err
+		}
+		out[role] = o
+	}
+	return out, rows.Err()
+}
+
+// PasswordMatches reports whether a stored verifier was made from password.
+func (p *Provisioner) PasswordMatches(verifier, password string) bool {
+	return scramMatches(verifier, password)
+}

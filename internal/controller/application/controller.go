@@ -17,12 +17,14 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -138,9 +140,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 	if r.Identity != nil {
 		pings[backendIdentity] = r.Identity.Ping
 	}
-	r.backends = newBackendWatch(5*time.Second, pings)
+	wake := make(chan event.TypedGenericEvent[*platformv1.Application], 1024)
+	r.backends = newBackendWatch(5*time.Second, pings, wake)
 	if err := mgr.Add(r.backends); err != nil {
 		return err
+	}
+	if r.DB != nil {
+		sweep := &driftSweep{r: r, interval: r.Config.DriftCheckInterval, wake: wake, verified: map[types.NamespacedName]string{}}
+		if err := mgr.Add(sweep); err != nil {
+			return err
+		}
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1.Application{}, builder.WithPredicates(appChanged)).
@@ -163,7 +172,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 			// Secret, a backing service returning) retry at once.
 			RateLimiter: retryLimiter(r.Config.RetryMaxBackoff),
 		}).
-		WatchesRawSource(source.Channel(r.backends.events, &handler.TypedEnqueueRequestForObject[*platformv1.Application]{}))
+		// Apps a backend recovery or the drift sweep wakes.
+		WatchesRawSource(source.Channel(wake, &handler.TypedEnqueueRequestForObject[*platformv1.Application]{}))
 	if r.SecretMetadata != nil {
 		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))

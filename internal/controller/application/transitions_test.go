@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -534,4 +535,52 @@ func TestANewImageRollsOutWhileACapabilityIsDown(t *testing.T) {
 	}
 	restarted = true
 	waitSettled(t, ns, "resilient")
+}
+
+// Defect 7: a password changed behind the Secret's back left DatabaseReady
+// True while the app could not log in. The drift sweep notices it without
+// any event on the app and sets the Secret's password back.
+func TestADriftedPasswordIsNoticedAndSetBack(t *testing.T) {
+	ns := runningApp(t, "drifty")
+	ctx := context.Background()
+	url := string(secretData(t, ns, "drifty-db")[platformv1.KeyDatabaseURL])
+	admin, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+
+	// Settled: sweeps every second find nothing and write nothing.
+	time.Sleep(2 * time.Second)
+	writes.snapshot()
+	time.Sleep(3 * time.Second)
+	if n, what := writesTo(writes.snapshot(), ns, "drifty"); n > 0 {
+		t.Fatalf("a settled app was written %d times while the drift sweep ran: %v", n, what)
+	}
+
+	if _, err := admin.Exec(ctx, `ALTER ROLE "staging_drifty_app" PASSWORD 'restored-from-backup'`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the Secret's password to work again", func() error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		return conn.Close(ctx)
+	})
+	eventually(t, 10*time.Second, "a PasswordRestored Event", func() error {
+		events := &eventsv1.EventList{}
+		if err := k8s.List(ctx, events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "PasswordRestored" && e.Regarding.Name == "drifty" {
+				return nil
+			}
+		}
+		return fmt.Errorf("none among %d events", len(events.Items))
+	})
+	if app := getApp(t, ns, "drifty"); app.Status.Phase != platformv1.PhaseRunning {
+		t.Errorf("phase %s after the password was set back", app.Status.Phase)
+	}
 }

@@ -80,17 +80,17 @@ const (
 type backendWatch struct {
 	interval time.Duration
 	pings    map[string]func(context.Context) error
-	events   chan event.TypedGenericEvent[*platformv1.Application]
+	events   chan<- event.TypedGenericEvent[*platformv1.Application]
 
 	mu      sync.Mutex
 	waiting map[string]map[types.NamespacedName]bool
 }
 
-func newBackendWatch(interval time.Duration, pings map[string]func(context.Context) error) *backendWatch {
+func newBackendWatch(interval time.Duration, pings map[string]func(context.Context) error, events chan<- event.TypedGenericEvent[*platformv1.Application]) *backendWatch {
 	return &backendWatch{
 		interval: interval,
 		pings:    pings,
-		events:   make(chan event.TypedGenericEvent[*platformv1.Application], 1024),
+		events:   events,
 		waiting:  map[string]map[types.NamespacedName]bool{},
 	}
 }

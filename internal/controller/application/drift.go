@@ -1,0 +1,117 @@
+package application
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/naming"
+)
+
+// driftSweep finds Running apps whose database no longer matches what
+// they were given — a schema or role dropped by hand, login revoked, a
+// password changed behind the Secret's back (a restored backup, a DBA) —
+// with one catalog query per interval, and reconciles only those. Idle apps
+// are not reconciled and nothing is written when nothing drifted.
+type driftSweep struct {
+	r        *Reconciler
+	interval time.Duration
+	wake     chan<- event.TypedGenericEvent[*platformv1.Application]
+
+	mu sync.Mutex
+	// verified holds, per app, the last stored verifier found to match its
+	// Secret, so the key derivation runs only when a verifier changes.
+	verified map[types.NamespacedName]string
+}
+
+// NeedLeaderElection: only the leader reconciles, so only it sweeps.
+func (d *driftSweep) NeedLeaderElection() bool { return true }
+
+// Start sweeps every interval until ctx ends.
+func (d *driftSweep) Start(ctx context.Context) error {
+	tick := time.NewTicker(d.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		drifted, err := d.sweep(ctx)
+		if err != nil {
+			// A backend outage is the reconciler's to report; try next time.
+			log.FromContext(ctx).V(1).Info("database drift sweep skipped", "error", err.Error())
+			continue
+		}
+		for _, app := range drifted {
+			select {
+			case d.wake <- event.TypedGenericEvent[*platformv1.Application]{Object: app}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+// sweep returns the apps whose database drifted.
+func (d *driftSweep) sweep(ctx context.Context) ([]*platformv1.Application, error) {
+	list := &platformv1.ApplicationList{}
+	if err := d.r.List(ctx, list); err != nil {
+		return nil, err
+	}
+	var apps []*platformv1.Application
+	var names []naming.Database
+	for i := range list.Items {
+		app := &list.Items[i]
+		// Only settled apps: any other is being reconciled anyway.
+		if app.Spec.DatabaseEnabled() && app.Status.Phase == platformv1.PhaseRunning && app.DeletionTimestamp.IsZero() {
+			apps = append(apps, app)
+			names = append(names, naming.DatabaseFor(app))
+		}
+	}
+	if len(apps) == 0 {
+		return nil, nil
+	}
+	observed, err := d.r.DB.Survey(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	seen := map[types.NamespacedName]bool{}
+	var drifted []*platformv1.Application
+	for i, app := range apps {
+		key := client.ObjectKeyFromObject(app)
+		seen[key] = true
+		o := observed[names[i].AppRole]
+		if !o.SchemaExists || !o.RoleCanLogin {
+			drifted = append(drifted, app)
+			continue
+		}
+		if o.Verifier == "" || d.verified[key] == o.Verifier {
+			continue
+		}
+		secret := &corev1.Secret{}
+		if err := d.r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: naming.ObjectsFor(app.Name).DatabaseSecret}, secret); err != nil {
+			continue // the reconciler notices a missing Secret by itself
+		}
+		if d.r.DB.PasswordMatches(o.Verifier, string(secret.Data[platformv1.KeyDBPassword])) {
+			d.verified[key] = o.Verifier
+		} else {
+			drifted = append(drifted, app)
+		}
+	}
+	for key := range d.verified {
+		if !seen[key] {
+			delete(d.verified, key)
+		}
+	}
+	return drifted, nil
+}
