@@ -56,6 +56,10 @@ lint: ## gofmt and go vet.
 bench: deps tools ## Benchmarks with figures: apply-to-Running on the real control plane and PostgreSQL.
 	go test -run '^$$' -bench . -benchtime 10x ./internal/controller/application/
 
+.PHONY: bench-scale
+bench-scale: deps build ## N apps (APPS=1000) against a baseline: throughput, latency, writes, CPU, RSS, idle cost, orphans.
+	go run ./hack/benchscale -apps $(or $(APPS),1000) $(BENCH_FLAGS)
+
 .PHONY: fuzz
 fuzz: ## Fuzz the name generator for longer (FUZZ_TIME=1m).
 	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/

@@ -49,15 +49,19 @@ type Cluster struct {
 // StartCluster starts a control plane in a temporary directory and installs
 // the CRDs. Test packages run in parallel and each picks free ports, so two
 // may race for one; a second attempt, with new ports, settles that.
-func StartCluster(ctx context.Context) (*Cluster, error) {
-	c, err := startCluster(ctx)
+func StartCluster(ctx context.Context) (*Cluster, error) { return StartClusterWith(ctx, 1) }
+
+// StartClusterWith is StartCluster with the given number of simulated
+// nodes (500 pods each).
+func StartClusterWith(ctx context.Context, nodes int) (*Cluster, error) {
+	c, err := startCluster(ctx, nodes)
 	if err != nil && ctx.Err() == nil {
-		c, err = startCluster(ctx)
+		c, err = startCluster(ctx, nodes)
 	}
 	return c, err
 }
 
-func startCluster(ctx context.Context) (*Cluster, error) {
+func startCluster(ctx context.Context, nodes int) (*Cluster, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -70,7 +74,7 @@ func startCluster(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Plane: &kube.ControlPlane{Dir: dir, Bin: bins}, dir: dir}
+	c := &Cluster{Plane: &kube.ControlPlane{Dir: dir, Bin: bins, Nodes: nodes}, dir: dir}
 	if err := c.Plane.Start(ctx); err != nil {
 		c.Stop()
 		return nil, err
