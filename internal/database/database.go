@@ -42,6 +42,10 @@ type Options struct {
 	ConnectionLimit int
 }
 
+// sharedACLLock is the advisory lock key serialising changes of the
+// database's and schema public's ACLs ("plattr" in ASCII).
+const sharedACLLock = 0x706c61747472
+
 // Timeouts of the operator's own statements: a lock held by an app (a long
 // transaction on its schema) must fail a reconcile, which retries, rather
 // than hang it.
@@ -268,6 +272,12 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 	// The database itself: nobody may create in schema public or connect
 	// without being granted CONNECT by name (PostgreSQL 15 already does
 	// the first; older servers and restored dumps may not).
+	if s.publicCreate || s.publicConnect || !s.appConnect {
+		// These change one shared catalog row (the database's or schema
+		// public's ACL); concurrent reconciles would fail with "tuple
+		// concurrently updated", so they take turns.
+		add("SELECT pg_advisory_xact_lock(%d)", sharedACLLock)
+	}
 	if s.publicCreate {
 		add("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,5 +294,26 @@ func TestConnectionURLIsPlainLibpq(t *testing.T) {
 	}
 	if u.User.Username() != "staging_url_app" || info.Schema != "staging_url" {
 		t.Errorf("user %q schema %q", u.User.Username(), info.Schema)
+	}
+}
+
+// Found by make bench-scale: concurrent reconciles granting CONNECT on the
+// one database failed with "tuple concurrently updated".
+func TestConcurrentEnsuresOfManyAppsAllSucceed(t *testing.T) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 24)
+	for i := range 24 {
+		wg.Go(func() {
+			name := fmt.Sprintf("burst%d", i)
+			if _, err := prov.Ensure(ctx, names(name), database.Owner{Namespace: "ns", Name: name}, "burst-password-1"); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
