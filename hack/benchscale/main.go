@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -29,8 +30,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -38,7 +41,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
@@ -58,6 +64,7 @@ var (
 
 func main() {
 	flag.Parse()
+	ctrl.SetLogger(logr.Discard())
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)
 		os.Exit(1)
@@ -74,7 +81,9 @@ type bench struct {
 }
 
 func run() error {
-	ctx := context.Background()
+	// Interrupted, it still stops the servers it started (deferred below).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	say("starting a control plane with %d simulated nodes and PostgreSQL…", nodesFor(*apps))
 	cluster, err := testenv.StartClusterWith(ctx, nodesFor(*apps))
 	if err != nil {
@@ -128,7 +137,11 @@ func run() error {
 	// 3. Idle.
 	say("idle for %s…", *idle)
 	rec0 := b.metric(`controller_runtime_reconcile_total{controller="application"`)
-	time.Sleep(*idle)
+	select {
+	case <-time.After(*idle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	opWrites2, _, _ := b.writes(ctx)
 	rec1 := b.metric(`controller_runtime_reconcile_total{controller="application"`)
 	minutes := idle.Minutes()
@@ -266,23 +279,37 @@ func (b *bench) burst(ctx context.Context) (burstResult, error) {
 	}
 	var mu sync.Mutex
 	applied, running := map[string]time.Time{}, map[string]time.Time{}
-	w, err := b.c.Watch(ctx, &platformv1.ApplicationList{})
+	// An informer, not a bare watch: it lists again and resumes by itself
+	// when the API server ends a watch.
+	informers, err := cache.New(b.cfg, cache.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		return burstResult{}, err
 	}
-	defer w.Stop()
-	go func() {
-		for ev := range w.ResultChan() {
-			if app, ok := ev.Object.(*platformv1.Application); ok && app.Status.Phase == platformv1.PhaseRunning {
-				key := app.Namespace + "/" + app.Name
-				mu.Lock()
-				if _, seen := running[key]; !seen {
-					running[key] = time.Now()
-				}
-				mu.Unlock()
+	inf, err := informers.GetInformer(ctx, &platformv1.Application{})
+	if err != nil {
+		return burstResult{}, err
+	}
+	seen := func(obj any) {
+		if app, ok := obj.(*platformv1.Application); ok && app.Status.Phase == platformv1.PhaseRunning {
+			key := app.Namespace + "/" + app.Name
+			mu.Lock()
+			if _, seen := running[key]; !seen {
+				running[key] = time.Now()
 			}
+			mu.Unlock()
 		}
-	}()
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: seen, UpdateFunc: func(_, obj any) { seen(obj) },
+	}); err != nil {
+		return burstResult{}, err
+	}
+	ictx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = informers.Start(ictx) }()
+	if !informers.WaitForCacheSync(ctx) {
+		return burstResult{}, fmt.Errorf("the Application informer did not sync")
+	}
 
 	start := time.Now()
 	var handOnce sync.Once

@@ -28,9 +28,9 @@ type Operator struct {
 
 	MetricsAddr string // METRICS_ADDR [:9090]: /metrics, /healthz, /readyz
 
-	MaxConcurrentReconciles int     // MAX_CONCURRENT_RECONCILES [4]
-	KubeAPIQPS              float32 // KUBE_API_QPS [50]
-	KubeAPIBurst            int     // KUBE_API_BURST [100]
+	MaxConcurrentReconciles int     // MAX_CONCURRENT_RECONCILES [8]
+	KubeAPIQPS              float32 // KUBE_API_QPS [200]
+	KubeAPIBurst            int     // KUBE_API_BURST [400]
 
 	PreviewMaxTTL time.Duration // PREVIEW_MAX_TTL [720h]
 
@@ -161,9 +161,9 @@ func Parse(getenv func(string) string) (Operator, error) {
 		ClusterIssuer:           get("CLUSTER_ISSUER", "letsencrypt-prod"),
 		LeaseNamespace:          get("LEASE_NAMESPACE", ""),
 		MetricsAddr:             get("METRICS_ADDR", ":9090"),
-		MaxConcurrentReconciles: integer("MAX_CONCURRENT_RECONCILES", 4),
-		KubeAPIQPS:              float32(integer("KUBE_API_QPS", 50)),
-		KubeAPIBurst:            integer("KUBE_API_BURST", 100),
+		MaxConcurrentReconciles: integer("MAX_CONCURRENT_RECONCILES", 8),
+		KubeAPIQPS:              float32(integer("KUBE_API_QPS", 200)),
+		KubeAPIBurst:            integer("KUBE_API_BURST", 400),
 	}
 	if c.DBAdminURL != "" {
 		u, err := url.Parse(c.DBAdminURL)
@@ -306,7 +306,7 @@ func (c Operator) WithDefaults() Operator {
 		c.DBAppConnectionLimit = 20
 	}
 	if c.MaxConcurrentReconciles == 0 {
-		c.MaxConcurrentReconciles = 4
+		c.MaxConcurrentReconciles = 8
 	}
 	return c
 }

@@ -24,7 +24,7 @@ func TestParse(t *testing.T) {
 			name: "defaults",
 			env:  map[string]string{"DB_ADMIN_URL": "postgres://a:b@db:5432/p", "BASE_DOMAIN": "apps.example.com"},
 			check: func(t *testing.T, c Operator) {
-				if c.IngressClass != "nginx" || c.MetricsAddr != ":9090" || c.MaxConcurrentReconciles != 4 || c.KubeAPIQPS != 50 {
+				if c.IngressClass != "nginx" || c.MetricsAddr != ":9090" || c.MaxConcurrentReconciles != 8 || c.KubeAPIQPS != 200 {
 					t.Errorf("unexpected defaults: %+v", c)
 				}
 				if c.LeaderElection || c.PreviewMaxTTL != 720*time.Hour {

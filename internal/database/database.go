@@ -62,7 +62,9 @@ func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisio
 		// The parse error can quote the URL, password included: never pass it on.
 		return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL (want postgres://user:password@host:port/db)")
 	}
-	cfg.MaxConns = 4
+	// As many as the operator runs reconciles at once, so none waits for a
+	// connection; the drift sweep and health checks are brief.
+	cfg.MaxConns = 10
 	cfg.ConnConfig.RuntimeParams["lock_timeout"] = adminLockTimeout
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = adminStatementTimeout
 	if opts.ConnectionLimit == 0 {
@@ -271,18 +273,20 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 
 	// The database itself: nobody may create in schema public or connect
 	// without being granted CONNECT by name (PostgreSQL 15 already does
-	// the first; older servers and restored dumps may not).
-	if s.publicCreate || s.publicConnect || !s.appConnect {
-		// These change one shared catalog row (the database's or schema
-		// public's ACL); concurrent reconciles would fail with "tuple
-		// concurrently updated", so they take turns.
-		add("SELECT pg_advisory_xact_lock(%d)", sharedACLLock)
-	}
+	// the first; older servers and restored dumps may not). These change
+	// one shared catalog row each, which concurrent transactions cannot
+	// (“tuple concurrently updated”): they run after the app's own
+	// statements, in a short transaction of their own that takes turns with
+	// other reconciles through an advisory lock.
+	var shared []string
 	if s.publicCreate {
-		add("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+		shared = append(shared, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
 	}
 	if s.publicConnect {
-		add("REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC", db)
+		shared = append(shared, fmt.Sprintf("REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC", db))
+	}
+	if !s.appConnect {
+		shared = append(shared, fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", db, app))
 	}
 	if !s.appRoleExists {
 		v, err := verifier()
@@ -302,9 +306,6 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 		if s.appConnLimit != p.opts.ConnectionLimit {
 			add("ALTER ROLE %s WITH CONNECTION LIMIT %d", app, p.opts.ConnectionLimit)
 		}
-	}
-	if !s.appConnect {
-		add("GRANT CONNECT ON DATABASE %s TO %s", db, app)
 	}
 	if !s.adminIsSuper && !s.adminIsMember {
 		// A non-superuser admin needs membership to create a schema owned by the
@@ -340,7 +341,13 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 		// EXECUTE to its anon role for the functions anyone may call.
 		add("ALTER DEFAULT PRIVILEGES FOR ROLE %s REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC", app)
 	}
-	return p.execAll(ctx, stmts)
+	if err := p.execAll(ctx, stmts); err != nil {
+		return err
+	}
+	if len(shared) == 0 {
+		return nil
+	}
+	return p.execAll(ctx, append([]string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", sharedACLLock)}, shared...))
 }
 
 // execAll runs statements in one transaction: all or nothing.

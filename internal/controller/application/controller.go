@@ -151,19 +151,22 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 			return err
 		}
 	}
+	// Owned children reach their Application through the controller owner
+	// reference. The Deployment's status is read (availability), so all its
+	// updates count; the other children matter only when what Plattr wrote
+	// changed.
+	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &platformv1.Application{}, handler.OnlyControllerOwner())
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&platformv1.Application{}, builder.WithPredicates(appChanged)).
-		// The Deployment's status is read (availability), so all its
-		// updates count; the other children matter only when what Plattr
-		// wrote changed.
-		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.Service{}, builder.WithPredicates(childChanged)).
-		Owns(&corev1.ServiceAccount{}, builder.WithPredicates(childChanged)).
-		Owns(&corev1.Secret{}, builder.WithPredicates(childChanged)).
-		Owns(&corev1.ConfigMap{}, builder.WithPredicates(childChanged)).
-		Owns(&networkingv1.Ingress{}, builder.WithPredicates(childChanged)).
-		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, builder.WithPredicates(childChanged)).
-		Owns(&policyv1.PodDisruptionBudget{}, builder.WithPredicates(childChanged)).
+		Named("application").
+		Watches(&platformv1.Application{}, r.fairQueue(), builder.WithPredicates(appChanged)).
+		Watches(&appsv1.Deployment{}, owner).
+		Watches(&corev1.Service{}, owner, builder.WithPredicates(childChanged)).
+		Watches(&corev1.ServiceAccount{}, owner, builder.WithPredicates(childChanged)).
+		Watches(&corev1.Secret{}, owner, builder.WithPredicates(childChanged)).
+		Watches(&corev1.ConfigMap{}, owner, builder.WithPredicates(childChanged)).
+		Watches(&networkingv1.Ingress{}, owner, builder.WithPredicates(childChanged)).
+		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, owner, builder.WithPredicates(childChanged)).
+		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(childChanged)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.Config.MaxConcurrentReconciles,
 			SkipNameValidation:      &skipNameValidation,

@@ -118,7 +118,9 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) (ctrl.Result, error) 
 // time to Running.
 func (r *Reconciler) recordTransition(s *scope, prevReady *metav1.Condition) {
 	from, to := s.before.Status.Phase, s.app.Status.Phase
-	if from == to {
+	// A new app's first phase is no news (and an Event is a write, for
+	// every app of a burst); every later change is.
+	if from == to || (from == "" && to != platformv1.PhaseFailed && to != platformv1.PhaseRunning) {
 		return
 	}
 	kind := corev1.EventTypeNormal

@@ -328,7 +328,7 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 	}
 	st := d.Status
 	if st.ObservedGeneration < d.Generation {
-		return false, "waiting for the Deployment controller to observe the new spec"
+		return false, fmt.Sprintf("rolling out: waiting for %d replica(s) of the current version to be available", want)
 	}
 	available := false
 	for _, c := range st.Conditions {
@@ -337,7 +337,9 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 		}
 	}
 	if !available || st.UpdatedReplicas < want || st.AvailableReplicas < want || st.Replicas > st.UpdatedReplicas {
-		return false, fmt.Sprintf("%d of %d replicas updated and %d available", st.UpdatedReplicas, want, st.AvailableReplicas)
+		// No counts in the message: each would be a status write per pod
+		// becoming ready, for every app of a burst.
+		return false, fmt.Sprintf("rolling out: waiting for %d replica(s) of the current version to be available", want)
 	}
 	return true, fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, want)
 }
