@@ -60,6 +60,10 @@ bench: deps tools ## Benchmarks with figures: apply-to-Running on the real contr
 bench-scale: deps build ## N apps (APPS=1000) against a baseline: throughput, latency, writes, CPU, RSS, idle cost, orphans.
 	go run ./hack/benchscale -apps $(or $(APPS),1000) $(BENCH_FLAGS)
 
+.PHONY: chaos
+chaos: deps tools ## SIGKILL the operator at random while 200 apps are created, edited, rotated, deleted; check it converges.
+	PLATTR_CHAOS_APPS=$(or $(APPS),200) PLATTR_CHAOS_KILLS=$(or $(KILLS),20) go test -count=1 -v -timeout 30m -run TestChaos ./internal/controller/application/
+
 .PHONY: fuzz
 fuzz: ## Fuzz the name generator for longer (FUZZ_TIME=1m).
 	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/

@@ -75,14 +75,15 @@ func waitSettled(t testing.TB, ns, name string) *platformv1.Application {
 func waitGone(t testing.TB, ns, name string) {
 	t.Helper()
 	eventually(t, runningTimeout, ns+"/"+name+" to be deleted", func() error {
-		err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &platformv1.Application{})
+		app := &platformv1.Application{}
+		err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, app)
 		if isNotFound(err) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("still there: %s", describeConditions(getApp(t, ns, name)))
+		return fmt.Errorf("still there: %s", describeConditions(app))
 	})
 }
 
