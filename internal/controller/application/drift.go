@@ -36,32 +36,18 @@ func (d *driftSweep) NeedLeaderElection() bool { return true }
 
 // Start sweeps every interval until ctx ends.
 func (d *driftSweep) Start(ctx context.Context) error {
-	tick := time.NewTicker(d.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	return wakeEvery(ctx, d.interval, d.wake, func(ctx context.Context) []types.NamespacedName {
 		drifted, err := d.sweep(ctx)
 		if err != nil {
 			// A backend outage is the reconciler's to report; try next time.
 			log.FromContext(ctx).V(1).Info("database drift sweep skipped", "error", err.Error())
-			continue
 		}
-		for _, app := range drifted {
-			select {
-			case d.wake <- event.TypedGenericEvent[*platformv1.Application]{Object: app}:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-	}
+		return drifted
+	})
 }
 
 // sweep returns the apps whose database drifted.
-func (d *driftSweep) sweep(ctx context.Context) ([]*platformv1.Application, error) {
+func (d *driftSweep) sweep(ctx context.Context) ([]types.NamespacedName, error) {
 	list := &platformv1.ApplicationList{}
 	if err := d.r.List(ctx, list); err != nil {
 		return nil, err
@@ -86,13 +72,13 @@ func (d *driftSweep) sweep(ctx context.Context) ([]*platformv1.Application, erro
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	seen := map[types.NamespacedName]bool{}
-	var drifted []*platformv1.Application
+	var drifted []types.NamespacedName
 	for i, app := range apps {
 		key := client.ObjectKeyFromObject(app)
 		seen[key] = true
 		o := observed[names[i].AppRole]
 		if !o.SchemaExists || !o.RoleCanLogin {
-			drifted = append(drifted, app)
+			drifted = append(drifted, key)
 			continue
 		}
 		if o.Verifier == "" || d.verified[key] == o.Verifier {
@@ -105,7 +91,7 @@ func (d *driftSweep) sweep(ctx context.Context) ([]*platformv1.Application, erro
 		if d.r.DB.PasswordMatches(o.Verifier, string(secret.Data[platformv1.KeyDBPassword])) {
 			d.verified[key] = o.Verifier
 		} else {
-			drifted = append(drifted, app)
+			drifted = append(drifted, key)
 		}
 	}
 	for key := range d.verified {

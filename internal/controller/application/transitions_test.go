@@ -365,15 +365,7 @@ func TestDeletionWhileTheObjectStoreIsDownNamesItAndFinishesWhenItReturns(t *tes
 	ns := newNamespace(t)
 	create(t, newApp(ns, "patient", withBuckets(platformv1.BucketSpec{Name: "b"})))
 	waitSettled(t, ns, "patient")
-	if err := s3.Server.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = s3.Start(context.Background())
-		}
-	})
+	restartObjectStore := stopObjectStore(t)
 	deleteApp(t, ns, "patient")
 	eventually(t, runningTimeout, "Ready to name the object store", func() error {
 		c := condition(getApp(t, ns, "patient"), platformv1.ConditionReady)
@@ -383,14 +375,33 @@ func TestDeletionWhileTheObjectStoreIsDownNamesItAndFinishesWhenItReturns(t *tes
 		return nil
 	})
 	time.Sleep(8 * time.Second) // let the backoff grow past the recovery check
-	if err := s3.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
+	restartObjectStore()
 	start := time.Now()
 	waitGone(t, ns, "patient")
 	if d := time.Since(start); d > 8*time.Second {
 		t.Errorf("deleted %s after the object store returned; want it noticed within the 5 s recovery check", d.Round(time.Millisecond))
+	}
+}
+
+// stopObjectStore stops versitygw for the rest of a test; the returned
+// function starts it again (the cleanup does, if the test did not).
+func stopObjectStore(t *testing.T) (restart func()) {
+	t.Helper()
+	if err := s3.Server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = s3.Start(context.Background())
+		}
+	})
+	return func() {
+		t.Helper()
+		if err := s3.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		restarted = true
 	}
 }
 
@@ -498,15 +509,7 @@ func TestANewImageRollsOutWhileACapabilityIsDown(t *testing.T) {
 	ns := newNamespace(t)
 	create(t, newApp(ns, "resilient", withBuckets(platformv1.BucketSpec{Name: "b"}), withDatabase))
 	waitSettled(t, ns, "resilient")
-	if err := s3.Server.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = s3.Start(context.Background())
-		}
-	})
+	restartObjectStore := stopObjectStore(t)
 	update(t, client.ObjectKey{Namespace: ns, Name: "resilient"}, &platformv1.Application{}, func(a *platformv1.Application) {
 		a.Spec.ImageRef = "registry.example.com/resilient:2"
 	})
@@ -531,10 +534,7 @@ func TestANewImageRollsOutWhileACapabilityIsDown(t *testing.T) {
 		}
 		return nil
 	})
-	if err := s3.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
+	restartObjectStore()
 	waitSettled(t, ns, "resilient")
 }
 

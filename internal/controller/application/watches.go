@@ -108,9 +108,34 @@ func (w *backendWatch) failed(backend string, app *platformv1.Application) {
 	w.waiting[backend][client.ObjectKeyFromObject(app)] = true
 }
 
-// Start pings the backends apps wait for until ctx ends.
+// Start pings the backends apps wait for, every interval, until ctx ends.
 func (w *backendWatch) Start(ctx context.Context) error {
-	tick := time.NewTicker(w.interval)
+	return wakeEvery(ctx, w.interval, w.events, w.recovered)
+}
+
+// recovered pings each backend apps wait for and returns the apps of those
+// that answer.
+func (w *backendWatch) recovered(ctx context.Context) []types.NamespacedName {
+	var out []types.NamespacedName
+	for backend, ping := range w.pings {
+		if !w.hasWaiting(backend) {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, w.interval)
+		err := ping(pctx)
+		cancel()
+		if err == nil {
+			out = append(out, w.take(backend)...)
+		}
+	}
+	return out
+}
+
+// wakeEvery calls find every interval until ctx ends and reconciles the
+// apps it returns.
+func wakeEvery(ctx context.Context, interval time.Duration, wake chan<- event.TypedGenericEvent[*platformv1.Application],
+	find func(context.Context) []types.NamespacedName) error {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
@@ -118,23 +143,12 @@ func (w *backendWatch) Start(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		for backend, ping := range w.pings {
-			if !w.hasWaiting(backend) {
-				continue
-			}
-			pctx, cancel := context.WithTimeout(ctx, w.interval)
-			err := ping(pctx)
-			cancel()
-			if err != nil {
-				continue
-			}
-			for _, key := range w.take(backend) {
-				app := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-				select {
-				case w.events <- event.TypedGenericEvent[*platformv1.Application]{Object: app}:
-				case <-ctx.Done():
-					return nil
-				}
+		for _, key := range find(ctx) {
+			app := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+			select {
+			case wake <- event.TypedGenericEvent[*platformv1.Application]{Object: app}:
+			case <-ctx.Done():
+				return nil
 			}
 		}
 	}
