@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -39,6 +42,14 @@ var capabilityConditions = []string{
 // maxAttempts — so a retry that fails the same way writes nothing.
 func (r *Reconciler) finish(ctx context.Context, s *scope) (ctrl.Result, error) {
 	app := s.app
+	if slices.ContainsFunc(s.errs, namespaceTerminating) {
+		// The namespace is being deleted: the namespace controller removes
+		// the children first and the app after, and the app's own deletion
+		// brings the cleanup. Recreating children would be refused, so this
+		// is no failure to report or retry.
+		app.Status = *s.before.Status.DeepCopy()
+		return ctrl.Result{}, nil
+	}
 	prevReady := meta.FindStatusCondition(s.before.Status.Conditions, platformv1.ConditionReady)
 
 	var notReady *metav1.Condition
@@ -112,6 +123,12 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) (ctrl.Result, error) 
 	}
 	metrics.CountReconcile(app.Namespace, app.Name, outcome)
 	return result, err
+}
+
+// namespaceTerminating: the API server refused a write because the app's
+// namespace is being deleted.
+func namespaceTerminating(err error) bool {
+	return apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)
 }
 
 // recordTransition emits an Event when the phase changes and observes the

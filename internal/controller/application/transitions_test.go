@@ -585,3 +585,42 @@ func TestADriftedPasswordIsNoticedAndSetBack(t *testing.T) {
 		t.Errorf("phase %s after the password was set back", app.Status.Phase)
 	}
 }
+
+// Found by make bench-scale: deleting a namespace removes the children
+// before the app; the operator recreated them, was refused ("namespace is
+// being terminated") and turned the apps Failed, retrying against the
+// cleanup.
+func TestDeletingTheNamespaceCleansUpWithoutFailing(t *testing.T) {
+	ns := runningApp(t, "evicted")
+	ctx := context.Background()
+	if err := k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(runningTimeout)
+	for {
+		app := &platformv1.Application{}
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "evicted"}, app)
+		if isNotFound(err) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if app.Status.Phase == platformv1.PhaseFailed || condition(app, platformv1.ConditionDeploymentReady).Reason == platformv1.ReasonApplyFailed {
+			t.Fatalf("the app failed while its namespace was deleted: %s", describeConditions(app))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app is still there: %s", describeConditions(app))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	admin, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var schemas int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = 'staging_evicted'").Scan(&schemas); err != nil || schemas != 0 {
+		t.Errorf("schema left after the namespace went: %d (%v)", schemas, err)
+	}
+}
