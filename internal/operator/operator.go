@@ -9,6 +9,11 @@ import (
 	"net/http"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -64,13 +69,17 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	defer db.Close()
 
 	managed := labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})
-	cacheOpts := cache.Options{
-		// Only Plattr's own Secrets are cached: caching every Secret of the
-		// cluster would cost memory and read access the operator does not need.
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:    {Label: managed},
-			&corev1.ConfigMap{}: {Label: managed},
-		},
+	// Only Plattr's own objects of each child kind are cached: caching every
+	// Secret, Deployment or ServiceAccount of the cluster would cost memory
+	// (and read access, for Secrets) the operator does not need. A child
+	// whose label was removed by hand looks missing and is applied again,
+	// which puts the label back.
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{}}
+	for _, kind := range []client.Object{
+		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &corev1.Service{},
+		&appsv1.Deployment{}, &networkingv1.Ingress{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{},
+	} {
+		cacheOpts.ByObject[kind] = cache.ByObject{Label: managed}
 	}
 	if len(cfg.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
