@@ -74,6 +74,28 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "retry, resync, drift, deadline, limits and the shared-keys opt-in, all named at once",
+			env: map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "RETRY_MAX_BACKOFF": "soon",
+				"RESYNC_INTERVAL": "-1h", "DRIFT_CHECK_INTERVAL": "0s", "DEPLOYMENT_PROGRESS_DEADLINE": "1ms",
+				"DB_APP_CONNECTION_LIMIT": "0", "S3_ALLOW_SHARED_KEYS": "maybe"},
+			wantErr: []string{"RETRY_MAX_BACKOFF=", "RESYNC_INTERVAL=", "DRIFT_CHECK_INTERVAL=", "DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s",
+				"DB_APP_CONNECTION_LIMIT=", "S3_ALLOW_SHARED_KEYS="},
+		},
+		{
+			name: "new settings' defaults and values",
+			env: map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "RETRY_MAX_BACKOFF": "30s",
+				"DB_APP_CONNECTION_LIMIT": "-1", "S3_ALLOW_SHARED_KEYS": "true"},
+			check: func(t *testing.T, c Operator) {
+				if c.RetryMaxBackoff != 30*time.Second || c.ResyncInterval != 2*time.Hour || c.DriftCheckInterval != time.Minute ||
+					c.ProgressDeadline != 10*time.Minute || c.DBAppConnectionLimit != -1 || !c.S3.AllowSharedKeys {
+					t.Errorf("unexpected: %+v", c)
+				}
+				if d := (Operator{}).WithDefaults(); d.RetryMaxBackoff != 5*time.Minute || d.DBAppConnectionLimit != 20 || d.MaxConcurrentReconciles != 8 {
+					t.Errorf("WithDefaults: %+v", d)
+				}
+			},
+		},
+		{
 			name: "watch namespaces",
 			env:  map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "WATCH_NAMESPACES": "staging, uat,,"},
 			check: func(t *testing.T, c Operator) {
