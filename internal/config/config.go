@@ -27,6 +27,9 @@ type Operator struct {
 	WatchNamespaces []string // WATCH_NAMESPACES, comma-separated [all]
 
 	MetricsAddr string // METRICS_ADDR [:9090]: /metrics, /healthz, /readyz
+	// Pprof serves Go's /debug/pprof/ on the metrics address (PPROF
+	// [false]), for profiling memory and CPU at scale.
+	Pprof bool
 
 	MaxConcurrentReconciles int     // MAX_CONCURRENT_RECONCILES [8]
 	KubeAPIQPS              float32 // KUBE_API_QPS [200]
@@ -173,6 +176,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 		}
 	}
 	c.LeaderElection = boolean("LEADER_ELECTION", false)
+	c.Pprof = boolean("PPROF", false)
 	if c.LeaderElection && c.LeaseNamespace == "" {
 		errs = append(errs, errors.New("LEASE_NAMESPACE is not set: leader election needs the namespace of its Lease, e.g. plattr-system"))
 	}

@@ -344,10 +344,18 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 	if err := p.execAll(ctx, stmts); err != nil {
 		return err
 	}
-	if len(shared) == 0 {
+	return p.execShared(ctx, shared...)
+}
+
+// execShared runs statements that change the database's or schema public's
+// ACL — one shared catalog row each, which concurrent transactions cannot
+// change (“tuple concurrently updated”) — in a short transaction that takes
+// turns with the other reconciles through an advisory lock.
+func (p *Provisioner) execShared(ctx context.Context, stmts ...string) error {
+	if len(stmts) == 0 {
 		return nil
 	}
-	return p.execAll(ctx, append([]string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", sharedACLLock)}, shared...))
+	return p.execAll(ctx, append([]string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", sharedACLLock)}, stmts...))
 }
 
 // execAll runs statements in one transaction: all or nothing.
@@ -389,6 +397,14 @@ func (p *Provisioner) Remove(ctx context.Context, n naming.Database, o Owner, ke
 	}
 	if keepData {
 		return nil
+	}
+	if appMine && s.appConnect {
+		// DROP OWNED BY would revoke this grant on the database's one shared
+		// catalog row, which concurrent deletions cannot; it goes first, in
+		// turn with the others.
+		if err := p.execShared(ctx, fmt.Sprintf("REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM %s", q(s.database), q(n.AppRole))); err != nil {
+			return err
+		}
 	}
 	var stmts []string
 	if mine(s.schemaExists, s.schemaMarker) {

@@ -317,3 +317,32 @@ func TestConcurrentEnsuresOfManyAppsAllSucceed(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Found by make bench-scale at 1,000 apps: concurrent deletions failed in
+// DROP OWNED BY with "tuple concurrently updated" (it revoked each role's
+// CONNECT on the one database row).
+func TestConcurrentRemovesOfManyAppsAllSucceed(t *testing.T) {
+	ctx := context.Background()
+	const n = 24
+	for i := range n {
+		name := fmt.Sprintf("gone%d", i)
+		if _, err := prov.Ensure(ctx, names(name), database.Owner{Namespace: "ns", Name: name}, "gone-password-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			name := fmt.Sprintf("gone%d", i)
+			if err := prov.Remove(ctx, names(name), database.Owner{Namespace: "ns", Name: name}, false); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -105,12 +106,8 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Scheme: Scheme(),
 		Cache:  cacheOpts,
 		Metrics: metricsserver.Options{
-			BindAddress: cfg.MetricsAddr,
-			ExtraHandlers: map[string]http.Handler{
-				// healthz.Handler serves checks at paths relative to its mount point.
-				"/healthz": http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}),
-				"/readyz":  http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"cache": ready}}),
-			},
+			BindAddress:   cfg.MetricsAddr,
+			ExtraHandlers: extraHandlers(cfg, ready),
 		},
 		HealthProbeBindAddress:        "0",
 		LeaderElection:                cfg.LeaderElection,
@@ -162,6 +159,21 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// extraHandlers are served beside /metrics: health, readiness and, when
+// PPROF is set, Go's profiles.
+func extraHandlers(cfg config.Operator, ready healthz.Checker) map[string]http.Handler {
+	h := map[string]http.Handler{
+		// healthz.Handler serves checks at paths relative to its mount point.
+		"/healthz": http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}),
+		"/readyz":  http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"cache": ready}}),
+	}
+	if cfg.Pprof {
+		h["/debug/pprof/"] = http.HandlerFunc(pprof.Index)
+		h["/debug/pprof/profile"] = http.HandlerFunc(pprof.Profile)
+	}
+	return h
 }
 
 // +kubebuilder:rbac:groups=platform.internal,resources=previewenvironments,verbs=get;list;watch

@@ -27,7 +27,7 @@ func get(url string) (int, string, error) {
 func TestMetricsAndHealthEndpoints(t *testing.T) {
 	ns := runningApp(t, "measured")
 
-	for _, path := range []string{"/healthz", "/readyz"} {
+	for _, path := range []string{"/healthz", "/readyz", "/debug/pprof/heap?debug=1"} {
 		eventually(t, 10*time.Second, path, func() error {
 			code, body, err := get("http://" + metricsAddr + path)
 			if err != nil || code != http.StatusOK {

@@ -174,6 +174,7 @@ func operatorConfig() config.Operator {
 		KubeAPIBurst:            200,
 		PreviewMaxTTL:           720 * time.Hour,
 		DriftCheckInterval:      time.Second,
+		Pprof:                   true,
 		S3: config.S3{
 			Endpoint: s3.Endpoint(), Region: "us-east-1", AccessKey: s3.AccessKey, SecretKey: s3.SecretKey,
 			AdminEndpoint: s3.AdminEndpoint(),
