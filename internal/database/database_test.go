@@ -301,21 +301,10 @@ func TestConnectionURLIsPlainLibpq(t *testing.T) {
 // one database failed with "tuple concurrently updated".
 func TestConcurrentEnsuresOfManyAppsAllSucceed(t *testing.T) {
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, 24)
-	for i := range 24 {
-		wg.Go(func() {
-			name := fmt.Sprintf("burst%d", i)
-			if _, err := prov.Ensure(ctx, names(name), database.Owner{Namespace: "ns", Name: name}, "burst-password-1"); err != nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	forEachAppAtOnce(t, "burst", 24, func(n naming.Database, o database.Owner) error {
+		_, err := prov.Ensure(ctx, n, o, "burst-password-1")
+		return err
+	})
 }
 
 // Found by make bench-scale at 1,000 apps: concurrent deletions failed in
@@ -330,12 +319,21 @@ func TestConcurrentRemovesOfManyAppsAllSucceed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	forEachAppAtOnce(t, "gone", n, func(n naming.Database, o database.Owner) error {
+		return prov.Remove(ctx, n, o, false)
+	})
+}
+
+// forEachAppAtOnce runs do for apps <prefix>0…<prefix>n-1, all at once, and
+// reports every failure.
+func forEachAppAtOnce(t *testing.T, prefix string, n int, do func(naming.Database, database.Owner) error) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			name := fmt.Sprintf("gone%d", i)
-			if err := prov.Remove(ctx, names(name), database.Owner{Namespace: "ns", Name: name}, false); err != nil {
+			name := fmt.Sprintf("%s%d", prefix, i)
+			if err := do(names(name), database.Owner{Namespace: "ns", Name: name}); err != nil {
 				errs <- fmt.Errorf("%s: %w", name, err)
 			}
 		})

@@ -56,7 +56,7 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) error {
 		if clientSecret, err = database.NewPassword(); err != nil {
 			return r.authFailed(s, err)
 		}
-		if s.before.Status.ObservedGeneration > 0 && hadAuth(s.before) {
+		if s.before.Status.ObservedGeneration > 0 {
 			r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventRotated, "Rotate",
 				"Secret %s was missing: issued a new client secret", objects.AuthSecret)
 		}
@@ -156,9 +156,7 @@ func (r *Reconciler) authFailed(s *scope, err error) error {
 	} else {
 		setCondition(s.app, platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonIdentityProviderUnavailable,
 			fmt.Sprintf("%v; check that %s is reachable and the operator's credentials for it", err, r.Identity.Name()))
-	}
-	if !errors.Is(err, identity.ErrConflict) {
-		r.backends.failed(backendIdentity, s.app)
+		r.backends.failed(backendIdentity, s.app) // retried at once when it answers
 	}
 	return s.fail(err)
 }

@@ -94,9 +94,7 @@ func (r *Reconciler) databaseFailed(s *scope, err error) error {
 	} else {
 		setCondition(s.app, platformv1.ConditionDatabaseReady, metav1.ConditionFalse, platformv1.ReasonDatabaseUnavailable,
 			fmt.Sprintf("PostgreSQL: %v; check DB_ADMIN_URL and that the server is reachable", err))
-	}
-	if !errors.Is(err, database.ErrConflict) {
-		r.backends.failed(backendDatabase, s.app)
+		r.backends.failed(backendDatabase, s.app) // retried at once when it answers
 	}
 	return s.fail(err)
 }

@@ -69,9 +69,9 @@ func (r *Reconciler) ensureFinalizers(ctx context.Context, app *platformv1.Appli
 	want := slices.Clone(app.Finalizers)
 	legacy := slices.Contains(want, platformv1.FinalizerLegacyCleanup)
 	enabled := map[string]bool{
-		platformv1.FinalizerDatabase: app.Spec.DatabaseEnabled() || (legacy && hadDatabase(app)),
-		platformv1.FinalizerStorage:  app.Spec.StorageEnabled() || (legacy && hadStorage(app)),
-		platformv1.FinalizerAuth:     app.Spec.AuthEnabled() || (legacy && hadAuth(app)),
+		platformv1.FinalizerDatabase: app.Spec.DatabaseEnabled() || (legacy && provisioned(app, platformv1.ConditionDatabaseReady)),
+		platformv1.FinalizerStorage:  app.Spec.StorageEnabled() || (legacy && provisioned(app, platformv1.ConditionStorageReady)),
+		platformv1.FinalizerAuth:     app.Spec.AuthEnabled() || (legacy && provisioned(app, platformv1.ConditionAuthReady)),
 	}
 	for _, step := range cleanupSteps {
 		if enabled[step.finalizer] && step.configured(r) && !slices.Contains(want, step.finalizer) {
@@ -175,22 +175,9 @@ func sameCondition(before, after *platformv1.Application, typ string) bool {
 	return b != nil && a != nil && b.Status == a.Status && b.Reason == a.Reason && b.Message == a.Message
 }
 
-// hadDatabase, hadStorage and hadAuth read what versions before the
-// capability finalizers recorded, only to migrate their single finalizer:
-// the spec asks for the capability, or it was provisioned before the spec
-// stopped asking.
-func hadDatabase(app *platformv1.Application) bool {
-	return app.Spec.DatabaseEnabled() || provisioned(app, platformv1.ConditionDatabaseReady)
-}
-
-func hadStorage(app *platformv1.Application) bool {
-	return app.Spec.StorageEnabled() || provisioned(app, platformv1.ConditionStorageReady)
-}
-
-func hadAuth(app *platformv1.Application) bool {
-	return app.Spec.AuthEnabled() || provisioned(app, platformv1.ConditionAuthReady)
-}
-
+// provisioned reads what versions before the capability finalizers
+// recorded — a capability provisioned before the spec stopped asking for it
+// — only to migrate their single finalizer, and for Events.
 func provisioned(app *platformv1.Application, typ string) bool {
 	c := meta.FindStatusCondition(app.Status.Conditions, typ)
 	return c != nil && c.Reason == platformv1.ReasonProvisioned

@@ -160,9 +160,7 @@ func (r *Reconciler) storageFailed(s *scope, err error) error {
 	default:
 		setCondition(s.app, platformv1.ConditionStorageReady, metav1.ConditionFalse, platformv1.ReasonObjectStoreUnavailable,
 			fmt.Sprintf("%v; check that the object store is reachable and S3_ENDPOINT and its keys are right", err))
-	}
-	if !errors.Is(err, objectstore.ErrConflict) && !errors.Is(err, objectstore.ErrUserConflict) {
-		r.backends.failed(backendObjectStore, s.app)
+		r.backends.failed(backendObjectStore, s.app) // retried at once when it answers
 	}
 	return s.fail(err)
 }
