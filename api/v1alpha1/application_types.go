@@ -320,3 +320,6 @@ type ApplicationList struct {
 func init() {
 	SchemeBuilder.Register(&Application{}, &ApplicationList{})
 }
+
+// StatusConditions lets the capabilities set the app's conditions.
+func (a *Application) StatusConditions() *[]metav1.Condition { return &a.Status.Conditions }

@@ -94,6 +94,27 @@ const (
 	ReasonLastGoodConfiguration = "LastGoodConfiguration"
 )
 
+// Event reasons, on the Application or PreviewEnvironment.
+const (
+	EventPhaseChanged     = "PhaseChanged"
+	EventRestored         = "Restored"
+	EventRotated          = "CredentialsRotated"
+	EventCleanupFailed    = "CleanupFailed"
+	EventCleanedUp        = "CleanedUp"
+	EventReconcileError   = "ReconcileError"
+	EventCleanupAbandoned = "CleanupAbandoned"
+	EventPasswordRestored = "PasswordRestored"
+)
+
+// Paths on an app's host.
+const (
+	// AuthCallbackPath is where the identity provider sends users back to
+	// the app; redirect URIs are exact, so apps use AUTH_REDIRECT_URI as given.
+	AuthCallbackPath = "/auth/callback"
+	// PostgRESTPath is where an app's REST API is served.
+	PostgRESTPath = "/api/rest"
+)
+
 // Labels every object of an app carries (SPEC §3).
 const (
 	LabelName        = "app.kubernetes.io/name"

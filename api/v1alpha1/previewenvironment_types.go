@@ -82,3 +82,6 @@ type PreviewEnvironmentList struct {
 func init() {
 	SchemeBuilder.Register(&PreviewEnvironment{}, &PreviewEnvironmentList{})
 }
+
+// StatusConditions lets the capabilities set the preview's conditions.
+func (p *PreviewEnvironment) StatusConditions() *[]metav1.Condition { return &p.Status.Conditions }

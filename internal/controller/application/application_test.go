@@ -20,7 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
-	"github.com/plattr/plattr/internal/controller/application"
+	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/workload"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -109,7 +110,7 @@ func TestDatabaseAppReachesRunning(t *testing.T) {
 	if env["PGRST_DB_CHANNEL"] != "pgrst_staging_shop" || string(data[platformv1.KeyDBPostgRESTChannel]) != env["PGRST_DB_CHANNEL"] {
 		t.Errorf("PostgREST channel %q, app told %q; want pgrst_staging_shop for both", env["PGRST_DB_CHANNEL"], data[platformv1.KeyDBPostgRESTChannel])
 	}
-	if containers["postgrest"].Image != application.PostgRESTImage {
+	if containers["postgrest"].Image != workload.PostgRESTImage {
 		t.Errorf("postgrest image %q", containers["postgrest"].Image)
 	}
 	found := false
@@ -294,7 +295,7 @@ func TestHandDeletedChildrenAreRestoredAndReplicasAreLeftToTheHPA(t *testing.T) 
 		t.Fatal(err)
 	}
 	for _, mf := range d.ManagedFields {
-		if mf.Manager == application.FieldManager && strings.Contains(string(mf.FieldsV1.Raw), `"f:replicas"`) {
+		if mf.Manager == capability.FieldManager && strings.Contains(string(mf.FieldsV1.Raw), `"f:replicas"`) {
 			t.Fatalf("the operator manages spec.replicas although an HPA exists: %s", mf.FieldsV1.Raw)
 		}
 	}
@@ -356,7 +357,7 @@ func TestHandDeletedChildrenAreRestoredAndReplicasAreLeftToTheHPA(t *testing.T) 
 	_ = k8s.List(ctx, events, client.InNamespace(ns))
 	restored := false
 	for _, e := range events.Items {
-		restored = restored || e.Reason == application.EventRestored
+		restored = restored || e.Reason == platformv1.EventRestored
 	}
 	if !restored {
 		t.Error("no Restored event")

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
@@ -39,8 +41,6 @@ import (
 )
 
 const (
-	// FieldManager owns every field Plattr writes with server-side apply.
-	FieldManager = "plattr"
 	// maxAttempts failed reconciles of one generation turn the phase Failed.
 	maxAttempts = 3
 	// settleInterval re-checks an app that waits on something not watched.
@@ -65,7 +65,17 @@ type Reconciler struct {
 	// Secret it waits for appears or goes; nil turns the watch off.
 	SecretMetadata cache.Cache
 
+	// Clock tells the time; nil is the real clock.
+	Clock clock.PassiveClock
+
 	backends *backendWatch
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
 }
 
 // scope is everything one reconcile of one Application knows.
@@ -82,49 +92,11 @@ type scope struct {
 	// terminal: a failure that retrying the same spec will not mend (a
 	// rollout past its progress deadline): Failed at once.
 	terminal bool
-	// envSources are the Secrets and ConfigMaps the capabilities wrote this
-	// reconcile, in phase order: the app container's envFrom.
-	envSources  []envSource
+	// provided holds, per capability, the Secrets and ConfigMaps it wrote
+	// this reconcile: the app container's environment.
+	provided    map[string][]capability.Source
 	workloadUp  bool // the Deployment and Service were applied
-	deployment  *appsv1.Deployment
 	unsupported []string
-}
-
-// capability names what an envSource came from.
-type capability string
-
-const (
-	capabilityDatabase capability = "database"
-	capabilityStorage  capability = "storage"
-	capabilityAuth     capability = "auth"
-)
-
-const (
-	kindSecret    = "Secret"
-	kindConfigMap = "ConfigMap"
-)
-
-// envSource is one object the app container takes its environment from.
-type envSource struct {
-	From capability
-	Kind string // kindSecret or kindConfigMap
-	Name string
-	Data map[string][]byte // for the config hash that rolls pods on change
-}
-
-// provided reports whether the capability wrote its objects this reconcile.
-func (s *scope) provided(c capability) bool {
-	for _, src := range s.envSources {
-		if src.From == c {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *scope) fail(err error) error {
-	s.errs = append(s.errs, err)
-	return err
 }
 
 // SetupWithManager registers the controller and its watches.
@@ -132,13 +104,13 @@ func (s *scope) fail(err error) error {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool) error {
 	pings := map[string]func(context.Context) error{}
 	if r.DB != nil {
-		pings[backendDatabase] = r.DB.Ping
+		pings[capability.BackendDatabase] = r.DB.Ping
 	}
 	if r.Store != nil {
-		pings[backendObjectStore] = r.Store.Ping
+		pings[capability.BackendObjectStore] = r.Store.Ping
 	}
 	if r.Identity != nil {
-		pings[backendIdentity] = r.Identity.Ping
+		pings[capability.BackendIdentity] = r.Identity.Ping
 	}
 	wake := make(chan event.TypedGenericEvent[*platformv1.Application], 1024)
 	r.backends = newBackendWatch(5*time.Second, pings, wake)
@@ -208,7 +180,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, err
 	}
-	s := &scope{app: app, before: app.DeepCopy()}
+	s := &scope{app: app, before: app.DeepCopy(), provided: map[string][]capability.Source{}}
 	s.settled = app.Status.Phase == platformv1.PhaseRunning && app.Status.ObservedGeneration == app.Generation
 
 	if !app.DeletionTimestamp.IsZero() {
@@ -226,7 +198,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}()
 
-	phases := []func(context.Context, *scope) error{
+	caps := r.capabilities()
+	phases := []func(context.Context, *scope, capabilities){
 		r.reconcileDatabase,
 		r.reconcileStorage,
 		r.reconcileAuth,
@@ -235,9 +208,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		r.reconcileIngress,
 	}
 	for _, phase := range phases {
-		// A failing phase records its condition and error in the scope; the
-		// others still run, so independent capabilities make progress.
-		_ = phase(ctx, s)
+		phase(ctx, s, caps)
 	}
 	return ctrl.Result{}, nil
 }

@@ -6,15 +6,18 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/metrics"
 )
 
 // The phase and retry decisions of finish, table-driven: the rules that
@@ -115,5 +118,28 @@ func TestPredicatesDropStatusOnlyUpdates(t *testing.T) {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "a"}}
 	if withoutStatus(d).(*appsv1.Deployment) == d {
 		t.Error("withoutStatus must copy")
+	}
+}
+
+// The time to Running is measured on the injected clock: from creation for
+// a new app.
+func TestTimeToRunningUsesTheClock(t *testing.T) {
+	created := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	r := &Reconciler{Recorder: events.NewFakeRecorder(10), Clock: clocktesting.NewFakePassiveClock(created.Add(90 * time.Second))}
+	app := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", Generation: 1, CreationTimestamp: metav1.NewTime(created)}}
+	before := app.DeepCopy()
+	app.Status.Phase = platformv1.PhaseRunning
+	setCondition(app, platformv1.ConditionReady, metav1.ConditionTrue, platformv1.ReasonAllReady, "ok")
+	sum := func() float64 {
+		m := &dto.Metric{}
+		if err := metrics.ProvisioningDuration.Write(m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleSum()
+	}
+	start := sum()
+	r.recordTransition(&scope{app: app, before: before}, nil)
+	if got := sum() - start; got != 90 {
+		t.Errorf("observed %v s to Running, want 90 (the fake clock's)", got)
 	}
 }

@@ -15,9 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
-	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/metrics"
-	"github.com/plattr/plattr/internal/naming"
 )
 
 // cleanupStep is the external cleanup of one capability, guarded by its
@@ -33,29 +32,29 @@ type cleanupStep struct {
 	watch     string // the backendWatch name, to retry when it returns
 	// configured: the operator can reach this capability's backend.
 	configured func(*Reconciler) bool
-	cleanup    func(context.Context, *Reconciler, *scope, platformv1.DeletionPolicy) error
+	cleanup    func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error
 }
 
 var cleanupSteps = []cleanupStep{
 	{
-		finalizer: platformv1.FinalizerDatabase, what: "the database", backend: "PostgreSQL (DB_ADMIN_URL)", watch: backendDatabase,
+		finalizer: platformv1.FinalizerDatabase, what: "the database", backend: "PostgreSQL (DB_ADMIN_URL)", watch: capability.BackendDatabase,
 		configured: func(r *Reconciler) bool { return r.DB != nil },
-		cleanup: func(ctx context.Context, r *Reconciler, s *scope, policy platformv1.DeletionPolicy) error {
-			return r.DB.Remove(ctx, naming.DatabaseFor(s.app), database.Owner{Namespace: s.app.Namespace, Name: s.app.Name}, policy == platformv1.DeletionPolicyRetain)
+		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error {
+			return c.database.Remove(ctx, databaseSpec(app), retain)
 		},
 	},
 	{
-		finalizer: platformv1.FinalizerStorage, what: "the buckets and keys", backend: "the object store (S3_ENDPOINT)", watch: backendObjectStore,
+		finalizer: platformv1.FinalizerStorage, what: "the buckets and keys", backend: "the object store (S3_ENDPOINT)", watch: capability.BackendObjectStore,
 		configured: func(r *Reconciler) bool { return r.Store != nil },
-		cleanup: func(ctx context.Context, r *Reconciler, s *scope, policy platformv1.DeletionPolicy) error {
-			return r.removeStorage(ctx, s, policy)
+		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error {
+			return c.storage.Remove(ctx, storageSpec(app, r.Config.BaseDomain), retain)
 		},
 	},
 	{
-		finalizer: platformv1.FinalizerAuth, what: "the OIDC client", backend: "the identity provider (KEYCLOAK_URL or DEX_ISSUER_URL)", watch: backendIdentity,
+		finalizer: platformv1.FinalizerAuth, what: "the OIDC client", backend: "the identity provider (KEYCLOAK_URL or DEX_ISSUER_URL)", watch: capability.BackendIdentity,
 		configured: func(r *Reconciler) bool { return r.Identity != nil },
-		cleanup: func(ctx context.Context, r *Reconciler, s *scope, _ platformv1.DeletionPolicy) error {
-			return r.Identity.Remove(ctx, authClient(s.app, naming.Host(s.app, r.Config.BaseDomain), "", nil))
+		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, _ bool) error {
+			return c.auth.Remove(ctx, authSpec(app, r.Config.BaseDomain))
 		},
 	},
 }
@@ -103,6 +102,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	policy := app.Spec.DeletionPolicy()
 	abandon := app.Annotations[platformv1.AnnotationAbandonCleanup] == "true"
 
+	caps := r.capabilities()
 	var left []string
 	for _, step := range cleanupSteps {
 		if !controllerutil.ContainsFinalizer(app, step.finalizer) {
@@ -116,7 +116,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 			err = fmt.Errorf("%w: the app had %s but the operator has no %s configured any more; configure it again, or annotate the app %s=true to leave them behind",
 				errCleanupBlocked, step.what, step.backend, platformv1.AnnotationAbandonCleanup)
 		default:
-			if err = step.cleanup(ctx, r, s, policy); err != nil {
+			if err = step.cleanup(ctx, r, caps, app, policy == platformv1.DeletionPolicyRetain); err != nil {
 				r.backends.failed(step.watch, app)
 				err = fmt.Errorf("cleaning up %s (deletionPolicy %s) at %s: %w; retrying with backoff — if it cannot come back, annotate the app %s=true to leave them behind",
 					step.what, policy, step.backend, err, platformv1.AnnotationAbandonCleanup)
@@ -129,12 +129,12 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 			}
 			setCondition(app, platformv1.ConditionReady, metav1.ConditionFalse, reason, err.Error())
 			if !sameCondition(s.before, app, platformv1.ConditionReady) {
-				r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, EventCleanupFailed, "Delete", "%s", err.Error())
+				r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, platformv1.EventCleanupFailed, "Delete", "%s", err.Error())
 			}
 			return ctrl.Result{}, errors.Join(err, r.patchStatus(ctx, s))
 		}
 		if !abandon {
-			r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, EventCleanedUp, "Delete", "%s cleaned up with policy %s", step.what, policy)
+			r.Recorder.Eventf(app, nil, corev1.EventTypeNormal, platformv1.EventCleanedUp, "Delete", "%s cleaned up with policy %s", step.what, policy)
 		}
 		// Record the progress, so a restart does not redo a finished step.
 		if err := r.removeFinalizers(ctx, app, step.finalizer); err != nil {
@@ -142,7 +142,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		}
 	}
 	if len(left) > 0 {
-		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, EventCleanupAbandoned, "Delete",
+		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, platformv1.EventCleanupAbandoned, "Delete",
 			"%s=true: left %s behind in the backends; remove them by hand", platformv1.AnnotationAbandonCleanup, strings.Join(left, ", "))
 	}
 	if err := r.removeFinalizers(ctx, app, platformv1.FinalizerLegacyCleanup); err != nil {
@@ -181,31 +181,4 @@ func sameCondition(before, after *platformv1.Application, typ string) bool {
 func provisioned(app *platformv1.Application, typ string) bool {
 	c := meta.FindStatusCondition(app.Status.Conditions, typ)
 	return c != nil && c.Reason == platformv1.ReasonProvisioned
-}
-
-// removeStorage applies the deletion policy to the app's buckets: Delete
-// empties (every page, every version) and removes them; Retain keeps them
-// and their data and hands them to the platform's account. The app's keys
-// are revoked either way.
-func (r *Reconciler) removeStorage(ctx context.Context, s *scope, policy platformv1.DeletionPolicy) error {
-	owner := s.app.Namespace + "/" + s.app.Name
-	buckets, err := r.Store.Owned(ctx, naming.BucketsPrefix(s.app), owner)
-	if err != nil {
-		return err
-	}
-	for _, b := range buckets {
-		if policy == platformv1.DeletionPolicyRetain {
-			if err := r.Store.Release(ctx, b); err != nil {
-				return err
-			}
-			continue
-		}
-		if _, err := r.Store.RemoveBucket(ctx, b); err != nil {
-			return err
-		}
-	}
-	if r.Store.PerAppUsers() {
-		return r.Store.RemoveUser(ctx, naming.StorageUser(s.app), owner)
-	}
-	return nil
 }

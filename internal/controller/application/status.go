@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -16,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -23,9 +23,7 @@ import (
 // setCondition records a condition for the current generation. The
 // transition time moves only when the status does.
 func setCondition(app *platformv1.Application, typ string, status metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&app.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: app.Generation,
-	})
+	capability.SetCondition(app, typ, status, reason, msg)
 }
 
 // capabilityConditions are the conditions Ready is derived from.
@@ -145,13 +143,13 @@ func (r *Reconciler) recordTransition(s *scope, prevReady *metav1.Condition) {
 		kind = corev1.EventTypeWarning
 	}
 	ready := meta.FindStatusCondition(s.app.Status.Conditions, platformv1.ConditionReady)
-	r.Recorder.Eventf(s.app, nil, kind, EventPhaseChanged, "Reconcile", "phase %s -> %s: %s", orNone(from), to, ready.Message)
+	r.Recorder.Eventf(s.app, nil, kind, platformv1.EventPhaseChanged, "Reconcile", "phase %s -> %s: %s", orNone(from), to, ready.Message)
 	if to == platformv1.PhaseRunning {
 		start := s.app.CreationTimestamp.Time
 		if prevReady != nil && prevReady.Status != metav1.ConditionTrue && s.before.Status.ObservedGeneration != 0 {
 			start = prevReady.LastTransitionTime.Time
 		}
-		metrics.ProvisioningDuration.Observe(time.Since(start).Seconds())
+		metrics.ProvisioningDuration.Observe(r.now().Sub(start).Seconds())
 	}
 }
 

@@ -67,13 +67,6 @@ func usesSecret(app *platformv1.Application, name, providersSecret string) bool 
 	return false
 }
 
-// Backends an app can wait for.
-const (
-	backendDatabase    = "database"
-	backendObjectStore = "object store"
-	backendIdentity    = "identity provider"
-)
-
 // backendWatch remembers which apps failed because a backend was down and,
 // while any did, pings that backend; when it answers again those apps are
 // reconciled at once.

@@ -1,0 +1,168 @@
+package workload_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/capabilitytest"
+	"github.com/plattr/plattr/internal/capability/workload"
+	"github.com/plattr/plattr/internal/naming"
+)
+
+func spec(needs ...workload.Need) workload.Spec {
+	return workload.Spec{
+		Name: "web", Image: "registry/web:1", Port: 8080, HealthPath: "/healthz",
+		Scaling:  platformv1.ScalingSpec{Min: 1, Max: 3, TargetCPU: 70},
+		Selector: map[string]string{platformv1.LabelApp: "web"},
+		Needs:    needs,
+	}
+}
+
+func need(provided []capability.Source, lastGood []capability.Source, lastGoodErr error) workload.Need {
+	return workload.Need{
+		From: "database", Condition: platformv1.ConditionDatabaseReady, Reason: platformv1.ReasonWaitingForDatabase,
+		What: "the database", Provided: provided,
+		LastGood: func(context.Context) ([]capability.Source, error) { return lastGood, lastGoodErr },
+	}
+}
+
+var dbSecret = []capability.Source{{From: "database", Kind: capability.KindSecret, Name: "web-db", Data: map[string][]byte{"DATABASE_URL": []byte("postgres://x")}}}
+
+func TestEnsureDecisions(t *testing.T) {
+	tests := []struct {
+		name       string
+		spec       workload.Spec
+		dbDown     bool // DatabaseReady False before the workload runs
+		wantReason string
+		wantUp     bool
+		wantWait   bool
+		wantErr    bool
+		wantEnv    []string // envFrom of the app container
+	}{
+		{name: "no image waits for the user", spec: func() workload.Spec { s := spec(); s.Image = ""; return s }(),
+			wantReason: platformv1.ReasonImageMissing, wantWait: true},
+		{name: "a capability not provided yet holds the workload back", spec: spec(need(nil, nil, nil)),
+			wantReason: platformv1.ReasonWaitingForDatabase},
+		{name: "a capability provided now is the pods' environment", spec: spec(need(dbSecret, nil, nil)),
+			wantReason: platformv1.ReasonRollingOut, wantUp: true, wantEnv: []string{"web-db"}},
+		{name: "a capability down keeps the configuration provisioned before", spec: spec(need(nil, dbSecret, nil)), dbDown: true,
+			wantReason: platformv1.ReasonRollingOut, wantUp: true, wantEnv: []string{"web-db"}},
+		{name: "reading the last configuration fails", spec: spec(need(nil, nil, errors.New("api down"))),
+			wantReason: "", wantErr: true},
+		{name: "an envVar's Secret missing names the field and the fix",
+			spec: func() workload.Spec {
+				s := spec()
+				s.EnvVars = []platformv1.EnvVar{{Name: "TOKEN", SecretKeyRef: &platformv1.SecretKeySelector{Name: "tokens", Key: "t"}}}
+				return s
+			}(),
+			wantReason: platformv1.ReasonSecretMissing, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := capabilitytest.App("shop", "web")
+			if tt.dbDown {
+				capability.SetCondition(app, platformv1.ConditionDatabaseReady, metav1.ConditionFalse, platformv1.ReasonDatabaseUnavailable, "PostgreSQL: down")
+			}
+			env := capabilitytest.NewEnv(t)
+			c := &workload.Capability{Kube: env.Kube}
+			res, err := c.Ensure(context.Background(), capabilitytest.Target(app), tt.spec)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error %v", err, tt.wantErr)
+			}
+			if res.Up != tt.wantUp || res.Waiting != tt.wantWait {
+				t.Errorf("result %+v, want up %v waiting %v", res, tt.wantUp, tt.wantWait)
+			}
+			if tt.wantReason != "" {
+				if cond := capabilitytest.Condition(t, app, platformv1.ConditionDeploymentReady); cond.Reason != tt.wantReason {
+					t.Errorf("DeploymentReady %s (%s), want %s", cond.Reason, cond.Message, tt.wantReason)
+				}
+			}
+			d := &appsv1.Deployment{}
+			getErr := env.Client.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "web"}, d)
+			if !tt.wantUp {
+				if getErr == nil {
+					t.Errorf("a Deployment was written although the workload is not up")
+				}
+				return
+			}
+			if getErr != nil {
+				t.Fatal(getErr)
+			}
+			var envFrom []string
+			for _, e := range d.Spec.Template.Spec.Containers[0].EnvFrom {
+				envFrom = append(envFrom, e.SecretRef.Name)
+			}
+			if len(envFrom) != len(tt.wantEnv) || (len(envFrom) > 0 && envFrom[0] != tt.wantEnv[0]) {
+				t.Errorf("envFrom %v, want %v", envFrom, tt.wantEnv)
+			}
+			if tt.dbDown {
+				if cond := capabilitytest.Condition(t, app, platformv1.ConditionDatabaseReady); cond.Status != metav1.ConditionFalse ||
+					cond.Message == "PostgreSQL: down" {
+					t.Errorf("DatabaseReady does not say the workload kept the last configuration: %s", cond.Message)
+				}
+			}
+		})
+	}
+}
+
+// A rollout past its progress deadline fails at once, with the pods' reason.
+func TestProgressDeadlineIsTerminal(t *testing.T) {
+	app := capabilitytest.App("shop", "web")
+	env := capabilitytest.NewEnv(t, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-1", Labels: map[string]string{platformv1.LabelApp: "web"}},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "no such image"}}}}},
+	})
+	c := &workload.Capability{Kube: env.Kube}
+	ctx := context.Background()
+	if _, err := c.Ensure(ctx, capabilitytest.Target(app), spec()); err != nil {
+		t.Fatal(err)
+	}
+	d := &appsv1.Deployment{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, d); err != nil {
+		t.Fatal(err)
+	}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Conditions: []appsv1.DeploymentCondition{{
+		Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "ReplicaSet web-1 has timed out progressing."}}}
+	if err := env.Client.Status().Update(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Ensure(ctx, capabilitytest.Target(app), spec())
+	if !capability.IsTerminal(err) {
+		t.Fatalf("error %v is not terminal", err)
+	}
+	cond := capabilitytest.Condition(t, app, platformv1.ConditionDeploymentReady)
+	if cond.Reason != platformv1.ReasonProgressDeadlineExceeded || !strings.Contains(cond.Message, "ImagePullBackOff") {
+		t.Errorf("DeploymentReady %s: %s; want ProgressDeadlineExceeded naming ImagePullBackOff", cond.Reason, cond.Message)
+	}
+}
+
+// A second Ensure of the same spec writes nothing.
+func TestNoOpWritesNothing(t *testing.T) {
+	app := capabilitytest.App("shop", "web")
+	env := capabilitytest.NewEnv(t)
+	c := &workload.Capability{Kube: env.Kube}
+	ctx := context.Background()
+	s := spec(need(dbSecret, nil, nil))
+	s.Scaling.Min = 2 // with a PDB
+	s.PostgREST = &workload.PostgREST{Secret: "web-db", Names: naming.Database{Schema: "s", AppRole: "r", AnonRole: "a", Channel: "c"}}
+	if _, err := c.Ensure(ctx, capabilitytest.Target(app), s); err != nil {
+		t.Fatal(err)
+	}
+	first := env.Writes()
+	if _, err := c.Ensure(ctx, capabilitytest.Target(app), s); err != nil {
+		t.Fatal(err)
+	}
+	if env.Writes() != first {
+		t.Errorf("the second Ensure wrote %d times, want 0 (first: %d)", env.Writes()-first, first)
+	}
+}

@@ -1,0 +1,239 @@
+package application
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/auth"
+	capdatabase "github.com/plattr/plattr/internal/capability/database"
+	"github.com/plattr/plattr/internal/capability/ingress"
+	"github.com/plattr/plattr/internal/capability/storage"
+	"github.com/plattr/plattr/internal/capability/workload"
+	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/naming"
+)
+
+// An Application composes the shared capabilities: this file says what it
+// asks of each — the names, the Target, the specs — and the phases hand
+// them over. The capabilities do the work and set their conditions.
+
+// capabilities are the operator's capabilities, with its backends.
+type capabilities struct {
+	database *capdatabase.Capability
+	storage  *storage.Capability
+	auth     *auth.Capability
+	workload *workload.Capability
+	ingress  *ingress.Capability
+}
+
+func (r *Reconciler) capabilities() capabilities {
+	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
+	c := capabilities{
+		database: &capdatabase.Capability{Kube: kube},
+		storage:  &storage.Capability{Kube: kube, AllowSharedKeys: r.Config.S3.AllowSharedKeys},
+		auth:     &auth.Capability{Kube: kube, IdP: r.Identity, ProvidersSecret: r.Config.Auth.ProvidersSecret},
+		workload: &workload.Capability{Kube: kube, ProgressDeadline: r.Config.ProgressDeadline},
+		ingress:  &ingress.Capability{Kube: kube, Class: r.Config.IngressClass, ClusterIssuer: r.Config.ClusterIssuer},
+	}
+	// A nil pointer in an interface would not compare nil.
+	if r.DB != nil {
+		c.database.DB = r.DB
+	}
+	if r.Store != nil {
+		c.storage.Store = r.Store
+	}
+	return c
+}
+
+// target is the app as the capabilities see it.
+func target(s *scope) capability.Target {
+	app := s.app
+	return capability.Target{
+		Owner:     app,
+		Namespace: app.Namespace,
+		Controller: metav1.OwnerReference{
+			APIVersion: platformv1.GroupVersion.String(), Kind: "Application", Name: app.Name, UID: app.UID,
+		},
+		Labels:      labels(app),
+		Settled:     s.settled,
+		Established: s.before.Status.ObservedGeneration > 0,
+	}
+}
+
+func labels(app *platformv1.Application) map[string]string {
+	return map[string]string{
+		platformv1.LabelName:        naming.DNSLabel(app.Name),
+		platformv1.LabelManagedBy:   platformv1.ManagedByValue,
+		platformv1.LabelApp:         app.Name,
+		platformv1.LabelEnvironment: string(app.Spec.Environment),
+	}
+}
+
+// selectorLabels select an app's pods; they never change, because a
+// Deployment's selector is immutable.
+func selectorLabels(app *platformv1.Application) map[string]string {
+	return map[string]string{platformv1.LabelName: naming.DNSLabel(app.Name), platformv1.LabelApp: app.Name}
+}
+
+// backendOwner names the app in the backends, on every schema, bucket,
+// user and client it gets.
+func backendOwner(app *platformv1.Application) string { return app.Namespace + "/" + app.Name }
+
+func databaseSpec(app *platformv1.Application) capdatabase.Spec {
+	return capdatabase.Spec{
+		Enabled: app.Spec.DatabaseEnabled(),
+		Names:   naming.DatabaseFor(app),
+		Owner:   database.Owner{Namespace: app.Namespace, Name: app.Name},
+		Secret:  naming.ObjectsFor(app.Name).DatabaseSecret,
+	}
+}
+
+func storageSpec(app *platformv1.Application, baseDomain string) storage.Spec {
+	spec := storage.Spec{
+		Enabled:       app.Spec.StorageEnabled(),
+		BucketName:    func(b string) string { return naming.Bucket(app, b) },
+		BucketsPrefix: naming.BucketsPrefix(app),
+		User:          naming.StorageUser(app),
+		LegacyUser:    naming.LegacyStorageUser(app),
+		Owner:         backendOwner(app),
+		Secret:        naming.ObjectsFor(app.Name).StorageSecret,
+		Origins:       []string{"https://" + naming.Host(app, baseDomain)},
+		Retain:        app.Spec.DeletionPolicy() == platformv1.DeletionPolicyRetain,
+	}
+	if app.Spec.Storage != nil {
+		spec.Buckets = app.Spec.Storage.Buckets
+	}
+	if app.Spec.CORS != nil {
+		spec.Origins = append(spec.Origins, app.Spec.CORS.Origins...)
+	}
+	return spec
+}
+
+func authSpec(app *platformv1.Application, baseDomain string) auth.Spec {
+	spec := auth.Spec{
+		Enabled: app.Spec.AuthEnabled(),
+		Client:  auth.NewClient(backendOwner(app), naming.Realm(app), app.Name, naming.Host(app, baseDomain)),
+		Secret:  naming.ObjectsFor(app.Name).AuthSecret,
+	}
+	if app.Spec.Auth != nil {
+		spec.Providers = app.Spec.Auth.Providers
+	}
+	return spec
+}
+
+func ingressSpec(app *platformv1.Application, baseDomain string) ingress.Spec {
+	o := naming.ObjectsFor(app.Name)
+	return ingress.Spec{
+		Host:      naming.Host(app, baseDomain),
+		Service:   o.Workload,
+		REST:      o.PostgRESTIngress,
+		PostgREST: app.Spec.DatabaseEnabled(),
+		TLSSecret: o.TLSSecret,
+	}
+}
+
+// workloadSpec runs spec.imageRef with the environment the enabled
+// capabilities provide, in this order: database, storage, auth.
+func (r *Reconciler) workloadSpec(ctx context.Context, s *scope, c capabilities) workload.Spec {
+	app := s.app
+	t := target(s)
+	spec := workload.Spec{
+		Name:       naming.ObjectsFor(app.Name).Workload,
+		Image:      app.Spec.ImageRef,
+		Port:       app.Spec.EffectivePort(),
+		HealthPath: app.Spec.EffectiveHealthPath(),
+		Scaling:    app.Spec.EffectiveScaling(),
+		EnvVars:    app.Spec.EnvVars,
+		Selector:   selectorLabels(app),
+	}
+	if app.Spec.DatabaseEnabled() {
+		db := databaseSpec(app)
+		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
+		spec.Needs = append(spec.Needs, workload.Need{
+			From: capdatabase.Name, Condition: platformv1.ConditionDatabaseReady, Reason: platformv1.ReasonWaitingForDatabase,
+			What: "the database to be provisioned (see DatabaseReady)", Provided: s.provided[capdatabase.Name],
+			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.database.LastGood(ctx, t, db) },
+		})
+	}
+	if app.Spec.StorageEnabled() {
+		st := storageSpec(app, r.Config.BaseDomain)
+		spec.Needs = append(spec.Needs, workload.Need{
+			From: storage.Name, Condition: platformv1.ConditionStorageReady, Reason: platformv1.ReasonWaitingForStorage,
+			What: "its buckets and keys (see StorageReady)", Provided: s.provided[storage.Name],
+			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.storage.LastGood(ctx, t, st) },
+		})
+	}
+	if app.Spec.AuthEnabled() {
+		au := authSpec(app, r.Config.BaseDomain)
+		spec.Needs = append(spec.Needs, workload.Need{
+			From: auth.Name, Condition: platformv1.ConditionAuthReady, Reason: platformv1.ReasonWaitingForAuth,
+			What: "its OIDC client (see AuthReady)", Provided: s.provided[auth.Name],
+			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.auth.LastGood(ctx, t, au) },
+		})
+	}
+	return spec
+}
+
+// The phases, in order. Each hands its capability the app's spec and
+// records the outcome in the scope; a failing one does not stop the others,
+// so independent capabilities make progress.
+
+func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
+	sources, err := c.database.Ensure(ctx, target(s), databaseSpec(s.app))
+	r.record(s, capdatabase.Name, sources, err)
+}
+
+func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
+	sources, err := c.storage.Ensure(ctx, target(s), storageSpec(s.app, r.Config.BaseDomain))
+	r.record(s, storage.Name, sources, err)
+}
+
+func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
+	sources, err := c.auth.Ensure(ctx, target(s), authSpec(s.app, r.Config.BaseDomain))
+	r.record(s, auth.Name, sources, err)
+}
+
+// reconcileAddons covers redis and search, which have no condition of their
+// own and are not provided yet: an app asking for them stays Pending.
+func (r *Reconciler) reconcileAddons(_ context.Context, s *scope, _ capabilities) {
+	if s.app.Spec.Redis != nil && s.app.Spec.Redis.Enabled {
+		s.unsupported = append(s.unsupported, "spec.redis is not supported yet; set spec.redis.enabled to false")
+	}
+	if s.app.Spec.Search != nil && s.app.Spec.Search.Enabled {
+		s.unsupported = append(s.unsupported, "spec.search is not supported yet; set spec.search.enabled to false")
+	}
+}
+
+func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
+	res, err := c.workload.Ensure(ctx, target(s), r.workloadSpec(ctx, s, c))
+	s.waiting = res.Waiting
+	s.workloadUp = res.Up
+	r.record(s, "workload", nil, err)
+}
+
+func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
+	err := c.ingress.Ensure(ctx, target(s), ingressSpec(s.app, r.Config.BaseDomain), s.workloadUp)
+	r.record(s, "ingress", nil, err)
+}
+
+// record keeps a capability's outcome: its Sources for the workload, or its
+// failure — retried with backoff, at once when the backend it could not
+// reach answers again, and Failed at once when retrying cannot help.
+func (r *Reconciler) record(s *scope, from string, sources []capability.Source, err error) {
+	if err == nil {
+		if sources != nil {
+			s.provided[from] = sources
+		}
+		return
+	}
+	s.errs = append(s.errs, err)
+	if capability.IsTerminal(err) {
+		s.terminal = true
+	}
+	if backend, ok := capability.UnavailableBackend(err); ok {
+		r.backends.failed(backend, s.app)
+	}
+}
