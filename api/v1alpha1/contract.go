@@ -15,6 +15,10 @@ const (
 	ConditionReady           = "Ready"
 )
 
+// ConditionNamespaceReady: a PreviewEnvironment's own namespace exists
+// with its quota and limits.
+const ConditionNamespaceReady = "NamespaceReady"
+
 // ConditionTypes lists every condition type, in the order they are shown.
 var ConditionTypes = []string{
 	ConditionDatabaseReady, ConditionStorageReady, ConditionAuthReady,
@@ -90,6 +94,12 @@ const (
 	ReasonUserConflict = "UserConflict"
 	// ReasonProgressDeadlineExceeded: the Deployment's rollout made no progress in time; the message gives the pods' reason.
 	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	// ReasonParentNotFound: the PreviewEnvironment's applicationRef names no Application in its namespace.
+	ReasonParentNotFound = "ParentNotFound"
+	// ReasonNamespaceConflict: the preview's namespace exists and was not made by Plattr for this preview.
+	ReasonNamespaceConflict = "NamespaceConflict"
+	// ReasonNamespaceTerminating: the preview's namespace is still being deleted (a preview of the same PR was just removed).
+	ReasonNamespaceTerminating = "NamespaceTerminating"
 	// ReasonLastGoodConfiguration: the capability's backend failed, but the workload keeps the configuration provisioned before.
 	ReasonLastGoodConfiguration = "LastGoodConfiguration"
 )
@@ -104,6 +114,7 @@ const (
 	EventReconcileError   = "ReconcileError"
 	EventCleanupAbandoned = "CleanupAbandoned"
 	EventPasswordRestored = "PasswordRestored"
+	EventExpired          = "Expired"
 )
 
 // Paths on an app's host.
@@ -122,6 +133,16 @@ const (
 	LabelApp         = "platform.internal/app"
 	LabelEnvironment = "platform.internal/environment"
 	ManagedByValue   = "plattr"
+
+	// LabelType marks a preview's namespace: TypePreview.
+	LabelType   = "platform.internal/type"
+	TypePreview = "preview"
+	// LabelPR is the pull request number of a preview's objects.
+	LabelPR = "platform.internal/pr"
+	// LabelPreview names the PreviewEnvironment a preview's objects belong
+	// to, and LabelPreviewNamespace its namespace (the parent's).
+	LabelPreview          = "platform.internal/preview"
+	LabelPreviewNamespace = "platform.internal/preview-namespace"
 )
 
 // Finalizers: one per capability with external state, added before the
@@ -130,6 +151,8 @@ const (
 	FinalizerDatabase = "platform.internal/database"
 	FinalizerStorage  = "platform.internal/storage"
 	FinalizerAuth     = "platform.internal/auth"
+	// FinalizerNamespace: a preview's namespace is deleted with it.
+	FinalizerNamespace = "platform.internal/namespace"
 	// FinalizerLegacyCleanup is the single finalizer of earlier versions;
 	// the operator replaces it by the capability finalizers.
 	FinalizerLegacyCleanup = "platform.internal/cleanup"
@@ -145,6 +168,10 @@ const (
 	// AnnotationConfigHash on the pod template changes when a Secret or
 	// ConfigMap the pods read changes, so a credential rotation rolls them.
 	AnnotationConfigHash = "platform.internal/config-hash"
+	// AnnotationPreviewOwner on a preview's namespace names its
+	// PreviewEnvironment as namespace/name/uid: Plattr never takes over a
+	// namespace without it.
+	AnnotationPreviewOwner = "platform.internal/preview-owner"
 )
 
 // Keys of the database Secret <app>-db (SPEC §3).

@@ -21,6 +21,9 @@ type Operator struct {
 
 	IngressClass  string // INGRESS_CLASS [nginx]
 	ClusterIssuer string // CLUSTER_ISSUER [letsencrypt-prod]
+	// IngressNamespace is where the ingress controller runs; previews'
+	// NetworkPolicies let it in (INGRESS_NAMESPACE [ingress-nginx]).
+	IngressNamespace string
 
 	LeaderElection  bool     // LEADER_ELECTION [false]
 	LeaseNamespace  string   // LEASE_NAMESPACE (required with leader election)
@@ -36,6 +39,9 @@ type Operator struct {
 	KubeAPIBurst            int     // KUBE_API_BURST [400]
 
 	PreviewMaxTTL time.Duration // PREVIEW_MAX_TTL [720h]
+	// PreviewSweepInterval is how often the leader deletes expired
+	// previews, across all namespaces (PREVIEW_SWEEP_INTERVAL [5m]).
+	PreviewSweepInterval time.Duration
 
 	// RetryMaxBackoff caps the exponential retry interval of a failing app
 	// (1 s, 2 s, 4 s, …) (RETRY_MAX_BACKOFF [5m]).
@@ -162,6 +168,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 		BaseDomain:              required("BASE_DOMAIN", "set it to the domain apps are served under, e.g. apps.example.com"),
 		IngressClass:            get("INGRESS_CLASS", "nginx"),
 		ClusterIssuer:           get("CLUSTER_ISSUER", "letsencrypt-prod"),
+		IngressNamespace:        get("INGRESS_NAMESPACE", "ingress-nginx"),
 		LeaseNamespace:          get("LEASE_NAMESPACE", ""),
 		MetricsAddr:             get("METRICS_ADDR", ":9090"),
 		MaxConcurrentReconciles: integer("MAX_CONCURRENT_RECONCILES", 8),
@@ -184,6 +191,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 	c.ResyncInterval = duration("RESYNC_INTERVAL", 2*time.Hour)
 	c.DriftCheckInterval = duration("DRIFT_CHECK_INTERVAL", time.Minute)
 	c.ProgressDeadline = duration("DEPLOYMENT_PROGRESS_DEADLINE", 10*time.Minute)
+	c.PreviewSweepInterval = duration("PREVIEW_SWEEP_INTERVAL", 5*time.Minute)
 	if c.ProgressDeadline < time.Second {
 		errs = append(errs, errors.New("DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s"))
 	}
@@ -306,6 +314,8 @@ func (c Operator) WithDefaults() Operator {
 	def(&c.ResyncInterval, 2*time.Hour)
 	def(&c.DriftCheckInterval, time.Minute)
 	def(&c.ProgressDeadline, 10*time.Minute)
+	def(&c.PreviewSweepInterval, 5*time.Minute)
+	def(&c.PreviewMaxTTL, 720*time.Hour)
 	if c.DBAppConnectionLimit == 0 {
 		c.DBAppConnectionLimit = 20
 	}

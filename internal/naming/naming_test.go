@@ -183,3 +183,36 @@ func FuzzNames(f *testing.F) {
 		}
 	})
 }
+
+func TestPreviewNames(t *testing.T) {
+	p := Preview{App: "web", PR: 42}
+	want := map[string]string{
+		"namespace": "preview-web-pr-42", "schema": "preview_web_pr42", "app role": "preview_web_pr42_app",
+		"anon role": "preview_web_pr42_anon", "channel": "pgrst_preview_web_pr42",
+		"host": "pr-42.web.preview.example.com", "bucket": "plattr-preview-web-pr42-uploads", "realm": "preview-web-pr42",
+	}
+	got := map[string]string{
+		"namespace": p.Namespace(), "schema": p.Database().Schema, "app role": p.Database().AppRole,
+		"anon role": p.Database().AnonRole, "channel": p.Database().Channel,
+		"host": p.Host("example.com"), "bucket": p.Bucket("uploads"), "realm": p.Realm(),
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %q, want %q", k, got[k], w)
+		}
+	}
+	if !strings.HasPrefix(p.Bucket("uploads"), p.BucketsPrefix()) {
+		t.Errorf("bucket %q does not start with the prefix %q", p.Bucket("uploads"), p.BucketsPrefix())
+	}
+	// The longest app name (40) and PR number still give valid names.
+	long := Preview{App: strings.Repeat("a", 40), PR: 2147483647}
+	if n := long.Namespace(); len(n) > MaxDNSLabelLength {
+		t.Errorf("namespace %q is %d long", n, len(n))
+	}
+	if u := long.StorageUser("ns"); len(u) > MaxDNSLabelLength || u == (Preview{App: long.App, PR: 1}).StorageUser("ns") {
+		t.Errorf("storage user %q too long or not distinct", u)
+	}
+	if p.StorageUser("a") == p.StorageUser("b") {
+		t.Error("previews of apps in different namespaces share a storage user")
+	}
+}

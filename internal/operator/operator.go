@@ -3,12 +3,20 @@
 package operator
 
 import (
+	"strings"
+
+	"k8s.io/utils/clock"
+
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/plattr/plattr/internal/capability"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -30,6 +38,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/application"
+	"github.com/plattr/plattr/internal/controller/preview"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
@@ -54,6 +63,9 @@ type Options struct {
 	// Restartable lets one process run the operator more than once (tests
 	// restart it); controller names must otherwise be unique per process.
 	Restartable bool
+	// Clock tells the controllers the time (tests move it forward to expire
+	// previews); nil is the real clock.
+	Clock clock.PassiveClock
 }
 
 // Run runs the operator until ctx ends.
@@ -75,10 +87,12 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	// (and read access, for Secrets) the operator does not need. A child
 	// whose label was removed by hand looks missing and is applied again,
 	// which puts the label back.
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{}}
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{}, DefaultTransform: keepPlattrFields}
 	for _, kind := range []client.Object{
 		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &corev1.Service{},
 		&appsv1.Deployment{}, &networkingv1.Ingress{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{},
+		// a preview's namespace and what guards it
+		&corev1.Namespace{}, &corev1.ResourceQuota{}, &corev1.LimitRange{}, &networkingv1.NetworkPolicy{},
 	} {
 		cacheOpts.ByObject[kind] = cache.ByObject{Label: managed}
 	}
@@ -150,8 +164,21 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Identity:       identityProvider(cfg.Auth, mgr.GetClient()),
 		Config:         cfg,
 		SecretMetadata: secretMetadata,
+		Clock:          opts.Clock,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
+	}
+	if err := (&preview.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("plattr-operator"),
+		DB:        db,
+		Store:     store,
+		Identity:  identityProvider(cfg.Auth, mgr.GetClient()),
+		Config:    cfg,
+		Clock:     opts.Clock,
+	}).SetupWithManager(mgr, opts.Restartable); err != nil {
+		return fmt.Errorf("setting up the PreviewEnvironment controller: %w", err)
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		return countPreviews(ctx, mgr.GetClient())
@@ -216,4 +243,24 @@ func identityProvider(c config.Auth, cl client.Client) identity.Provider {
 		return &identity.Dex{Issuer: c.DexIssuer, Namespace: c.DexNamespace, Client: cl, SharedConnectors: c.DexSharedConnectors}
 	}
 	return nil
+}
+
+// keepPlattrFields drops from cached objects the managedFields entries of
+// other field managers. Plattr compares only what it owns (its own entries,
+// see capability.Apply); the others — the Deployment controller's status,
+// the HPA's scale, hand edits — cost memory for each of the thousands of
+// cached children and are never read.
+func keepPlattrFields(obj any) (any, error) {
+	o, err := meta.Accessor(obj)
+	if err != nil {
+		return obj, nil // a tombstone: nothing to trim
+	}
+	var kept []metav1.ManagedFieldsEntry
+	for _, mf := range o.GetManagedFields() {
+		if strings.HasPrefix(mf.Manager, capability.FieldManager) {
+			kept = append(kept, mf)
+		}
+	}
+	o.SetManagedFields(kept)
+	return obj, nil
 }

@@ -12,40 +12,77 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 )
 
-// resolveEnvVars turns spec.envVars into container variables and collects a
-// digest of every referenced Secret value, so a change rolls the pods.
-// Referenced Secrets are read in the target's namespace, where the pods run.
-func (c *Capability) resolveEnvVars(ctx context.Context, t capability.Target, vars []platformv1.EnvVar) ([]*corev1ac.EnvVarApplyConfiguration, []string, error) {
-	var env []*corev1ac.EnvVarApplyConfiguration
-	var digests []string
-	for i, v := range vars {
+// envVars is spec.envVars resolved for the pods.
+type envVars struct {
+	env     []*corev1ac.EnvVarApplyConfiguration
+	digests []string // of every referenced Secret value, so a change rolls the pods
+	// copied holds the referenced values when they are read in another
+	// namespace than the pods'; nil otherwise.
+	copied map[string][]byte
+}
+
+// resolveEnvVars turns spec.envVars into container variables. Referenced
+// Secrets are read in spec.SecretsNamespace; when that is not the pods'
+// namespace (a preview runs in its own), their values are copied into the
+// Secret <name>-env beside the pods, which the variables then reference.
+func (c *Capability) resolveEnvVars(ctx context.Context, t capability.Target, spec Spec) (envVars, error) {
+	from := spec.SecretsNamespace
+	if from == "" {
+		from = t.Namespace
+	}
+	var out envVars
+	if from != t.Namespace {
+		out.copied = map[string][]byte{}
+	}
+	for i, v := range spec.EnvVars {
 		if v.SecretKeyRef == nil {
-			env = append(env, corev1ac.EnvVar().WithName(v.Name).WithValue(v.Value))
+			out.env = append(out.env, corev1ac.EnvVar().WithName(v.Name).WithValue(v.Value))
 			continue
 		}
 		secret := &corev1.Secret{}
-		err := c.APIReader.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: v.SecretKeyRef.Name}, secret)
+		err := c.APIReader.Get(ctx, client.ObjectKey{Namespace: from, Name: v.SecretKeyRef.Name}, secret)
 		if apierrors.IsNotFound(err) {
-			return nil, nil, fmt.Errorf("spec.envVars[%d] (%s): Secret %q does not exist in namespace %s; create it or fix secretKeyRef.name",
-				i, v.Name, v.SecretKeyRef.Name, t.Namespace)
+			return envVars{}, fmt.Errorf("spec.envVars[%d] (%s): Secret %q does not exist in namespace %s; create it or fix secretKeyRef.name",
+				i, v.Name, v.SecretKeyRef.Name, from)
 		}
 		if err != nil {
-			return nil, nil, err
+			return envVars{}, err
 		}
 		value, ok := secret.Data[v.SecretKeyRef.Key]
 		if !ok {
-			return nil, nil, fmt.Errorf("spec.envVars[%d] (%s): Secret %q has no key %q; add it or fix secretKeyRef.key",
+			return envVars{}, fmt.Errorf("spec.envVars[%d] (%s): Secret %q has no key %q; add it or fix secretKeyRef.key",
 				i, v.Name, v.SecretKeyRef.Name, v.SecretKeyRef.Key)
 		}
-		digests = append(digests, secretDigest(v.SecretKeyRef.Name+"/"+v.SecretKeyRef.Key, map[string][]byte{"v": value}))
-		env = append(env, corev1ac.EnvVar().WithName(v.Name).WithValueFrom(corev1ac.EnvVarSource().
-			WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(v.SecretKeyRef.Name).WithKey(v.SecretKeyRef.Key))))
+		out.digests = append(out.digests, secretDigest(v.SecretKeyRef.Name+"/"+v.SecretKeyRef.Key, map[string][]byte{"v": value}))
+		name, key := v.SecretKeyRef.Name, v.SecretKeyRef.Key
+		if out.copied != nil {
+			name, key = copiedSecret(spec.Name), v.Name
+			out.copied[key] = value
+		}
+		out.env = append(out.env, corev1ac.EnvVar().WithName(v.Name).WithValueFrom(corev1ac.EnvVarSource().
+			WithSecretKeyRef(corev1ac.SecretKeySelector().WithName(name).WithKey(key))))
 	}
-	return env, digests, nil
+	return out, nil
+}
+
+// copiedSecret holds the envVars' Secret values beside pods that run in
+// another namespace than those Secrets.
+func copiedSecret(workload string) string { return workload + "-env" }
+
+// ensureCopies writes the copied values, or removes the copy when nothing
+// is copied any more.
+func (c *Capability) ensureCopies(ctx context.Context, t capability.Target, spec Spec, vars envVars) error {
+	name := copiedSecret(spec.Name)
+	if len(vars.copied) == 0 {
+		if spec.SecretsNamespace == "" || spec.SecretsNamespace == t.Namespace {
+			return nil // never copied here
+		}
+		return c.Delete(ctx, t, &corev1.Secret{}, name)
+	}
+	return capability.Apply(ctx, c.Kube, t, &corev1.Secret{}, t.CredentialsApply(name, vars.copied), corev1ac.ExtractSecret)
 }
 
 func secretDigest(name string, data map[string][]byte) string {

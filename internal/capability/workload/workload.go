@@ -49,6 +49,10 @@ type Spec struct {
 	HealthPath string
 	Scaling    platformv1.ScalingSpec
 	EnvVars    []platformv1.EnvVar
+	// SecretsNamespace is where envVars' secretKeyRefs are read ("": the
+	// target's namespace). A preview runs in its own namespace, where its
+	// parent's Secrets are not: their values are copied to <Name>-env there.
+	SecretsNamespace string
 	// Selector selects the pods; it never changes (a Deployment's selector
 	// is immutable).
 	Selector map[string]string
@@ -102,11 +106,12 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 	if err != nil || !ready {
 		return Result{}, err
 	}
-	env, hashInputs, err := c.resolveEnvVars(ctx, t, spec.EnvVars)
+	vars, err := c.resolveEnvVars(ctx, t, spec)
 	if err != nil {
 		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonSecretMissing, err.Error())
 		return Result{}, err
 	}
+	env, hashInputs := vars.env, vars.digests
 	for _, src := range sources {
 		hashInputs = append(hashInputs, secretDigest(src.Key(), src.Data))
 	}
@@ -115,6 +120,7 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 		what  string
 		apply func() error
 	}{
+		{"Secret", func() error { return c.ensureCopies(ctx, t, spec, vars) }},
 		{"ServiceAccount", func() error {
 			return capability.Apply(ctx, c.Kube, t, &corev1.ServiceAccount{}, serviceAccount(t, name), corev1ac.ExtractServiceAccount)
 		}},
@@ -256,12 +262,22 @@ const InitialReplicasManager = "plattr-initial-replicas"
 const LegacyCreateManager = "plattr-create"
 
 func (c *Capability) dropLegacyCreateManager(ctx context.Context, d *appsv1.Deployment) error {
-	i := slices.IndexFunc(d.ManagedFields, func(mf metav1.ManagedFieldsEntry) bool { return mf.Manager == LegacyCreateManager })
+	has := func(mf metav1.ManagedFieldsEntry) bool { return mf.Manager == LegacyCreateManager }
+	if !slices.ContainsFunc(d.ManagedFields, has) {
+		return nil
+	}
+	// The cache keeps only Plattr's entries; the patch needs the index on
+	// the server.
+	live := &appsv1.Deployment{}
+	if err := c.APIReader.Get(ctx, client.ObjectKeyFromObject(d), live); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(live.ManagedFields, has)
 	if i < 0 {
 		return nil
 	}
 	// "test" guards against the list having changed since it was read.
 	patch := fmt.Appendf(nil, `[{"op":"test","path":"/metadata/managedFields/%d/manager","value":%q},{"op":"remove","path":"/metadata/managedFields/%d"}]`,
 		i, LegacyCreateManager, i)
-	return c.Client.Patch(ctx, d, client.RawPatch(types.JSONPatchType, patch))
+	return c.Client.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch))
 }

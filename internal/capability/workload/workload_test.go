@@ -166,3 +166,48 @@ func TestNoOpWritesNothing(t *testing.T) {
 		t.Errorf("the second Ensure wrote %d times, want 0 (first: %d)", env.Writes()-first, first)
 	}
 }
+
+// Pods in another namespace than the Secrets their envVars reference (a
+// preview's) get copies beside them; the copy goes when the reference does.
+func TestEnvVarSecretsAreCopiedAcrossNamespaces(t *testing.T) {
+	ctx := context.Background()
+	app := capabilitytest.App("shop", "web")
+	env := capabilitytest.NewEnv(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "tokens"}, Data: map[string][]byte{"t": []byte("s3cr3t")}})
+	c := &workload.Capability{Kube: env.Kube}
+	target := capabilitytest.Target(app)
+	target.Namespace = "preview-web-pr-1"
+	s := spec()
+	s.SecretsNamespace = "shop"
+	s.EnvVars = []platformv1.EnvVar{{Name: "TOKEN", SecretKeyRef: &platformv1.SecretKeySelector{Name: "tokens", Key: "t"}}}
+	if _, err := c.Ensure(ctx, target, s); err != nil {
+		t.Fatal(err)
+	}
+	copied := &corev1.Secret{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "preview-web-pr-1", Name: "web-env"}, copied); err != nil {
+		t.Fatalf("no copy beside the pods: %v", err)
+	}
+	if string(copied.Data["TOKEN"]) != "s3cr3t" {
+		t.Errorf("copy holds %v", copied.Data)
+	}
+	d := &appsv1.Deployment{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "preview-web-pr-1", Name: "web"}, d); err != nil {
+		t.Fatal(err)
+	}
+	var ref *corev1.SecretKeySelector
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "TOKEN" && e.ValueFrom != nil {
+			ref = e.ValueFrom.SecretKeyRef
+		}
+	}
+	if ref == nil || ref.Name != "web-env" || ref.Key != "TOKEN" {
+		t.Errorf("TOKEN references %+v, want web-env/TOKEN", ref)
+	}
+
+	s.EnvVars = nil
+	if _, err := c.Ensure(ctx, target, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "preview-web-pr-1", Name: "web-env"}, &corev1.Secret{}); err == nil {
+		t.Error("the copy stayed after the reference was removed")
+	}
+}

@@ -33,6 +33,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/predicates"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
@@ -130,15 +131,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &platformv1.Application{}, handler.OnlyControllerOwner())
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("application").
-		Watches(&platformv1.Application{}, r.fairQueue(), builder.WithPredicates(appChanged)).
+		Watches(&platformv1.Application{}, r.fairQueue(), builder.WithPredicates(predicates.SpecChanged)).
 		Watches(&appsv1.Deployment{}, owner).
-		Watches(&corev1.Service{}, owner, builder.WithPredicates(childChanged)).
-		Watches(&corev1.ServiceAccount{}, owner, builder.WithPredicates(childChanged)).
-		Watches(&corev1.Secret{}, owner, builder.WithPredicates(childChanged)).
-		Watches(&corev1.ConfigMap{}, owner, builder.WithPredicates(childChanged)).
-		Watches(&networkingv1.Ingress{}, owner, builder.WithPredicates(childChanged)).
-		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, owner, builder.WithPredicates(childChanged)).
-		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(childChanged)).
+		Watches(&corev1.Service{}, owner, builder.WithPredicates(predicates.ChildChanged)).
+		Watches(&corev1.ServiceAccount{}, owner, builder.WithPredicates(predicates.ChildChanged)).
+		Watches(&corev1.Secret{}, owner, builder.WithPredicates(predicates.ChildChanged)).
+		Watches(&corev1.ConfigMap{}, owner, builder.WithPredicates(predicates.ChildChanged)).
+		Watches(&networkingv1.Ingress{}, owner, builder.WithPredicates(predicates.ChildChanged)).
+		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, owner, builder.WithPredicates(predicates.ChildChanged)).
+		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(predicates.ChildChanged)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.Config.MaxConcurrentReconciles,
 			SkipNameValidation:      &skipNameValidation,

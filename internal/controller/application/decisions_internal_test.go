@@ -17,6 +17,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/predicates"
 	"github.com/plattr/plattr/internal/metrics"
 )
 
@@ -99,7 +100,7 @@ func TestPredicatesDropStatusOnlyUpdates(t *testing.T) {
 	}{
 		"status only": {statusOnly, false}, "spec": {specChange, true}, "annotation": {annotated, true}, "deletion": {deleting, true},
 	} {
-		if got := appChanged.Update(event.UpdateEvent{ObjectOld: app, ObjectNew: tt.new}); got != tt.want {
+		if got := predicates.SpecChanged.Update(event.UpdateEvent{ObjectOld: app, ObjectNew: tt.new}); got != tt.want {
 			t.Errorf("app %s: reconcile = %v, want %v", name, got, tt.want)
 		}
 	}
@@ -109,15 +110,18 @@ func TestPredicatesDropStatusOnlyUpdates(t *testing.T) {
 	hpaStatus.ResourceVersion, hpaStatus.Status.DesiredReplicas = "2", 4
 	hpaSpec := hpa.DeepCopy()
 	hpaSpec.ResourceVersion, hpaSpec.Spec.MaxReplicas = "3", 5
-	if childChanged.Update(event.UpdateEvent{ObjectOld: hpa, ObjectNew: hpaStatus}) {
+	if predicates.ChildChanged.Update(event.UpdateEvent{ObjectOld: hpa, ObjectNew: hpaStatus}) {
 		t.Error("an HPA status update reconciles the app")
 	}
-	if !childChanged.Update(event.UpdateEvent{ObjectOld: hpa, ObjectNew: hpaSpec}) {
+	if !predicates.ChildChanged.Update(event.UpdateEvent{ObjectOld: hpa, ObjectNew: hpaSpec}) {
 		t.Error("an HPA edited by hand does not reconcile the app")
 	}
-	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "a"}}
-	if withoutStatus(d).(*appsv1.Deployment) == d {
-		t.Error("withoutStatus must copy")
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "a", ResourceVersion: "1"}}
+	dStatus := d.DeepCopy()
+	dStatus.ResourceVersion, dStatus.Status.ReadyReplicas = "2", 1
+	predicates.ChildChanged.Update(event.UpdateEvent{ObjectOld: d, ObjectNew: dStatus})
+	if dStatus.Status.ReadyReplicas != 1 || dStatus.ResourceVersion != "2" {
+		t.Error("the predicate changed the object it was given (it must compare copies)")
 	}
 }
 

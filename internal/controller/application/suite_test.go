@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -45,6 +46,8 @@ var (
 	opCancel  context.CancelFunc
 	opDone    chan error
 	nsCounter atomic.Int32
+	// opClock is the clock the next operator start gets; nil is the real one.
+	opClock clock.PassiveClock
 )
 
 const (
@@ -224,7 +227,7 @@ func startOperatorWith(t testing.TB, change func(*config.Operator)) {
 				return nil, err
 			}
 			return wrapCounting(c), nil
-		}, Restartable: true})
+		}, Restartable: true, Clock: opClock})
 	}()
 	opCancel, opDone = cancel, done
 }

@@ -1,4 +1,6 @@
-package application
+// Package predicates decides which watch events are worth a reconcile, for
+// every Plattr controller.
+package predicates
 
 import (
 	"reflect"
@@ -9,12 +11,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
-// appChanged lets through the Application events a reconcile must answer:
+// SpecChanged lets through the events of a Plattr resource a reconcile must answer:
 // creation, deletion, a new generation (spec change), the start of
 // deletion, and changes of labels, annotations or finalizers. A status-only
 // update — the operator's own status writes among them — is dropped, so a
 // status write can never re-trigger the reconcile that made it.
-var appChanged = predicate.Funcs{
+var SpecChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld, e.ObjectNew
 		return o.GetGeneration() != n.GetGeneration() ||
@@ -25,13 +27,13 @@ var appChanged = predicate.Funcs{
 	},
 }
 
-// childChanged drops updates of a child that changed only its status or
+// ChildChanged drops updates of a child that changed only its status or
 // bookkeeping (resourceVersion, managedFields). The operator reads no
 // child's status but the Deployment's, and an HPA rewrites its status every
 // 15 s: reacting to that would reconcile every app four times a minute.
 // A change of anything Plattr writes — or a deletion — still reconciles,
 // which is how hand edits are reverted at once.
-var childChanged = predicate.Funcs{
+var ChildChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		return !equality.Semantic.DeepEqual(withoutStatus(e.ObjectOld), withoutStatus(e.ObjectNew))
 	},

@@ -1,0 +1,280 @@
+package application_test
+
+// PreviewEnvironments, on the same servers and operator as the
+// Applications they preview.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/config"
+)
+
+func newPreview(ns, app string, pr int32, mutate ...func(*platformv1.PreviewEnvironment)) *platformv1.PreviewEnvironment {
+	pe := &platformv1.PreviewEnvironment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-pr-%d", app, pr)},
+		Spec: platformv1.PreviewEnvironmentSpec{
+			ApplicationRef: app, PullRequest: pr, ImageRef: fmt.Sprintf("registry.example.com/%s:pr-%d", app, pr),
+		},
+	}
+	for _, m := range mutate {
+		m(pe)
+	}
+	return pe
+}
+
+func getPreview(t testing.TB, ns, name string) *platformv1.PreviewEnvironment {
+	t.Helper()
+	pe := &platformv1.PreviewEnvironment{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, pe); err != nil {
+		t.Fatal(err)
+	}
+	return pe
+}
+
+func waitPreviewPhase(t testing.TB, ns, name string, phase platformv1.Phase) *platformv1.PreviewEnvironment {
+	t.Helper()
+	var pe *platformv1.PreviewEnvironment
+	eventually(t, runningTimeout, fmt.Sprintf("preview %s/%s to be %s", ns, name, phase), func() error {
+		pe = &platformv1.PreviewEnvironment{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, pe); err != nil {
+			return err
+		}
+		if pe.Status.Phase != phase {
+			var conds []string
+			for _, c := range pe.Status.Conditions {
+				conds = append(conds, fmt.Sprintf("[%s=%s %s: %s]", c.Type, c.Status, c.Reason, c.Message))
+			}
+			return fmt.Errorf("phase %q %v", pe.Status.Phase, conds)
+		}
+		return nil
+	})
+	return pe
+}
+
+// previewGone waits until the preview, its namespace, its schema and roles,
+// its buckets and its Dex client are all gone, and returns how long that took.
+func previewGone(t testing.TB, ns, name, app string, pr int32) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx := context.Background()
+	previewNS := fmt.Sprintf("preview-%s-pr-%d", app, pr)
+	schema := fmt.Sprintf("preview_%s_pr%d", app, pr)
+	admin, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	eventually(t, 2*runningTimeout, "the preview and everything it had to go", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &platformv1.PreviewEnvironment{}); !isNotFound(err) {
+			return fmt.Errorf("the PreviewEnvironment is still there (%v)", err)
+		}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: previewNS}, &corev1.Namespace{}); !isNotFound(err) {
+			return fmt.Errorf("namespace %s is still there (%v)", previewNS, err)
+		}
+		var left int
+		if err := admin.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1) +
+			(SELECT count(*) FROM pg_roles WHERE rolname IN ($1 || '_app', $1 || '_anon'))`, schema).Scan(&left); err != nil {
+			return err
+		}
+		if left != 0 {
+			return fmt.Errorf("%d of schema %s and its roles are left", left, schema)
+		}
+		buckets, err := s3As(t, "", "").ListBuckets(ctx)
+		if err != nil {
+			return err
+		}
+		for _, b := range buckets {
+			if strings.HasPrefix(b.Name, fmt.Sprintf("plattr-preview-%s-pr%d-", app, pr)) {
+				return fmt.Errorf("bucket %s is left", b.Name)
+			}
+		}
+		clients := &unstructured.UnstructuredList{}
+		clients.SetAPIVersion("dex.coreos.com/v1")
+		clients.SetKind("OAuth2ClientList")
+		if err := k8s.List(ctx, clients, client.InNamespace(dexNamespace)); err != nil {
+			return err
+		}
+		for _, c := range clients.Items {
+			if id, _, _ := unstructured.NestedString(c.Object, "id"); id == fmt.Sprintf("preview-%s-pr%d", app, pr) {
+				return fmt.Errorf("Dex client %s is left", id)
+			}
+		}
+		return nil
+	})
+	return time.Since(start)
+}
+
+func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	create(t, newApp(ns, "shop", withBuckets(platformv1.BucketSpec{Name: "uploads"}), withAuth(), withDatabase, func(a *platformv1.Application) {
+		a.Spec.EnvVars = []platformv1.EnvVar{{Name: "GREETING", Value: "hello"}}
+	}))
+	waitSettled(t, ns, "shop")
+
+	start := time.Now()
+	create(t, newPreview(ns, "shop", 7))
+	create(t, newPreview(ns, "shop", 8))
+	pe := waitPreviewPhase(t, ns, "shop-pr-7", platformv1.PhaseRunning)
+	t.Logf("preview create → Running: %s", time.Since(start).Round(time.Millisecond))
+	waitPreviewPhase(t, ns, "shop-pr-8", platformv1.PhaseRunning)
+
+	if want := "https://pr-7.shop.preview." + baseDomain; pe.Status.URL != want {
+		t.Errorf("url %q, want %q", pe.Status.URL, want)
+	}
+	if pe.Status.ExpiresAt == nil || !pe.Status.ExpiresAt.Time.Equal(pe.CreationTimestamp.Add(72*time.Hour)) {
+		t.Errorf("expiresAt %v, want creation %v + 72h", pe.Status.ExpiresAt, pe.CreationTimestamp)
+	}
+	previewNS := "preview-shop-pr-7"
+	nsObj := &corev1.Namespace{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: previewNS}, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{platformv1.LabelType: "preview", platformv1.LabelApp: "shop", platformv1.LabelPR: "7"} {
+		if nsObj.Labels[k] != v {
+			t.Errorf("namespace label %s=%q, want %q", k, nsObj.Labels[k], v)
+		}
+	}
+	d := &appsv1.Deployment{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: previewNS, Name: "shop"}, d); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	images := map[string]string{}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		images[c.Name] = c.Image
+		for _, e := range c.Env {
+			env[c.Name+"/"+e.Name] = e.Value
+		}
+	}
+	if images["app"] != "registry.example.com/shop:pr-7" {
+		t.Errorf("the preview runs %q, want the PR's image", images["app"])
+	}
+	if env["postgrest/PGRST_DB_SCHEMAS"] != "preview_shop_pr7" || env["app/GREETING"] != "hello" {
+		t.Errorf("PostgREST serves %q (want preview_shop_pr7); GREETING=%q", env["postgrest/PGRST_DB_SCHEMAS"], env["app/GREETING"])
+	}
+	if got := string(secretData(t, previewNS, "shop-db")[platformv1.KeyDBSchema]); got != "preview_shop_pr7" {
+		t.Errorf("DB_SCHEMA %q, want the schema PostgREST is told", got)
+	}
+	if got := configMapData(t, previewNS, "shop-storage")["S3_BUCKET_UPLOADS"]; got != "plattr-preview-shop-pr7-uploads" {
+		t.Errorf("S3_BUCKET_UPLOADS %q", got)
+	}
+	if got := configMapData(t, previewNS, "shop-auth")[platformv1.KeyAuthRedirectURI]; got != "https://pr-7.shop.preview."+baseDomain+platformv1.AuthCallbackPath {
+		t.Errorf("AUTH_REDIRECT_URI %q", got)
+	}
+	ing := &networkingv1.Ingress{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: previewNS, Name: "shop"}, ing); err != nil {
+		t.Fatal(err)
+	}
+	if host := ing.Spec.Rules[0].Host; host != "pr-7.shop.preview."+baseDomain {
+		t.Errorf("Ingress host %q", host)
+	}
+
+	// Isolated from the parent and from the other preview.
+	seven := connect(t, string(secretData(t, previewNS, "shop-db")["DATABASE_URL"]))
+	if _, err := seven.Exec(ctx, "CREATE TABLE notes (body text)"); err != nil {
+		t.Fatalf("the preview cannot use its schema: %v", err)
+	}
+	parent := connect(t, string(secretData(t, ns, "shop-db")["DATABASE_URL"]))
+	if _, err := parent.Exec(ctx, "CREATE TABLE orders (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, probe := range []string{"SELECT * FROM staging_shop.orders", "SELECT * FROM preview_shop_pr8.anything"} {
+		if _, err := seven.Exec(ctx, probe); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("preview 7 ran %q: %v, want permission denied", probe, err)
+		}
+	}
+	if _, err := parent.Exec(ctx, "SELECT * FROM preview_shop_pr7.notes"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the parent read the preview's table: %v, want permission denied", err)
+	}
+
+	// Settled: nothing is written; expiresAt holds across a restart and
+	// another reconcile.
+	time.Sleep(time.Second)
+	writes.snapshot()
+	time.Sleep(3 * time.Second)
+	for w, n := range writes.snapshot() {
+		if strings.Contains(w, previewNS) || strings.Contains(w, "shop-pr-") {
+			t.Errorf("a settled preview wrote: %s ×%d", w, n)
+		}
+	}
+	expires := pe.Status.ExpiresAt.Time
+	stopOperator()
+	startOperator(t)
+	update(t, client.ObjectKey{Namespace: ns, Name: "shop-pr-7"}, &platformv1.PreviewEnvironment{}, func(p *platformv1.PreviewEnvironment) {
+		p.Annotations = map[string]string{"touched": "yes"}
+	})
+	time.Sleep(2 * time.Second)
+	if got := getPreview(t, ns, "shop-pr-7").Status.ExpiresAt.Time; !got.Equal(expires) {
+		t.Errorf("expiresAt moved from %s to %s on a restart and a reconcile", expires, got)
+	}
+
+	// Deleting a preview removes all of it; deleting the parent, its previews.
+	start = time.Now()
+	if err := k8s.Delete(ctx, getPreview(t, ns, "shop-pr-8")); err != nil {
+		t.Fatal(err)
+	}
+	previewGone(t, ns, "shop-pr-8", "shop", 8)
+	t.Logf("preview delete → everything gone: %s", time.Since(start).Round(time.Millisecond))
+	deleteApp(t, ns, "shop")
+	previewGone(t, ns, "shop-pr-7", "shop", 7)
+	waitGone(t, ns, "shop")
+}
+
+func TestAPreviewWaitsForItsParentAndNamesIt(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newPreview(ns, "later", 1))
+	eventually(t, runningTimeout, "ParentNotFound", func() error {
+		pe := getPreview(t, ns, "later-pr-1")
+		for _, c := range pe.Status.Conditions {
+			if c.Type == platformv1.ConditionReady && c.Reason == platformv1.ReasonParentNotFound && strings.Contains(c.Message, "spec.applicationRef") {
+				if pe.Status.Phase != platformv1.PhasePending {
+					return fmt.Errorf("phase %s, want Pending", pe.Status.Phase)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %+v", pe.Status.Conditions)
+	})
+	create(t, newApp(ns, "later"))
+	waitPreviewPhase(t, ns, "later-pr-1", platformv1.PhaseRunning)
+	deleteApp(t, ns, "later")
+	previewGone(t, ns, "later-pr-1", "later", 1)
+}
+
+func TestExpiredPreviewsAreSweptWithEverythingTheyHad(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "brief"))
+	waitSettled(t, ns, "brief")
+	create(t, newPreview(ns, "brief", 1, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "30m" }))
+	create(t, newPreview(ns, "brief", 2, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "72h" }))
+	waitPreviewPhase(t, ns, "brief-pr-1", platformv1.PhaseRunning)
+	waitPreviewPhase(t, ns, "brief-pr-2", platformv1.PhaseRunning)
+
+	// An hour later, by the operator's clock.
+	opClock = clocktesting.NewFakePassiveClock(time.Now().Add(time.Hour))
+	t.Cleanup(func() { opClock = nil })
+	restartOperatorWith(t, func(c *config.Operator) { c.PreviewSweepInterval = time.Second })
+	previewGone(t, ns, "brief-pr-1", "brief", 1)
+	time.Sleep(2 * time.Second) // two more sweeps
+	if pe := getPreview(t, ns, "brief-pr-2"); !pe.DeletionTimestamp.IsZero() {
+		t.Error("a preview that has not expired was deleted")
+	}
+}

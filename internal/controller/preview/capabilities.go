@@ -1,0 +1,203 @@
+package preview
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/auth"
+	capdatabase "github.com/plattr/plattr/internal/capability/database"
+	"github.com/plattr/plattr/internal/capability/ingress"
+	"github.com/plattr/plattr/internal/capability/storage"
+	"github.com/plattr/plattr/internal/capability/workload"
+	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/naming"
+)
+
+// What a preview asks of each capability: the parent's capabilities, under
+// the preview's own names, in the preview's own namespace, running the
+// PR's image at scaling 1–2.
+
+type capabilities struct {
+	database *capdatabase.Capability
+	storage  *storage.Capability
+	auth     *auth.Capability
+	workload *workload.Capability
+	ingress  *ingress.Capability
+}
+
+func (r *Reconciler) capabilities() capabilities {
+	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
+	c := capabilities{
+		database: &capdatabase.Capability{Kube: kube},
+		storage:  &storage.Capability{Kube: kube, AllowSharedKeys: r.Config.S3.AllowSharedKeys},
+		auth:     &auth.Capability{Kube: kube, IdP: r.Identity, ProvidersSecret: r.Config.Auth.ProvidersSecret},
+		workload: &workload.Capability{Kube: kube, ProgressDeadline: r.Config.ProgressDeadline},
+		ingress:  &ingress.Capability{Kube: kube, Class: r.Config.IngressClass, ClusterIssuer: r.Config.ClusterIssuer},
+	}
+	if r.DB != nil {
+		c.database.DB = r.DB
+	}
+	if r.Store != nil {
+		c.storage.Store = r.Store
+	}
+	return c
+}
+
+// previewScaling: one pod, a second under load (SPEC §4).
+var previewScaling = platformv1.ScalingSpec{Min: 1, Max: 2, TargetCPU: 80}
+
+// target is the preview as the capabilities see it: conditions on the
+// PreviewEnvironment, children in its namespace, controlled by that
+// Namespace (so they go with it).
+func (r *Reconciler) target(s *scope) capability.Target {
+	return capability.Target{
+		Owner:       s.pe,
+		Namespace:   s.ns.Name,
+		Controller:  metav1.OwnerReference{APIVersion: "v1", Kind: "Namespace", Name: s.ns.Name, UID: s.ns.UID},
+		Labels:      childLabels(s.pe),
+		Settled:     s.settled,
+		Established: s.before.Status.ObservedGeneration > 0,
+	}
+}
+
+// backendOwner names the preview in the backends: its namespace is unique
+// to it, and the app's name says whose preview it is.
+func backendOwner(pe *platformv1.PreviewEnvironment) database.Owner {
+	return database.Owner{Namespace: names(pe).Namespace(), Name: pe.Spec.ApplicationRef}
+}
+
+func objects(pe *platformv1.PreviewEnvironment) naming.Objects {
+	return naming.ObjectsFor(pe.Spec.ApplicationRef)
+}
+
+func databaseSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application) capdatabase.Spec {
+	return capdatabase.Spec{
+		Enabled: parent.Spec.DatabaseEnabled(),
+		Names:   names(pe).Database(),
+		Owner:   backendOwner(pe),
+		Secret:  objects(pe).DatabaseSecret,
+	}
+}
+
+func storageSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) storage.Spec {
+	n := names(pe)
+	o := backendOwner(pe)
+	spec := storage.Spec{
+		Enabled:       parent.Spec.StorageEnabled(),
+		BucketName:    n.Bucket,
+		BucketsPrefix: n.BucketsPrefix(),
+		User:          n.StorageUser(pe.Namespace),
+		Owner:         o.Namespace + "/" + o.Name,
+		Secret:        objects(pe).StorageSecret,
+		Origins:       []string{"https://" + n.Host(baseDomain)},
+	}
+	if parent.Spec.Storage != nil {
+		spec.Buckets = parent.Spec.Storage.Buckets
+	}
+	if parent.Spec.CORS != nil {
+		spec.Origins = append(spec.Origins, parent.Spec.CORS.Origins...)
+	}
+	return spec
+}
+
+func authSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) auth.Spec {
+	n := names(pe)
+	o := backendOwner(pe)
+	spec := auth.Spec{
+		Enabled: parent.Spec.AuthEnabled(),
+		Client:  auth.NewClient(o.Namespace+"/"+o.Name, n.Realm(), pe.Spec.ApplicationRef, n.Host(baseDomain)),
+		Secret:  objects(pe).AuthSecret,
+	}
+	if parent.Spec.Auth != nil {
+		spec.Providers = parent.Spec.Auth.Providers
+	}
+	return spec
+}
+
+func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
+	sources, err := c.database.Ensure(ctx, r.target(s), databaseSpec(s.pe, s.parent))
+	s.record(capdatabase.Name, sources, err)
+}
+
+func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
+	sources, err := c.storage.Ensure(ctx, r.target(s), storageSpec(s.pe, s.parent, r.Config.BaseDomain))
+	s.record(storage.Name, sources, err)
+}
+
+func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
+	sources, err := c.auth.Ensure(ctx, r.target(s), authSpec(s.pe, s.parent, r.Config.BaseDomain))
+	s.record(auth.Name, sources, err)
+}
+
+func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
+	pe, parent := s.pe, s.parent
+	t := r.target(s)
+	spec := workload.Spec{
+		Name:             objects(pe).Workload,
+		Image:            pe.Spec.ImageRef,
+		Port:             parent.Spec.EffectivePort(),
+		HealthPath:       parent.Spec.EffectiveHealthPath(),
+		Scaling:          previewScaling,
+		EnvVars:          parent.Spec.EnvVars,
+		SecretsNamespace: parent.Namespace,
+		Selector:         map[string]string{platformv1.LabelName: naming.DNSLabel(pe.Spec.ApplicationRef), platformv1.LabelApp: pe.Spec.ApplicationRef},
+	}
+	if parent.Spec.DatabaseEnabled() {
+		db := databaseSpec(pe, parent)
+		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
+		spec.Needs = append(spec.Needs, workload.Need{
+			From: capdatabase.Name, Condition: platformv1.ConditionDatabaseReady, Reason: platformv1.ReasonWaitingForDatabase,
+			What: "the database to be provisioned (see DatabaseReady)", Provided: s.provided[capdatabase.Name],
+			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.database.LastGood(ctx, t, db) },
+		})
+	}
+	if parent.Spec.StorageEnabled() {
+		st := storageSpec(pe, parent, r.Config.BaseDomain)
+		spec.Needs = append(spec.Needs, workload.Need{
+			From: storage.Name, Condition: platformv1.ConditionStorageReady, Reason: platformv1.ReasonWaitingForStorage,
+			What: "its buckets and keys (see StorageReady)", Provided: s.provided[storage.Name],
+			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.storage.LastGood(ctx, t, st) },
+		})
+	}
+	if parent.Spec.AuthEnabled() {
+		au := authSpec(pe, parent, r.Config.BaseDomain)
+		spec.Needs = append(spec.Needs, workload.Need{
+			From: auth.Name, Condition: platformv1.ConditionAuthReady, Reason: platformv1.ReasonWaitingForAuth,
+			What: "its OIDC client (see AuthReady)", Provided: s.provided[auth.Name],
+			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.auth.LastGood(ctx, t, au) },
+		})
+	}
+	res, err := c.workload.Ensure(ctx, t, spec)
+	s.waiting = s.waiting || res.Waiting
+	s.workloadUp = res.Up
+	s.record("workload", nil, err)
+}
+
+func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
+	o := objects(s.pe)
+	err := c.ingress.Ensure(ctx, r.target(s), ingress.Spec{
+		Host:      names(s.pe).Host(r.Config.BaseDomain),
+		Service:   o.Workload,
+		REST:      o.PostgRESTIngress,
+		PostgREST: s.parent.Spec.DatabaseEnabled(),
+		TLSSecret: o.TLSSecret,
+	}, s.workloadUp)
+	s.record("ingress", nil, err)
+}
+
+// record keeps a capability's outcome.
+func (s *scope) record(from string, sources []capability.Source, err error) {
+	if err == nil {
+		if sources != nil {
+			s.provided[from] = sources
+		}
+		return
+	}
+	s.errs = append(s.errs, err)
+	if capability.IsTerminal(err) {
+		s.terminal = true
+	}
+}
