@@ -19,6 +19,10 @@ const (
 // with its quota and limits.
 const ConditionNamespaceReady = "NamespaceReady"
 
+// ConditionDataCopied: the parent's data was copied into a preview that
+// asked for it (spec.database.copyFrom).
+const ConditionDataCopied = "DataCopied"
+
 // ConditionTypes lists every condition type, in the order they are shown.
 var ConditionTypes = []string{
 	ConditionDatabaseReady, ConditionStorageReady, ConditionAuthReady,
@@ -100,6 +104,12 @@ const (
 	ReasonNamespaceConflict = "NamespaceConflict"
 	// ReasonNamespaceTerminating: the preview's namespace is still being deleted (a preview of the same PR was just removed).
 	ReasonNamespaceTerminating = "NamespaceTerminating"
+	// ReasonCopied: the parent's data is in the preview's schema.
+	ReasonCopied = "Copied"
+	// ReasonCopyRefused: the platform does not allow this copy (a production parent, or a schema over the size limit).
+	ReasonCopyRefused = "CopyRefused"
+	// ReasonCopyFailed: copying failed and is retried; the workload waits for it.
+	ReasonCopyFailed = "CopyFailed"
 	// ReasonLastGoodConfiguration: the capability's backend failed, but the workload keeps the configuration provisioned before.
 	ReasonLastGoodConfiguration = "LastGoodConfiguration"
 )

@@ -27,12 +27,29 @@ type PreviewEnvironmentSpec struct {
 	// +kubebuilder:validation:MaxLength=1024
 	ImageRef string `json:"imageRef"`
 
+	// Database asks for the preview's data.
+	// +optional
+	Database *PreviewDatabaseSpec `json:"database,omitempty"`
+
 	// TTL is how long the preview lives after creation, like 30m, 72h or 7d;
 	// capped by the operator's PREVIEW_MAX_TTL.
 	// +kubebuilder:default="72h"
 	// +kubebuilder:validation:Pattern=`^\d+(m|h|d)$`
 	// +optional
 	TTL string `json:"ttl,omitempty"`
+}
+
+// PreviewDatabaseSpec asks for data in the preview's schema.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.database is fixed when the preview is created: its data is copied once; delete the preview and create it again to change it"
+type PreviewDatabaseSpec struct {
+	// CopyFrom "parent" copies the parent's tables, sequences and rows into
+	// the preview's schema when the preview is created, within the size
+	// the platform team allows (PREVIEW_COPY_MAX_SIZE); never from a
+	// production parent unless the platform team allows it
+	// (PREVIEW_COPY_FROM_PRODUCTION).
+	// +kubebuilder:validation:Enum=parent
+	// +optional
+	CopyFrom string `json:"copyFrom,omitempty"`
 }
 
 // PreviewEnvironmentStatus is what the operator observed.

@@ -11,6 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Operator is the operator's configuration.
@@ -39,6 +44,18 @@ type Operator struct {
 	KubeAPIBurst            int     // KUBE_API_BURST [400]
 
 	PreviewMaxTTL time.Duration // PREVIEW_MAX_TTL [720h]
+	// PreviewCopyMaxSize caps the parent schema a preview may copy
+	// (PREVIEW_COPY_MAX_SIZE [1Gi], a Kubernetes quantity).
+	PreviewCopyMaxSize int64
+	// PreviewCopyFromProduction lets previews copy a production parent's
+	// data (PREVIEW_COPY_FROM_PRODUCTION [false]).
+	PreviewCopyFromProduction bool
+	// EnvironmentNamespaces are kept labelled with their environment and
+	// guarded by a quota, limits and a network policy
+	// (ENVIRONMENT_NAMESPACES [staging,uat,production]: comma-separated
+	// "namespace" — named after its environment — or
+	// "namespace=environment"; "none" for none).
+	EnvironmentNamespaces []EnvironmentNamespace
 	// PreviewSweepInterval is how often the leader deletes expired
 	// previews, across all namespaces (PREVIEW_SWEEP_INTERVAL [5m]).
 	PreviewSweepInterval time.Duration
@@ -64,6 +81,12 @@ type Operator struct {
 	S3 S3 // object storage; optional: without it apps asking for storage wait
 
 	Auth Auth // identity provider; optional: without it apps asking for auth wait
+}
+
+// EnvironmentNamespace is one namespace of one environment.
+type EnvironmentNamespace struct {
+	Namespace   string
+	Environment platformv1.Environment
 }
 
 // S3 locates the object store. Endpoint empty means none is configured.
@@ -192,6 +215,17 @@ func Parse(getenv func(string) string) (Operator, error) {
 	c.DriftCheckInterval = duration("DRIFT_CHECK_INTERVAL", time.Minute)
 	c.ProgressDeadline = duration("DEPLOYMENT_PROGRESS_DEADLINE", 10*time.Minute)
 	c.PreviewSweepInterval = duration("PREVIEW_SWEEP_INTERVAL", 5*time.Minute)
+	c.PreviewCopyFromProduction = boolean("PREVIEW_COPY_FROM_PRODUCTION", false)
+	if q, err := resource.ParseQuantity(get("PREVIEW_COPY_MAX_SIZE", "1Gi")); err != nil || q.Sign() < 0 {
+		errs = append(errs, fmt.Errorf("PREVIEW_COPY_MAX_SIZE=%q: want a size such as 512Mi or 2Gi", get("PREVIEW_COPY_MAX_SIZE", "")))
+	} else {
+		c.PreviewCopyMaxSize = q.Value()
+	}
+	envs, err := parseEnvironmentNamespaces(get("ENVIRONMENT_NAMESPACES", "staging,uat,production"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.EnvironmentNamespaces = envs
 	if c.ProgressDeadline < time.Second {
 		errs = append(errs, errors.New("DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s"))
 	}
@@ -315,6 +349,12 @@ func (c Operator) WithDefaults() Operator {
 	def(&c.DriftCheckInterval, time.Minute)
 	def(&c.ProgressDeadline, 10*time.Minute)
 	def(&c.PreviewSweepInterval, 5*time.Minute)
+	if c.PreviewCopyMaxSize == 0 {
+		c.PreviewCopyMaxSize = 1 << 30
+	}
+	if c.IngressNamespace == "" {
+		c.IngressNamespace = "ingress-nginx"
+	}
 	def(&c.PreviewMaxTTL, 720*time.Hour)
 	if c.DBAppConnectionLimit == 0 {
 		c.DBAppConnectionLimit = 20
@@ -323,4 +363,41 @@ func (c Operator) WithDefaults() Operator {
 		c.MaxConcurrentReconciles = 8
 	}
 	return c
+}
+
+// parseEnvironmentNamespaces reads ENVIRONMENT_NAMESPACES.
+func parseEnvironmentNamespaces(v string) ([]EnvironmentNamespace, error) {
+	if strings.TrimSpace(v) == "none" {
+		return nil, nil
+	}
+	var out []EnvironmentNamespace
+	var bad []string
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		ns, env, found := strings.Cut(item, "=")
+		if !found {
+			env = ns
+		}
+		e := platformv1.Environment(strings.TrimSpace(env))
+		ns = strings.TrimSpace(ns)
+		switch e {
+		case platformv1.EnvironmentStaging, platformv1.EnvironmentUAT, platformv1.EnvironmentProduction, platformv1.EnvironmentPreview:
+		default:
+			bad = append(bad, item)
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			bad = append(bad, item)
+			continue
+		}
+		out = append(out, EnvironmentNamespace{Namespace: ns, Environment: e})
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("ENVIRONMENT_NAMESPACES=%q: %s not understood; want namespaces named after their environment (staging,uat,production), or namespace=environment pairs (shop-prod=production), or none",
+			v, strings.Join(bad, ", "))
+	}
+	return out, nil
 }

@@ -125,3 +125,23 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+func TestEnvironmentNamespaces(t *testing.T) {
+	got, err := parseEnvironmentNamespaces("staging, shop-prod=production ,uat")
+	want := []EnvironmentNamespace{{"staging", "staging"}, {"shop-prod", "production"}, {"uat", "uat"}}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("got %v (%v), want %v", got, err, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if got, err := parseEnvironmentNamespaces("none"); err != nil || got != nil {
+		t.Errorf("none: %v, %v", got, err)
+	}
+	_, err = parseEnvironmentNamespaces("qa,Shop=production")
+	if err == nil || !strings.Contains(err.Error(), "qa") || !strings.Contains(err.Error(), "Shop=production") {
+		t.Errorf("error %v does not name both bad entries", err)
+	}
+}

@@ -1,11 +1,13 @@
-// Package crds installs Plattr's CustomResourceDefinitions, embedded in the
-// binary, and waits until the API server serves them.
+// Package crds installs Plattr's CustomResourceDefinitions and admission
+// policies, embedded in the binary, and waits until the API server serves
+// the CRDs.
 package crds
 
 import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -15,11 +17,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/plattr/plattr/config/admission"
 	"github.com/plattr/plattr/config/crd"
 )
 
-// Install applies every embedded CRD with server-side apply and waits until
-// each is Established.
+// Install applies every embedded CRD and admission policy with server-side
+// apply and waits until each CRD is Established.
 func Install(ctx context.Context, cfg *rest.Config) error {
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
@@ -43,6 +46,32 @@ func Install(ctx context.Context, cfg *rest.Config) error {
 			return fmt.Errorf("installing CRD %s: %w", obj.GetName(), err)
 		}
 		names = append(names, obj.GetName())
+	}
+	policies, err := fs.Glob(admission.Policies, "*.yaml")
+	if err != nil {
+		return err
+	}
+	for _, f := range policies {
+		if f == "kustomization.yaml" {
+			continue
+		}
+		b, err := admission.Policies.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		for _, doc := range strings.Split(string(b), "\n---\n") {
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if len(obj.Object) == 0 {
+				continue
+			}
+			kind, name := obj.GetKind(), obj.GetName()
+			if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("plattr"), client.ForceOwnership); err != nil {
+				return fmt.Errorf("installing %s %s: %w", kind, name, err)
+			}
+		}
 	}
 	if err := apiextensionsv1.AddToScheme(c.Scheme()); err != nil {
 		return err

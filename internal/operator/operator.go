@@ -38,6 +38,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/application"
+	"github.com/plattr/plattr/internal/controller/environments"
 	"github.com/plattr/plattr/internal/controller/preview"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
@@ -179,6 +180,14 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Clock:     opts.Clock,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the PreviewEnvironment controller: %w", err)
+	}
+	if len(cfg.EnvironmentNamespaces) > 0 {
+		if err := mgr.Add(&environments.Keeper{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plattr-operator"),
+			Namespaces: cfg.EnvironmentNamespaces, IngressNamespace: cfg.IngressNamespace, Interval: 5 * time.Minute,
+		}); err != nil {
+			return err
+		}
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		return countPreviews(ctx, mgr.GetClient())

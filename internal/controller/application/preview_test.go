@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -277,4 +278,58 @@ func TestExpiredPreviewsAreSweptWithEverythingTheyHad(t *testing.T) {
 	if pe := getPreview(t, ns, "brief-pr-2"); !pe.DeletionTimestamp.IsZero() {
 		t.Error("a preview that has not expired was deleted")
 	}
+}
+
+func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	create(t, newApp(ns, "shop"))
+	waitSettled(t, ns, "shop")
+	parent := connect(t, string(secretData(t, ns, "shop-db")["DATABASE_URL"]))
+	for _, s := range []string{
+		"CREATE TABLE products (id serial PRIMARY KEY, name text)",
+		"INSERT INTO products (name) VALUES ('kettle'), ('teapot')",
+	} {
+		if _, err := parent.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyParent := func(p *platformv1.PreviewEnvironment) {
+		p.Spec.Database = &platformv1.PreviewDatabaseSpec{CopyFrom: "parent"}
+	}
+	create(t, newPreview(ns, "shop", 3, copyParent))
+	pe := waitPreviewPhase(t, ns, "shop-pr-3", platformv1.PhaseRunning)
+	if c := meta.FindStatusCondition(pe.Status.Conditions, platformv1.ConditionDataCopied); c == nil || c.Reason != platformv1.ReasonCopied {
+		t.Errorf("DataCopied %+v", c)
+	}
+	preview := connect(t, string(secretData(t, "preview-shop-pr-3", "shop-db")["DATABASE_URL"]))
+	var names string
+	if err := preview.QueryRow(ctx, "SELECT string_agg(name, ',' ORDER BY id) FROM products").Scan(&names); err != nil || names != "kettle,teapot" {
+		t.Fatalf("the preview's products: %q (%v), want the parent's", names, err)
+	}
+	if _, err := preview.Exec(ctx, "INSERT INTO products (name) VALUES ('cup')"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := parent.QueryRow(ctx, "SELECT count(*) FROM products").Scan(&n); err != nil || n != 2 {
+		t.Errorf("the parent has %d products (%v) after a write in the preview, want 2", n, err)
+	}
+
+	// A production parent's data stays out of previews unless the platform allows it.
+	create(t, newApp(ns, "bank", func(a *platformv1.Application) { a.Spec.Environment = platformv1.EnvironmentProduction }))
+	waitSettled(t, ns, "bank")
+	create(t, newPreview(ns, "bank", 1, copyParent))
+	pe = waitPreviewPhase(t, ns, "bank-pr-1", platformv1.PhaseFailed)
+	c := meta.FindStatusCondition(pe.Status.Conditions, platformv1.ConditionDataCopied)
+	if c == nil || c.Reason != platformv1.ReasonCopyRefused || !strings.Contains(c.Message, "PREVIEW_COPY_FROM_PRODUCTION") {
+		t.Errorf("DataCopied %+v, want CopyRefused naming PREVIEW_COPY_FROM_PRODUCTION", c)
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "preview-bank-pr-1", Name: "bank"}, &appsv1.Deployment{}); err == nil {
+		t.Error("the refused preview's workload runs anyway")
+	}
+	deleteApp(t, ns, "bank")
+	deleteApp(t, ns, "shop")
+	previewGone(t, ns, "bank-pr-1", "bank", 1)
+	previewGone(t, ns, "shop-pr-3", "shop", 3)
 }

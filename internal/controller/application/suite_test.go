@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -150,7 +151,7 @@ func wrapCounting(c client.WithWatch) client.Client {
 				GetName() *string
 				GetNamespace() *string
 			}); ok {
-				writes.addApply(fmt.Sprintf("%T %s", obj, *named.GetName()), *named.GetNamespace())
+				writes.addApply(fmt.Sprintf("%T %s", obj, *named.GetName()), ptr.Deref(named.GetNamespace(), "")) // nil for cluster-scoped
 			}
 			return c.Apply(ctx, obj, opts...)
 		},

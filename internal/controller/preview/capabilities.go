@@ -119,6 +119,13 @@ func authSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application,
 
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
 	sources, err := c.database.Ensure(ctx, r.target(s), databaseSpec(s.pe, s.parent))
+	if err == nil && copyRequested(s.pe) {
+		// The workload waits for the data: the app's migrations must not
+		// create tables in the schema before the copy fills it.
+		if err = r.copyParentData(ctx, s); err != nil {
+			sources, s.dataPending = nil, true
+		}
+	}
 	s.record(capdatabase.Name, sources, err)
 }
 
@@ -134,6 +141,13 @@ func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities
 
 func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
 	pe, parent := s.pe, s.parent
+	if s.dataPending {
+		// Not even the configuration provisioned before: the app must not
+		// run (and migrate) against a schema the copy has not filled.
+		setCondition(pe, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonWaitingForDatabase,
+			"waiting for the parent's data to be copied (see DataCopied)")
+		return
+	}
 	t := r.target(s)
 	spec := workload.Spec{
 		Name:             objects(pe).Workload,

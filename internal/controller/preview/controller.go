@@ -72,6 +72,8 @@ type scope struct {
 	terminal   bool
 	waiting    bool
 	workloadUp bool
+	// dataPending: the parent's data is not copied yet; the workload waits.
+	dataPending bool
 	// provided holds, per capability, what it wrote this reconcile.
 	provided map[string][]capability.Source
 }

@@ -6,17 +6,14 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
-	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -94,56 +91,17 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) bool {
 	}
 	s.ns = ns
 
-	t := r.target(s)
 	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
-	steps := []struct {
-		what  string
-		apply func() error
-	}{
-		{"ResourceQuota", func() error {
-			return capability.Apply(ctx, kube, t, &corev1.ResourceQuota{}, corev1ac.ResourceQuota("preview", name).
-				WithLabels(t.Labels).WithOwnerReferences(t.OwnerReference()).
-				WithSpec(corev1ac.ResourceQuotaSpec().WithHard(previewQuota)), corev1ac.ExtractResourceQuota)
-		}},
-		{"LimitRange", func() error {
-			return capability.Apply(ctx, kube, t, &corev1.LimitRange{}, corev1ac.LimitRange("preview", name).
-				WithLabels(t.Labels).WithOwnerReferences(t.OwnerReference()).
-				WithSpec(corev1ac.LimitRangeSpec().WithLimits(corev1ac.LimitRangeItem().
-					WithType(corev1.LimitTypeContainer).
-					WithDefaultRequest(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")}).
-					WithDefault(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("256Mi")}))),
-				corev1ac.ExtractLimitRange)
-		}},
-		{"NetworkPolicy", func() error {
-			// Pods take traffic from their own namespace and the ingress
-			// controller's, nothing else; egress stays open (PostgreSQL,
-			// the object store, the identity provider).
-			return capability.Apply(ctx, kube, t, &networkingv1.NetworkPolicy{}, networkingv1ac.NetworkPolicy("default", name).
-				WithLabels(t.Labels).WithOwnerReferences(t.OwnerReference()).
-				WithSpec(networkingv1ac.NetworkPolicySpec().
-					WithPodSelector(metav1ac.LabelSelector()).
-					WithPolicyTypes(networkingv1.PolicyTypeIngress).
-					WithIngress(networkingv1ac.NetworkPolicyIngressRule().WithFrom(
-						networkingv1ac.NetworkPolicyPeer().WithPodSelector(metav1ac.LabelSelector()),
-						networkingv1ac.NetworkPolicyPeer().WithNamespaceSelector(metav1ac.LabelSelector().
-							WithMatchLabels(map[string]string{"kubernetes.io/metadata.name": r.ingressNamespace()}))))),
-				networkingv1ac.ExtractNetworkPolicy)
-		}},
-	}
-	for _, step := range steps {
-		if err := step.apply(); err != nil {
-			return fail(platformv1.ReasonApplyFailed, fmt.Sprintf("applying %s in namespace %s: %v", step.what, name, err), err)
-		}
+	if err := namespace.Ensure(ctx, kube, r.target(s), namespace.Guards{
+		Name:             "preview",
+		Quota:            previewQuota,
+		DefaultRequest:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		DefaultLimit:     corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+		IngressNamespace: r.Config.IngressNamespace,
+	}); err != nil {
+		return fail(platformv1.ReasonApplyFailed, fmt.Sprintf("namespace %s: %v", name, err), err)
 	}
 	setCondition(pe, platformv1.ConditionNamespaceReady, metav1.ConditionTrue, platformv1.ReasonProvisioned,
 		fmt.Sprintf("namespace %s with its quota, limits and network policy", name))
 	return true
-}
-
-// ingressNamespace is where the ingress controller runs.
-func (r *Reconciler) ingressNamespace() string {
-	if r.Config.IngressNamespace != "" {
-		return r.Config.IngressNamespace
-	}
-	return "ingress-nginx"
 }

@@ -3,6 +3,7 @@ package preview
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,7 +81,11 @@ func (r *Reconciler) finish(s *scope) (ctrl.Result, error) {
 
 // firstNotReady is the first condition, in order, that is not True.
 func firstNotReady(pe *platformv1.PreviewEnvironment) *metav1.Condition {
-	for _, typ := range conditions {
+	types := conditions
+	if copyRequested(pe) {
+		types = slices.Insert(slices.Clone(conditions), 2, platformv1.ConditionDataCopied) // after DatabaseReady
+	}
+	for _, typ := range types {
 		c := meta.FindStatusCondition(pe.Status.Conditions, typ)
 		if c == nil {
 			return &metav1.Condition{Type: typ, Reason: platformv1.ReasonNotReady, Message: "not reconciled yet"}
