@@ -39,7 +39,9 @@ func kubectl(t *testing.T, args ...string) string {
 func TestInstallManifestsGrantEnoughRBAC(t *testing.T) {
 	// Namespaced objects can be dry-run only in a namespace that exists.
 	kubectl(t, "create", "namespace", "plattr-system")
-	out := kubectl(t, "apply", "--server-side", "--dry-run=server", "-k", "config/default")
+	// The same field manager as the CRD installer (internal/crds), which
+	// installed these objects in this cluster already.
+	out := kubectl(t, "apply", "--server-side", "--field-manager=plattr", "--dry-run=server", "-k", "config/default")
 	for _, want := range []string{"deployment.apps/plattr-operator", "clusterrole.rbac.authorization.k8s.io/plattr-operator", "customresourcedefinition.apiextensions.k8s.io/applications.platform.internal"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run did not cover %s:\n%s", want, out)

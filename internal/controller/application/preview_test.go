@@ -123,36 +123,36 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
-	create(t, newApp(ns, "shop", withBuckets(platformv1.BucketSpec{Name: "uploads"}), withAuth(), withDatabase, func(a *platformv1.Application) {
+	create(t, newApp(ns, "pvshop", withBuckets(platformv1.BucketSpec{Name: "uploads"}), withAuth(), withDatabase, func(a *platformv1.Application) {
 		a.Spec.EnvVars = []platformv1.EnvVar{{Name: "GREETING", Value: "hello"}}
 	}))
-	waitSettled(t, ns, "shop")
+	waitSettled(t, ns, "pvshop")
 
 	start := time.Now()
-	create(t, newPreview(ns, "shop", 7))
-	create(t, newPreview(ns, "shop", 8))
-	pe := waitPreviewPhase(t, ns, "shop-pr-7", platformv1.PhaseRunning)
+	create(t, newPreview(ns, "pvshop", 7))
+	create(t, newPreview(ns, "pvshop", 8))
+	pe := waitPreviewPhase(t, ns, "pvshop-pr-7", platformv1.PhaseRunning)
 	t.Logf("preview create → Running: %s", time.Since(start).Round(time.Millisecond))
-	waitPreviewPhase(t, ns, "shop-pr-8", platformv1.PhaseRunning)
+	waitPreviewPhase(t, ns, "pvshop-pr-8", platformv1.PhaseRunning)
 
-	if want := "https://pr-7.shop.preview." + baseDomain; pe.Status.URL != want {
+	if want := "https://pr-7.pvshop.preview." + baseDomain; pe.Status.URL != want {
 		t.Errorf("url %q, want %q", pe.Status.URL, want)
 	}
 	if pe.Status.ExpiresAt == nil || !pe.Status.ExpiresAt.Time.Equal(pe.CreationTimestamp.Add(72*time.Hour)) {
 		t.Errorf("expiresAt %v, want creation %v + 72h", pe.Status.ExpiresAt, pe.CreationTimestamp)
 	}
-	previewNS := "preview-shop-pr-7"
+	previewNS := "preview-pvshop-pr-7"
 	nsObj := &corev1.Namespace{}
 	if err := k8s.Get(ctx, client.ObjectKey{Name: previewNS}, nsObj); err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{platformv1.LabelType: "preview", platformv1.LabelApp: "shop", platformv1.LabelPR: "7"} {
+	for k, v := range map[string]string{platformv1.LabelType: "preview", platformv1.LabelApp: "pvshop", platformv1.LabelPR: "7"} {
 		if nsObj.Labels[k] != v {
 			t.Errorf("namespace label %s=%q, want %q", k, nsObj.Labels[k], v)
 		}
 	}
 	d := &appsv1.Deployment{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: previewNS, Name: "shop"}, d); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: previewNS, Name: "pvshop"}, d); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{}
@@ -163,44 +163,44 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 			env[c.Name+"/"+e.Name] = e.Value
 		}
 	}
-	if images["app"] != "registry.example.com/shop:pr-7" {
+	if images["app"] != "registry.example.com/pvshop:pr-7" {
 		t.Errorf("the preview runs %q, want the PR's image", images["app"])
 	}
-	if env["postgrest/PGRST_DB_SCHEMAS"] != "preview_shop_pr7" || env["app/GREETING"] != "hello" {
-		t.Errorf("PostgREST serves %q (want preview_shop_pr7); GREETING=%q", env["postgrest/PGRST_DB_SCHEMAS"], env["app/GREETING"])
+	if env["postgrest/PGRST_DB_SCHEMAS"] != "preview_pvshop_pr7" || env["app/GREETING"] != "hello" {
+		t.Errorf("PostgREST serves %q (want preview_pvshop_pr7); GREETING=%q", env["postgrest/PGRST_DB_SCHEMAS"], env["app/GREETING"])
 	}
-	if got := string(secretData(t, previewNS, "shop-db")[platformv1.KeyDBSchema]); got != "preview_shop_pr7" {
+	if got := string(secretData(t, previewNS, "pvshop-db")[platformv1.KeyDBSchema]); got != "preview_pvshop_pr7" {
 		t.Errorf("DB_SCHEMA %q, want the schema PostgREST is told", got)
 	}
-	if got := configMapData(t, previewNS, "shop-storage")["S3_BUCKET_UPLOADS"]; got != "plattr-preview-shop-pr7-uploads" {
+	if got := configMapData(t, previewNS, "pvshop-storage")["S3_BUCKET_UPLOADS"]; got != "plattr-preview-pvshop-pr7-uploads" {
 		t.Errorf("S3_BUCKET_UPLOADS %q", got)
 	}
-	if got := configMapData(t, previewNS, "shop-auth")[platformv1.KeyAuthRedirectURI]; got != "https://pr-7.shop.preview."+baseDomain+platformv1.AuthCallbackPath {
+	if got := configMapData(t, previewNS, "pvshop-auth")[platformv1.KeyAuthRedirectURI]; got != "https://pr-7.pvshop.preview."+baseDomain+platformv1.AuthCallbackPath {
 		t.Errorf("AUTH_REDIRECT_URI %q", got)
 	}
 	ing := &networkingv1.Ingress{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: previewNS, Name: "shop"}, ing); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: previewNS, Name: "pvshop"}, ing); err != nil {
 		t.Fatal(err)
 	}
-	if host := ing.Spec.Rules[0].Host; host != "pr-7.shop.preview."+baseDomain {
+	if host := ing.Spec.Rules[0].Host; host != "pr-7.pvshop.preview."+baseDomain {
 		t.Errorf("Ingress host %q", host)
 	}
 
 	// Isolated from the parent and from the other preview.
-	seven := connect(t, string(secretData(t, previewNS, "shop-db")["DATABASE_URL"]))
+	seven := connect(t, string(secretData(t, previewNS, "pvshop-db")["DATABASE_URL"]))
 	if _, err := seven.Exec(ctx, "CREATE TABLE notes (body text)"); err != nil {
 		t.Fatalf("the preview cannot use its schema: %v", err)
 	}
-	parent := connect(t, string(secretData(t, ns, "shop-db")["DATABASE_URL"]))
+	parent := connect(t, string(secretData(t, ns, "pvshop-db")["DATABASE_URL"]))
 	if _, err := parent.Exec(ctx, "CREATE TABLE orders (id int)"); err != nil {
 		t.Fatal(err)
 	}
-	for _, probe := range []string{"SELECT * FROM staging_shop.orders", "SELECT * FROM preview_shop_pr8.anything"} {
+	for _, probe := range []string{"SELECT * FROM staging_pvshop.orders", "SELECT * FROM preview_pvshop_pr8.anything"} {
 		if _, err := seven.Exec(ctx, probe); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("preview 7 ran %q: %v, want permission denied", probe, err)
 		}
 	}
-	if _, err := parent.Exec(ctx, "SELECT * FROM preview_shop_pr7.notes"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if _, err := parent.Exec(ctx, "SELECT * FROM preview_pvshop_pr7.notes"); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("the parent read the preview's table: %v, want permission denied", err)
 	}
 
@@ -210,39 +210,39 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 	writes.snapshot()
 	time.Sleep(3 * time.Second)
 	for w, n := range writes.snapshot() {
-		if strings.Contains(w, previewNS) || strings.Contains(w, "shop-pr-") {
+		if strings.Contains(w, previewNS) || strings.Contains(w, "pvshop-pr-") {
 			t.Errorf("a settled preview wrote: %s ×%d", w, n)
 		}
 	}
 	expires := pe.Status.ExpiresAt.Time
 	stopOperator()
 	startOperator(t)
-	update(t, client.ObjectKey{Namespace: ns, Name: "shop-pr-7"}, &platformv1.PreviewEnvironment{}, func(p *platformv1.PreviewEnvironment) {
+	update(t, client.ObjectKey{Namespace: ns, Name: "pvshop-pr-7"}, &platformv1.PreviewEnvironment{}, func(p *platformv1.PreviewEnvironment) {
 		p.Annotations = map[string]string{"touched": "yes"}
 	})
 	time.Sleep(2 * time.Second)
-	if got := getPreview(t, ns, "shop-pr-7").Status.ExpiresAt.Time; !got.Equal(expires) {
+	if got := getPreview(t, ns, "pvshop-pr-7").Status.ExpiresAt.Time; !got.Equal(expires) {
 		t.Errorf("expiresAt moved from %s to %s on a restart and a reconcile", expires, got)
 	}
 
 	// Deleting a preview removes all of it; deleting the parent, its previews.
 	start = time.Now()
-	if err := k8s.Delete(ctx, getPreview(t, ns, "shop-pr-8")); err != nil {
+	if err := k8s.Delete(ctx, getPreview(t, ns, "pvshop-pr-8")); err != nil {
 		t.Fatal(err)
 	}
-	previewGone(t, ns, "shop-pr-8", "shop", 8)
+	previewGone(t, ns, "pvshop-pr-8", "pvshop", 8)
 	t.Logf("preview delete → everything gone: %s", time.Since(start).Round(time.Millisecond))
-	deleteApp(t, ns, "shop")
-	previewGone(t, ns, "shop-pr-7", "shop", 7)
-	waitGone(t, ns, "shop")
+	deleteApp(t, ns, "pvshop")
+	previewGone(t, ns, "pvshop-pr-7", "pvshop", 7)
+	waitGone(t, ns, "pvshop")
 }
 
 func TestAPreviewWaitsForItsParentAndNamesIt(t *testing.T) {
 	startOperator(t)
 	ns := newNamespace(t)
-	create(t, newPreview(ns, "later", 1))
+	create(t, newPreview(ns, "pvlater", 1))
 	eventually(t, runningTimeout, "ParentNotFound", func() error {
-		pe := getPreview(t, ns, "later-pr-1")
+		pe := getPreview(t, ns, "pvlater-pr-1")
 		for _, c := range pe.Status.Conditions {
 			if c.Type == platformv1.ConditionReady && c.Reason == platformv1.ReasonParentNotFound && strings.Contains(c.Message, "spec.applicationRef") {
 				if pe.Status.Phase != platformv1.PhasePending {
@@ -253,29 +253,29 @@ func TestAPreviewWaitsForItsParentAndNamesIt(t *testing.T) {
 		}
 		return fmt.Errorf("conditions %+v", pe.Status.Conditions)
 	})
-	create(t, newApp(ns, "later"))
-	waitPreviewPhase(t, ns, "later-pr-1", platformv1.PhaseRunning)
-	deleteApp(t, ns, "later")
-	previewGone(t, ns, "later-pr-1", "later", 1)
+	create(t, newApp(ns, "pvlater"))
+	waitPreviewPhase(t, ns, "pvlater-pr-1", platformv1.PhaseRunning)
+	deleteApp(t, ns, "pvlater")
+	previewGone(t, ns, "pvlater-pr-1", "pvlater", 1)
 }
 
 func TestExpiredPreviewsAreSweptWithEverythingTheyHad(t *testing.T) {
 	startOperator(t)
 	ns := newNamespace(t)
-	create(t, newApp(ns, "brief"))
-	waitSettled(t, ns, "brief")
-	create(t, newPreview(ns, "brief", 1, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "30m" }))
-	create(t, newPreview(ns, "brief", 2, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "72h" }))
-	waitPreviewPhase(t, ns, "brief-pr-1", platformv1.PhaseRunning)
-	waitPreviewPhase(t, ns, "brief-pr-2", platformv1.PhaseRunning)
+	create(t, newApp(ns, "pvbrief"))
+	waitSettled(t, ns, "pvbrief")
+	create(t, newPreview(ns, "pvbrief", 1, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "30m" }))
+	create(t, newPreview(ns, "pvbrief", 2, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "72h" }))
+	waitPreviewPhase(t, ns, "pvbrief-pr-1", platformv1.PhaseRunning)
+	waitPreviewPhase(t, ns, "pvbrief-pr-2", platformv1.PhaseRunning)
 
 	// An hour later, by the operator's clock.
 	opClock = clocktesting.NewFakePassiveClock(time.Now().Add(time.Hour))
 	t.Cleanup(func() { opClock = nil })
 	restartOperatorWith(t, func(c *config.Operator) { c.PreviewSweepInterval = time.Second })
-	previewGone(t, ns, "brief-pr-1", "brief", 1)
+	previewGone(t, ns, "pvbrief-pr-1", "pvbrief", 1)
 	time.Sleep(2 * time.Second) // two more sweeps
-	if pe := getPreview(t, ns, "brief-pr-2"); !pe.DeletionTimestamp.IsZero() {
+	if pe := getPreview(t, ns, "pvbrief-pr-2"); !pe.DeletionTimestamp.IsZero() {
 		t.Error("a preview that has not expired was deleted")
 	}
 }
@@ -284,9 +284,9 @@ func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
-	create(t, newApp(ns, "shop"))
-	waitSettled(t, ns, "shop")
-	parent := connect(t, string(secretData(t, ns, "shop-db")["DATABASE_URL"]))
+	create(t, newApp(ns, "cpshop"))
+	waitSettled(t, ns, "cpshop")
+	parent := connect(t, string(secretData(t, ns, "cpshop-db")["DATABASE_URL"]))
 	for _, s := range []string{
 		"CREATE TABLE products (id serial PRIMARY KEY, name text)",
 		"INSERT INTO products (name) VALUES ('kettle'), ('teapot')",
@@ -298,12 +298,12 @@ func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
 	copyParent := func(p *platformv1.PreviewEnvironment) {
 		p.Spec.Database = &platformv1.PreviewDatabaseSpec{CopyFrom: "parent"}
 	}
-	create(t, newPreview(ns, "shop", 3, copyParent))
-	pe := waitPreviewPhase(t, ns, "shop-pr-3", platformv1.PhaseRunning)
+	create(t, newPreview(ns, "cpshop", 3, copyParent))
+	pe := waitPreviewPhase(t, ns, "cpshop-pr-3", platformv1.PhaseRunning)
 	if c := meta.FindStatusCondition(pe.Status.Conditions, platformv1.ConditionDataCopied); c == nil || c.Reason != platformv1.ReasonCopied {
 		t.Errorf("DataCopied %+v", c)
 	}
-	preview := connect(t, string(secretData(t, "preview-shop-pr-3", "shop-db")["DATABASE_URL"]))
+	preview := connect(t, string(secretData(t, "preview-cpshop-pr-3", "cpshop-db")["DATABASE_URL"]))
 	var names string
 	if err := preview.QueryRow(ctx, "SELECT string_agg(name, ',' ORDER BY id) FROM products").Scan(&names); err != nil || names != "kettle,teapot" {
 		t.Fatalf("the preview's products: %q (%v), want the parent's", names, err)
@@ -317,19 +317,19 @@ func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
 	}
 
 	// A production parent's data stays out of previews unless the platform allows it.
-	create(t, newApp(ns, "bank", func(a *platformv1.Application) { a.Spec.Environment = platformv1.EnvironmentProduction }))
-	waitSettled(t, ns, "bank")
-	create(t, newPreview(ns, "bank", 1, copyParent))
-	pe = waitPreviewPhase(t, ns, "bank-pr-1", platformv1.PhaseFailed)
+	create(t, newApp(ns, "cpbank", func(a *platformv1.Application) { a.Spec.Environment = platformv1.EnvironmentProduction }))
+	waitSettled(t, ns, "cpbank")
+	create(t, newPreview(ns, "cpbank", 1, copyParent))
+	pe = waitPreviewPhase(t, ns, "cpbank-pr-1", platformv1.PhaseFailed)
 	c := meta.FindStatusCondition(pe.Status.Conditions, platformv1.ConditionDataCopied)
 	if c == nil || c.Reason != platformv1.ReasonCopyRefused || !strings.Contains(c.Message, "PREVIEW_COPY_FROM_PRODUCTION") {
 		t.Errorf("DataCopied %+v, want CopyRefused naming PREVIEW_COPY_FROM_PRODUCTION", c)
 	}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "preview-bank-pr-1", Name: "bank"}, &appsv1.Deployment{}); err == nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "preview-cpbank-pr-1", Name: "cpbank"}, &appsv1.Deployment{}); err == nil {
 		t.Error("the refused preview's workload runs anyway")
 	}
-	deleteApp(t, ns, "bank")
-	deleteApp(t, ns, "shop")
-	previewGone(t, ns, "bank-pr-1", "bank", 1)
-	previewGone(t, ns, "shop-pr-3", "shop", 3)
+	deleteApp(t, ns, "cpbank")
+	deleteApp(t, ns, "cpshop")
+	previewGone(t, ns, "cpbank-pr-1", "cpbank", 1)
+	previewGone(t, ns, "cpshop-pr-3", "cpshop", 3)
 }
