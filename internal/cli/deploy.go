@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"k8s.io/apimachinery/pkg/runtime"
 	"os"
 	"time"
 
@@ -22,38 +23,57 @@ func newDeployCommand(g *globals) *cobra.Command {
 	var file, image string
 	var wait bool
 	var timeout time.Duration
+	var tf targetFlags
 	cmd := &cobra.Command{
-		Use:   "deploy -f app.yaml",
-		Short: "Apply an Application and, with --wait, follow it until it runs",
-		Example: `  plattr deploy -f examples/minimal-app.yaml --wait
-  plattr deploy -f app.yaml --image registry.example.com/app:2.0.1 --wait`,
+		Use:   "deploy",
+		Short: "Apply the app (plattr.yaml, or -f an Application manifest) and, with --wait, follow it until it runs",
+		Example: `  plattr deploy --wait                       # plattr.yaml, to its environment
+  plattr deploy --env production --image registry.example.com/app:2.0.1 --wait --timeout 10m
+  plattr deploy -f examples/minimal-app.yaml --wait`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
-				return errors.New("-f is required: the Application manifest to apply (see examples/)")
-			}
-			c, ns, err := g.client()
+			s, err := g.session()
 			if err != nil {
 				return err
 			}
-			app, manifest, err := readApplication(file)
-			if err != nil {
-				return err
-			}
-			if app.Namespace == "" {
-				app.Namespace = ns
-				manifest.SetNamespace(ns)
-			}
-			if image != "" {
-				if err := unstructured.SetNestedField(manifest.Object, image, "spec", "imageRef"); err != nil {
+			var manifest *unstructured.Unstructured
+			key := client.ObjectKey{}
+			if file != "" {
+				app, u, err := readApplication(file)
+				if err != nil {
 					return err
 				}
+				if app.Namespace == "" {
+					u.SetNamespace(s.ns)
+				}
+				if image != "" {
+					if err := unstructured.SetNestedField(u.Object, image, "spec", "imageRef"); err != nil {
+						return err
+					}
+				}
+				manifest, key = u, client.ObjectKey{Namespace: u.GetNamespace(), Name: u.GetName()}
+			} else {
+				t, err := tf.resolve(s, nil)
+				if err != nil {
+					return err
+				}
+				if t.project == nil || t.project.Name != t.app {
+					return fmt.Errorf("no %s for %s here: run `plattr init`, or pass -f with an Application manifest", tf.project, t.app)
+				}
+				if t.env == platformv1.EnvironmentPreview {
+					return errors.New("previews are made from pull requests: plattr preview create --pr N --image IMAGE")
+				}
+				if manifest, err = toUnstructured(t.project.application(t.ns, t.env, image)); err != nil {
+					return err
+				}
+				key = client.ObjectKey{Namespace: t.ns, Name: t.app}
 			}
-			ctx := context.Background()
-			if err := applyApplication(ctx, c, manifest); err != nil {
+			ctx := cmd.Context()
+			if err := applyApplication(ctx, s.c, manifest); err != nil {
 				return err
 			}
 			got := &platformv1.Application{}
-			if err := c.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
+			if err := s.c.Get(ctx, key, got); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "application %s/%s applied (generation %d)\n", got.Namespace, got.Name, got.Generation)
@@ -62,14 +82,28 @@ func newDeployCommand(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			return waitRunning(ctx, c, got, cmd.OutOrStdout())
+			return waitRunning(ctx, s.c, got, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "Application manifest (YAML)")
-	cmd.Flags().StringVar(&image, "image", "", "image to run, replacing spec.imageRef")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "an Application manifest (YAML) instead of plattr.yaml")
+	cmd.Flags().StringVar(&image, "image", "", "image to run, replacing imageRef")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the app is Running, printing each condition as it turns")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
+	tf.add(cmd)
 	return cmd
+}
+
+// toUnstructured turns a typed object into what server-side apply sends:
+// only the fields set (the types' omitempty), never a status.
+func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	unstructured.RemoveNestedField(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	return u, nil
 }
 
 // readApplication reads a manifest twice: strictly into the typed struct,
@@ -104,21 +138,20 @@ func applyApplication(ctx context.Context, c client.Client, u *unstructured.Unst
 	return nil
 }
 
-// waitRunning follows the app until it is Running at its current
-// generation, printing each condition as it changes. It fails on Failed.
-func waitRunning(ctx context.Context, c client.Client, app *platformv1.Application, out io.Writer) error {
+// waitRunning follows the app by watching it until it is Running at its
+// current generation, printing each condition as it changes. It fails on
+// Failed, with the failing reason, and on the deadline.
+func waitRunning(ctx context.Context, c client.WithWatch, app *platformv1.Application, out io.Writer) error {
 	start := time.Now()
 	seen := map[string]string{}
 	lastPhase := platformv1.Phase("")
-	for {
-		got := &platformv1.Application{}
-		if err := c.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
-			return err
-		}
+	var last *platformv1.Application
+	err := watchObject(ctx, c, client.ObjectKeyFromObject(app), &platformv1.Application{}, &platformv1.ApplicationList{}, func(got *platformv1.Application) (bool, error) {
+		last = got
 		// observedGeneration moves only on success; a failure of the current
 		// generation shows in the Ready condition's own observedGeneration.
 		current := got.Status.ObservedGeneration >= app.Generation
-		if ready := meta.FindStatusCondition(got.Status.Conditions, "Ready"); ready != nil && got.Status.Phase == platformv1.PhaseFailed {
+		if ready := meta.FindStatusCondition(got.Status.Conditions, platformv1.ConditionReady); ready != nil && got.Status.Phase == platformv1.PhaseFailed {
 			current = ready.ObservedGeneration >= app.Generation
 		}
 		for _, cond := range got.Status.Conditions {
@@ -132,21 +165,22 @@ func waitRunning(ctx context.Context, c client.Client, app *platformv1.Applicati
 			lastPhase = got.Status.Phase
 			fmt.Fprintf(out, "  %6s  phase %s\n", since(start), lastPhase)
 		}
-		if current {
-			switch got.Status.Phase {
-			case platformv1.PhaseRunning:
-				fmt.Fprintf(out, "%s is Running at %s (%s)\n", got.Name, got.Status.URL, since(start))
-				return nil
-			case platformv1.PhaseFailed:
-				return fmt.Errorf("%s failed: %s", got.Name, readyMessage(got))
-			}
+		if !current {
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s is not Running after %s (phase %s): %s", got.Name, since(start), orUnknown(got.Status.Phase), readyMessage(got))
-		case <-time.After(250 * time.Millisecond):
+		switch got.Status.Phase {
+		case platformv1.PhaseRunning:
+			fmt.Fprintf(out, "%s is Running at %s (%s)\n", got.Name, got.Status.URL, since(start))
+			return true, nil
+		case platformv1.PhaseFailed:
+			return true, fmt.Errorf("%s failed: %s", got.Name, readyMessage(got))
 		}
+		return false, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) && last != nil {
+		return fmt.Errorf("%s is not Running after %s (phase %s): %s", last.Name, since(start), orUnknown(last.Status.Phase), readyMessage(last))
 	}
+	return err
 }
 
 func readyMessage(app *platformv1.Application) string {

@@ -30,20 +30,44 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cancel()
-	opCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- operator.Run(opCtx, config.Operator{
-			DBAdminURL: pg.URL(), BaseDomain: "apps.cli.test", IngressClass: "nginx", ClusterIssuer: "x",
-			MetricsAddr: "0", MaxConcurrentReconciles: 2, KubeAPIQPS: 50, KubeAPIBurst: 100,
-		}, cluster.Config, operator.Options{})
-	}()
+	startOperator()
 	code := m.Run()
-	stop()
-	<-done
+	stopOperator()
 	pg.Stop()
 	cluster.Stop()
 	os.Exit(code)
+}
+
+var (
+	opStop func()
+	opDone chan error
+)
+
+// startOperator runs the operator in this process, with leader election
+// (so `plattr doctor` finds its Lease) and the staging environment
+// namespace (so plattr.yaml deploys there).
+func startOperator() {
+	if opStop != nil {
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	opStop, opDone = stop, make(chan error, 1)
+	go func() {
+		opDone <- operator.Run(ctx, config.Operator{
+			DBAdminURL: pg.URL(), BaseDomain: "apps.cli.test", IngressClass: "nginx", ClusterIssuer: "x",
+			MetricsAddr: "0", MaxConcurrentReconciles: 2, KubeAPIQPS: 50, KubeAPIBurst: 100,
+			LeaderElection: true, LeaseNamespace: "default",
+			EnvironmentNamespaces: []config.EnvironmentNamespace{{Namespace: "staging", Environment: "staging"}},
+		}, cluster.Config, operator.Options{Restartable: true})
+	}()
+}
+
+func stopOperator() {
+	if opStop != nil {
+		opStop()
+		<-opDone
+		opStop = nil
+	}
 }
 
 // plattr runs the CLI in-process and returns its output and error.

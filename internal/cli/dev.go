@@ -38,12 +38,14 @@ func (g *globals) withStack(f func(cmd *cobra.Command, d *stack.Dev) error) func
 
 func newDevCommand(g *globals) *cobra.Command {
 	dev := &cobra.Command{
-		Use:   "dev",
-		Short: "Run Plattr locally: a Kubernetes control plane, PostgreSQL and the operator",
+		Use:     "dev",
+		Short:   "Run Plattr locally: a Kubernetes control plane, PostgreSQL and the operator",
+		Example: "  plattr dev up\n  plattr dev status\n  plattr dev down --purge",
 	}
 	dev.AddCommand(&cobra.Command{
-		Use:   "up",
-		Short: "Start the local stack in the background and wait until it is ready",
+		Use:     "up",
+		Short:   "Start the local stack in the background and wait until it is ready",
+		Example: "  plattr dev up && eval \"$(plattr dev env)\"",
 		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "Starting the local stack in %s\n", d.Dir)
 			if err := d.Up(context.Background(), cmd.OutOrStdout()); err != nil {
@@ -55,8 +57,9 @@ func newDevCommand(g *globals) *cobra.Command {
 	})
 	var purge bool
 	down := &cobra.Command{
-		Use:   "down",
-		Short: "Stop the local stack (--purge also deletes its data)",
+		Use:     "down",
+		Short:   "Stop the local stack (--purge also deletes its data)",
+		Example: "  plattr dev down\n  plattr dev down --purge",
 		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
 			if err := d.Down(purge); err != nil {
 				return err
@@ -68,8 +71,9 @@ func newDevCommand(g *globals) *cobra.Command {
 	down.Flags().BoolVar(&purge, "purge", false, "also delete the stack's data")
 	dev.AddCommand(down)
 	dev.AddCommand(&cobra.Command{
-		Use:   "status",
-		Short: "Show which parts of the local stack are running",
+		Use:     "status",
+		Short:   "Show which parts of the local stack are running",
+		Example: "  plattr dev status",
 		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
 			st := d.Status()
 			names := make([]string, 0, len(st))
@@ -91,20 +95,45 @@ func newDevCommand(g *globals) *cobra.Command {
 			return nil
 		}),
 	})
-	dev.AddCommand(&cobra.Command{
-		Use:   "env",
-		Short: "Print shell export lines for the local stack's endpoints",
-		RunE: g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
-			env, err := d.Env()
-			if err != nil {
-				return err
+	var tf targetFlags
+	envCmd := &cobra.Command{
+		Use:   "env [--app NAME]",
+		Short: "Print shell export lines: the local stack's endpoints, or with --app the app's own environment",
+		Example: `  eval "$(plattr dev env)"                 # kubectl and friends reach the local stack
+  eval "$(plattr dev env --app web -n default)"  # what the app's pods get: DATABASE_URL, S3_*, AUTH_*`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if tf.app != "" {
+				s, err := g.session()
+				if err != nil {
+					return err
+				}
+				t, err := tf.resolve(s, nil)
+				if err != nil {
+					return err
+				}
+				env, err := podEnv(cmd.Context(), s.c, t.ns, t.app)
+				if err != nil {
+					return err
+				}
+				for _, k := range sortedKeys(env) {
+					fmt.Fprintf(cmd.OutOrStdout(), "export %s=%s\n", k, shellQuote(env[k]))
+				}
+				return nil
 			}
-			for _, kv := range env {
-				fmt.Fprintf(cmd.OutOrStdout(), "export %s=%s\n", kv[0], shellQuote(kv[1]))
-			}
-			return nil
-		}),
-	})
+			return g.withStack(func(cmd *cobra.Command, d *stack.Dev) error {
+				env, err := d.Env()
+				if err != nil {
+					return err
+				}
+				for _, kv := range env {
+					fmt.Fprintf(cmd.OutOrStdout(), "export %s=%s\n", kv[0], shellQuote(kv[1]))
+				}
+				return nil
+			})(cmd, args)
+		},
+	}
+	tf.add(envCmd)
+	dev.AddCommand(envCmd)
 	return dev
 }
 

@@ -7,8 +7,9 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/plattr/plattr/internal/operator"
@@ -18,28 +19,43 @@ import (
 var Version = "dev"
 
 type globals struct {
-	kubeconfig string
-	namespace  string
-	devDir     string
+	// kube holds --kubeconfig, --context and -n, kubectl's own flags.
+	kube   *genericclioptions.ConfigFlags
+	devDir string
 }
 
 // NewRoot builds the command tree.
 func NewRoot() *cobra.Command {
-	g := &globals{}
+	str := func() *string { s := ""; return &s }
+	g := &globals{kube: &genericclioptions.ConfigFlags{KubeConfig: str(), Context: str(), Namespace: str()}}
 	root := &cobra.Command{
 		Use:           "plattr",
 		Short:         "Plattr: run your app with its database, storage and auth, without touching Kubernetes",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then the local stack's, then ~/.kube/config)")
-	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "", "namespace (default: the kubeconfig's, usually default)")
+	g.kube.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVar(&g.devDir, "dev-dir", envOr("PLATTR_DEV_DIR", ".plattr/dev"), "state directory of the local stack")
-	root.AddCommand(newDevCommand(g), newDeployCommand(g), newStatusCommand(g), &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "plattr", Version) },
-	})
+	root.AddCommand(
+		newInitCommand(g),
+		newDevCommand(g),
+		newDeployCommand(g),
+		newStatusCommand(g),
+		newLogsCommand(g),
+		newPreviewCommand(g),
+		newEnvCommand(g),
+		newDBCommand(g),
+		newRunCommand(g),
+		newDoctorCommand(g),
+		&cobra.Command{
+			Use:     "version",
+			Short:   "Print the version",
+			Example: "  plattr version",
+			Run:     func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "plattr", Version) },
+		},
+	)
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(newCompletionCommand(root))
 	return root
 }
 
@@ -50,35 +66,57 @@ func envOr(name, def string) string {
 	return def
 }
 
-// clientConfig resolves the kubeconfig: the flag, $KUBECONFIG, the local
-// stack's when it exists, then the usual default.
-func (g *globals) clientConfig() clientcmd.ClientConfig {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	switch {
-	case g.kubeconfig != "":
-		rules.ExplicitPath = g.kubeconfig
-	case os.Getenv("KUBECONFIG") == "":
-		if local := filepath.Join(g.devDir, "kube", "kubeconfig"); fileExists(local) {
-			rules.ExplicitPath = local
-		}
+// kubeconfig applies the local stack's kubeconfig when neither
+// --kubeconfig nor $KUBECONFIG names one and the stack runs here.
+func (g *globals) kubeconfig() {
+	if *g.kube.KubeConfig != "" || os.Getenv("KUBECONFIG") != "" {
+		return
 	}
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	if local := filepath.Join(g.devDir, "kube", "kubeconfig"); fileExists(local) {
+		*g.kube.KubeConfig = local
+	}
 }
 
-func (g *globals) client() (client.Client, string, error) {
-	cc := g.clientConfig()
-	cfg, err := cc.ClientConfig()
+// session is what a command needs to talk to the cluster.
+type session struct {
+	c    client.WithWatch
+	kube kubernetes.Interface
+	cfg  *rest.Config
+	// ns is -n, else the kubeconfig's namespace, else default;
+	// explicit says -n was given.
+	ns       string
+	explicit bool
+}
+
+func (g *globals) session() (*session, error) {
+	g.kubeconfig()
+	cfg, err := g.kube.ToRESTConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("no cluster to talk to (%v): start the local stack with `plattr dev up` or set KUBECONFIG", err)
+		return nil, fmt.Errorf("no cluster to talk to (%v): start the local stack with `plattr dev up`, or set --kubeconfig or KUBECONFIG", err)
 	}
-	ns := g.namespace
-	if ns == "" {
-		if ns, _, err = cc.Namespace(); err != nil || ns == "" {
-			ns = "default"
-		}
+	ns, explicit, err := g.kube.ToRawKubeConfigLoader().Namespace()
+	if err != nil || ns == "" {
+		ns = "default"
 	}
-	c, err := newClient(cfg)
-	return c, ns, err
+	explicit = explicit || *g.kube.Namespace != ""
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	k, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &session{c: c, kube: k, cfg: cfg, ns: ns, explicit: explicit}, nil
+}
+
+// client is the session's client and namespace, for the simpler commands.
+func (g *globals) client() (client.Client, string, error) {
+	s, err := g.session()
+	if err != nil {
+		return nil, "", err
+	}
+	return s.c, s.ns, nil
 }
 
 func newClient(cfg *rest.Config) (client.Client, error) {
@@ -88,4 +126,28 @@ func newClient(cfg *rest.Config) (client.Client, error) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+func newCompletionCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:       "completion bash|zsh|fish|powershell",
+		Short:     "Print the shell completion script",
+		Example:   "  source <(plattr completion bash)\n  plattr completion zsh > \"${fpath[1]}/_plattr\"",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, true)
+			case "zsh":
+				return root.GenZshCompletion(out)
+			case "fish":
+				return root.GenFishCompletion(out, true)
+			case "powershell":
+				return root.GenPowerShellCompletionWithDesc(out)
+			}
+			return fmt.Errorf("%q: want bash, zsh, fish or powershell", args[0])
+		},
+	}
 }
