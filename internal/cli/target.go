@@ -53,11 +53,12 @@ func (tf *targetFlags) resolve(s *session, args []string) (target, error) {
 		return t, errors.New("which app? name it (--app NAME) or run where its plattr.yaml is (`plattr init` writes one)")
 	}
 	t.env = platformv1.Environment(tf.env)
-	if t.env == "" && t.project != nil && t.project.Name == t.app {
-		t.env = t.project.Environment
-	}
-	if tf.pr > 0 && t.env == "" {
+	switch {
+	case t.env != "":
+	case tf.pr > 0: // --pr alone means the preview
 		t.env = platformv1.EnvironmentPreview
+	case t.project != nil && t.project.Name == t.app:
+		t.env = t.project.Environment
 	}
 	switch {
 	case s.explicit:
