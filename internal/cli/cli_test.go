@@ -140,6 +140,15 @@ func TestTheDevelopersLoop(t *testing.T) {
 		t.Error("a deploy dropped a variable set with `plattr env set`")
 	}
 
+	// Logs through the API server (the simulated kubelet serves each
+	// container a few fixed lines).
+	if out := must(t, "logs"); !strings.Contains(out, "] simulated container log") || !strings.Contains(out, "[loop-") {
+		t.Errorf("logs:\n%s", out)
+	}
+	if out := must(t, "logs", "--tail", "1"); strings.Contains(out, "simulated container log") || !strings.Contains(out, "GET / 200") {
+		t.Errorf("logs --tail 1:\n%s", out)
+	}
+
 	start := time.Now()
 	out = must(t, "preview", "create", "--pr", "12", "--image", "registry.example.com/loop:pr-12", "--wait", "--timeout", "90s")
 	if !strings.Contains(out, "preview loop-pr-12 is Running at https://pr-12.loop.preview.apps.cli.test") {

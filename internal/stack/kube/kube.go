@@ -67,6 +67,9 @@ func newest(glob, file string) string {
 // stack answers at the same address and old kubeconfigs stay valid.
 type ports struct {
 	Etcd, EtcdPeer, APIServer int
+	// Kubelet is kwok's server, the simulated nodes' kubelet endpoint: the
+	// API server reaches it for pod logs.
+	Kubelet int `json:",omitempty"`
 }
 
 // ControlPlane is a local Kubernetes control plane with simulated nodes.
@@ -112,6 +115,8 @@ func (c *ControlPlane) processes() []*proc.Process {
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--service-cluster-ip-range=10.96.0.0/16",
 			"--authorization-mode=Node,RBAC", "--allow-privileged=true",
+			// kwok serves the nodes' kubelet API (pod logs) on 127.0.0.1.
+			"--kubelet-preferred-address-types=InternalIP",
 			"--profiling=false", "--v=1",
 		}},
 		{Name: "kube-controller-manager", Path: k("kube-controller-manager"), Dir: c.Dir, Args: []string{
@@ -132,14 +137,19 @@ func (c *ControlPlane) processes() []*proc.Process {
 		{Name: "kwok", Path: filepath.Join(c.Bin.KwokDir, "kwok"), Dir: c.Dir, Args: []string{
 			"--kubeconfig=" + kubeconfig,
 			"--config=" + filepath.Join(c.Bin.KwokDir, "stages.yaml"),
+			"--config=" + filepath.Join(c.Dir, podLogsConfig),
 			"--manage-all-nodes=false",
 			"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-			"--node-ip=10.244.0.1", "--cidr=10.244.0.0/16",
+			"--node-ip=127.0.0.1", "--cidr=10.244.0.0/16",
 			// Node leases are the heartbeat the node-heartbeat-with-lease stage
 			// relies on; without them a node goes NotReady after the grace
 			// period and its pods lose Ready for good.
 			"--node-lease-duration-seconds=40",
-			"--server-address=", "--v=warn",
+			// The simulated kubelet: pod logs (simulated, see podLogs) for
+			// `kubectl logs` and `plattr logs`.
+			"--server-address=127.0.0.1:" + strconv.Itoa(c.ports.Kubelet), "--node-port=" + strconv.Itoa(c.ports.Kubelet),
+			"--tls-cert-file=" + p.path("kubelet.crt"), "--tls-private-key-file=" + p.path("kubelet.key"),
+			"--v=warn",
 		}},
 	}
 }
@@ -155,6 +165,12 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 	p := pki{dir: filepath.Join(c.Dir, "pki")}
 	if err := p.ensure(); err != nil {
 		return fmt.Errorf("creating certificates: %w", err)
+	}
+	if err := p.ensureKubelet(); err != nil {
+		return fmt.Errorf("creating the simulated kubelet's certificate: %w", err)
+	}
+	if err := writePodLogs(c.Dir); err != nil {
+		return err
 	}
 	if err := c.writeKubeconfig(p); err != nil {
 		return err
@@ -234,7 +250,18 @@ func httpOK(ctx context.Context, client *http.Client, url string) error {
 func (c *ControlPlane) loadOrPickPorts() error {
 	path := filepath.Join(c.Dir, "ports.json")
 	if b, err := os.ReadFile(path); err == nil {
-		return json.Unmarshal(b, &c.ports)
+		if err := json.Unmarshal(b, &c.ports); err != nil {
+			return err
+		}
+		if c.ports.Kubelet != 0 {
+			return nil
+		}
+		// A stack made before kwok served logs: add its port.
+		if c.ports.Kubelet, err = proc.FreePort(); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(c.ports)
+		return os.WriteFile(path, b, 0o644)
 	}
 	var err error
 	pick := func() int {
@@ -244,7 +271,7 @@ func (c *ControlPlane) loadOrPickPorts() error {
 		}
 		return p
 	}
-	c.ports = ports{Etcd: pick(), EtcdPeer: pick(), APIServer: pick()}
+	c.ports = ports{Etcd: pick(), EtcdPeer: pick(), APIServer: pick(), Kubelet: pick()}
 	if err != nil {
 		return err
 	}

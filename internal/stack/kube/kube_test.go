@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,15 @@ func TestDeploymentBecomesAvailable(t *testing.T) {
 		}
 	}
 	checkNodeLeases(ctx, t, cs)
+
+	// Pod logs come through the API server and the simulated kubelet.
+	logs, err := cs.CoreV1().Pods("default").GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{Container: "c"}).DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("pod logs: %v", err)
+	}
+	if !strings.Contains(string(logs), "simulated container log") {
+		t.Errorf("pod logs %q", logs)
+	}
 }
 
 // checkNodeLeases guards the heartbeat: without a node Lease the node
