@@ -12,16 +12,19 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/operator"
 )
 
 func newPreview(ns, app string, pr int32, mutate ...func(*platformv1.PreviewEnvironment)) *platformv1.PreviewEnvironment {
@@ -332,4 +335,43 @@ func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
 	deleteApp(t, ns, "cpshop")
 	previewGone(t, ns, "cpbank-pr-1", "cpbank", 1)
 	previewGone(t, ns, "cpshop-pr-3", "cpshop", 3)
+}
+
+// A replica that is not the leader never sweeps: with the Lease held by
+// another replica, an expired preview stays until this one leads.
+func TestOnlyTheLeaderSweepsExpiredPreviews(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	create(t, newApp(ns, "pvlead"))
+	waitSettled(t, ns, "pvlead")
+	create(t, newPreview(ns, "pvlead", 1, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "30m" }))
+	waitPreviewPhase(t, ns, "pvlead-pr-1", platformv1.PhaseRunning)
+
+	// Another replica holds the Lease for an hour.
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: operator.LeaderElectionID},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity: ptr.To("another-replica"), LeaseDurationSeconds: ptr.To[int32](3600),
+			AcquireTime: &metav1.MicroTime{Time: time.Now()}, RenewTime: &metav1.MicroTime{Time: time.Now()},
+		},
+	}
+	create(t, lease)
+	opClock = clocktesting.NewFakePassiveClock(time.Now().Add(time.Hour))
+	t.Cleanup(func() { opClock = nil })
+	restartOperatorWith(t, func(c *config.Operator) {
+		c.PreviewSweepInterval = 500 * time.Millisecond
+		c.LeaderElection, c.LeaseNamespace = true, ns
+	})
+	time.Sleep(3 * time.Second) // six sweep intervals
+	if pe := getPreview(t, ns, "pvlead-pr-1"); !pe.DeletionTimestamp.IsZero() {
+		t.Fatal("a replica that is not the leader deleted an expired preview")
+	}
+	// The other replica goes away; this one leads and sweeps.
+	if err := k8s.Delete(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	previewGone(t, ns, "pvlead-pr-1", "pvlead", 1)
+	deleteApp(t, ns, "pvlead")
+	waitGone(t, ns, "pvlead")
 }
