@@ -317,7 +317,13 @@ func (d *Dev) Env() ([][2]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir, err := filepath.Abs(d.Dir)
+	if err != nil {
+		return nil, err
+	}
 	env := [][2]string{
+		// plattr finds the local stack (doctor, dev status) from any directory.
+		{"PLATTR_DEV_DIR", dir},
 		{"KUBECONFIG", plane.Kubeconfig()},
 		{"DB_ADMIN_URL", pg.URL()},
 		{"BASE_DOMAIN", BaseDomain},

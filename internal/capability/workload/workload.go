@@ -171,16 +171,20 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonProgressDeadlineExceeded, msg)
 		return res, capability.Terminal(errors.New(msg))
 	}
-	if ok, msg := deploymentAvailable(d); ok {
+	available, msg := deploymentAvailable(d)
+	if available {
 		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionTrue, platformv1.ReasonAvailable, msg)
-	} else if ok, msg := rolloutComplete(d); ok && t.Settled {
+	} else if ok, complete := rolloutComplete(d); ok && t.Settled {
 		// Running at this generation and every pod runs the current
 		// template: the HPA adding pods or an eviction replacing one is not
 		// a new rollout, so the owner stays Running. (A scale change the
 		// Deployment controller has not observed yet counts as complete:
 		// the owner's spec did not change.)
-		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionTrue, platformv1.ReasonAvailable, msg)
+		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionTrue, platformv1.ReasonAvailable, complete)
 	} else {
+		// The availability message: rolloutComplete's is empty when the
+		// rollout is not complete (found by plattr deploy printing an empty
+		// reason).
 		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, msg)
 	}
 	return res, nil

@@ -82,8 +82,12 @@ func TestEnsureDecisions(t *testing.T) {
 				t.Errorf("result %+v, want up %v waiting %v", res, tt.wantUp, tt.wantWait)
 			}
 			if tt.wantReason != "" {
-				if cond := capabilitytest.Condition(t, app, platformv1.ConditionDeploymentReady); cond.Reason != tt.wantReason {
+				cond := capabilitytest.Condition(t, app, platformv1.ConditionDeploymentReady)
+				if cond.Reason != tt.wantReason {
 					t.Errorf("DeploymentReady %s (%s), want %s", cond.Reason, cond.Message, tt.wantReason)
+				}
+				if cond.Message == "" {
+					t.Errorf("DeploymentReady %s has no message", cond.Reason)
 				}
 			}
 			d := &appsv1.Deployment{}
