@@ -8,6 +8,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/capability/auth"
+	"github.com/plattr/plattr/internal/capability/compose"
 	capdatabase "github.com/plattr/plattr/internal/capability/database"
 	"github.com/plattr/plattr/internal/capability/ingress"
 	"github.com/plattr/plattr/internal/capability/storage"
@@ -21,31 +22,12 @@ import (
 // them over. The capabilities do the work and set their conditions.
 
 // capabilities are the operator's capabilities, with its backends.
-type capabilities struct {
-	database *capdatabase.Capability
-	storage  *storage.Capability
-	auth     *auth.Capability
-	workload *workload.Capability
-	ingress  *ingress.Capability
-}
+// capabilities are the operator's capabilities, with its backends.
+type capabilities = compose.Set
 
 func (r *Reconciler) capabilities() capabilities {
 	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
-	c := capabilities{
-		database: &capdatabase.Capability{Kube: kube},
-		storage:  &storage.Capability{Kube: kube, AllowSharedKeys: r.Config.S3.AllowSharedKeys},
-		auth:     &auth.Capability{Kube: kube, IdP: r.Identity, ProvidersSecret: r.Config.Auth.ProvidersSecret},
-		workload: &workload.Capability{Kube: kube, ProgressDeadline: r.Config.ProgressDeadline},
-		ingress:  &ingress.Capability{Kube: kube, Class: r.Config.IngressClass, ClusterIssuer: r.Config.ClusterIssuer},
-	}
-	// A nil pointer in an interface would not compare nil.
-	if r.DB != nil {
-		c.database.DB = r.DB
-	}
-	if r.Store != nil {
-		c.storage.Store = r.Store
-	}
-	return c
+	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity}, r.Config)
 }
 
 // target is the app as the capabilities see it.
@@ -152,28 +134,8 @@ func (r *Reconciler) workloadSpec(ctx context.Context, s *scope, c capabilities)
 	if app.Spec.DatabaseEnabled() {
 		db := databaseSpec(app)
 		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
-		spec.Needs = append(spec.Needs, workload.Need{
-			From: capdatabase.Name, Condition: platformv1.ConditionDatabaseReady, Reason: platformv1.ReasonWaitingForDatabase,
-			What: "the database to be provisioned (see DatabaseReady)", Provided: s.provided[capdatabase.Name],
-			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.database.LastGood(ctx, t, db) },
-		})
 	}
-	if app.Spec.StorageEnabled() {
-		st := storageSpec(app, r.Config.BaseDomain)
-		spec.Needs = append(spec.Needs, workload.Need{
-			From: storage.Name, Condition: platformv1.ConditionStorageReady, Reason: platformv1.ReasonWaitingForStorage,
-			What: "its buckets and keys (see StorageReady)", Provided: s.provided[storage.Name],
-			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.storage.LastGood(ctx, t, st) },
-		})
-	}
-	if app.Spec.AuthEnabled() {
-		au := authSpec(app, r.Config.BaseDomain)
-		spec.Needs = append(spec.Needs, workload.Need{
-			From: auth.Name, Condition: platformv1.ConditionAuthReady, Reason: platformv1.ReasonWaitingForAuth,
-			What: "its OIDC client (see AuthReady)", Provided: s.provided[auth.Name],
-			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.auth.LastGood(ctx, t, au) },
-		})
-	}
+	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(app), Storage: storageSpec(app, r.Config.BaseDomain), Auth: authSpec(app, r.Config.BaseDomain)}, s.provided)
 	return spec
 }
 
@@ -182,17 +144,17 @@ func (r *Reconciler) workloadSpec(ctx context.Context, s *scope, c capabilities)
 // so independent capabilities make progress.
 
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.database.Ensure(ctx, target(s), databaseSpec(s.app))
+	sources, err := c.Database.Ensure(ctx, target(s), databaseSpec(s.app))
 	r.record(s, capdatabase.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.storage.Ensure(ctx, target(s), storageSpec(s.app, r.Config.BaseDomain))
+	sources, err := c.Storage.Ensure(ctx, target(s), storageSpec(s.app, r.Config.BaseDomain))
 	r.record(s, storage.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.auth.Ensure(ctx, target(s), authSpec(s.app, r.Config.BaseDomain))
+	sources, err := c.Auth.Ensure(ctx, target(s), authSpec(s.app, r.Config.BaseDomain))
 	r.record(s, auth.Name, sources, err)
 }
 
@@ -208,14 +170,14 @@ func (r *Reconciler) reconcileAddons(_ context.Context, s *scope, _ capabilities
 }
 
 func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
-	res, err := c.workload.Ensure(ctx, target(s), r.workloadSpec(ctx, s, c))
+	res, err := c.Workload.Ensure(ctx, target(s), r.workloadSpec(ctx, s, c))
 	s.waiting = res.Waiting
 	s.workloadUp = res.Up
 	r.record(s, "workload", nil, err)
 }
 
 func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
-	err := c.ingress.Ensure(ctx, target(s), ingressSpec(s.app, r.Config.BaseDomain), s.workloadUp)
+	err := c.Ingress.Ensure(ctx, target(s), ingressSpec(s.app, r.Config.BaseDomain), s.workloadUp)
 	r.record(s, "ingress", nil, err)
 }
 

@@ -40,21 +40,21 @@ var cleanupSteps = []cleanupStep{
 		finalizer: platformv1.FinalizerDatabase, what: "the database", backend: "PostgreSQL (DB_ADMIN_URL)", watch: capability.BackendDatabase,
 		configured: func(r *Reconciler) bool { return r.DB != nil },
 		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error {
-			return c.database.Remove(ctx, databaseSpec(app), retain)
+			return c.Database.Remove(ctx, databaseSpec(app), retain)
 		},
 	},
 	{
 		finalizer: platformv1.FinalizerStorage, what: "the buckets and keys", backend: "the object store (S3_ENDPOINT)", watch: capability.BackendObjectStore,
 		configured: func(r *Reconciler) bool { return r.Store != nil },
 		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error {
-			return c.storage.Remove(ctx, storageSpec(app, r.Config.BaseDomain), retain)
+			return c.Storage.Remove(ctx, storageSpec(app, r.Config.BaseDomain), retain)
 		},
 	},
 	{
 		finalizer: platformv1.FinalizerAuth, what: "the OIDC client", backend: "the identity provider (KEYCLOAK_URL or DEX_ISSUER_URL)", watch: capability.BackendIdentity,
 		configured: func(r *Reconciler) bool { return r.Identity != nil },
 		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, _ bool) error {
-			return c.auth.Remove(ctx, authSpec(app, r.Config.BaseDomain))
+			return c.Auth.Remove(ctx, authSpec(app, r.Config.BaseDomain))
 		},
 	},
 }

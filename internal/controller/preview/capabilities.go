@@ -8,6 +8,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/capability/auth"
+	"github.com/plattr/plattr/internal/capability/compose"
 	capdatabase "github.com/plattr/plattr/internal/capability/database"
 	"github.com/plattr/plattr/internal/capability/ingress"
 	"github.com/plattr/plattr/internal/capability/storage"
@@ -20,30 +21,12 @@ import (
 // the preview's own names, in the preview's own namespace, running the
 // PR's image at scaling 1–2.
 
-type capabilities struct {
-	database *capdatabase.Capability
-	storage  *storage.Capability
-	auth     *auth.Capability
-	workload *workload.Capability
-	ingress  *ingress.Capability
-}
+// capabilities are the operator's capabilities, with its backends.
+type capabilities = compose.Set
 
 func (r *Reconciler) capabilities() capabilities {
 	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
-	c := capabilities{
-		database: &capdatabase.Capability{Kube: kube},
-		storage:  &storage.Capability{Kube: kube, AllowSharedKeys: r.Config.S3.AllowSharedKeys},
-		auth:     &auth.Capability{Kube: kube, IdP: r.Identity, ProvidersSecret: r.Config.Auth.ProvidersSecret},
-		workload: &workload.Capability{Kube: kube, ProgressDeadline: r.Config.ProgressDeadline},
-		ingress:  &ingress.Capability{Kube: kube, Class: r.Config.IngressClass, ClusterIssuer: r.Config.ClusterIssuer},
-	}
-	if r.DB != nil {
-		c.database.DB = r.DB
-	}
-	if r.Store != nil {
-		c.storage.Store = r.Store
-	}
-	return c
+	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity}, r.Config)
 }
 
 // previewScaling: one pod, a second under load (SPEC §4).
@@ -118,7 +101,7 @@ func authSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application,
 }
 
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.database.Ensure(ctx, r.target(s), databaseSpec(s.pe, s.parent))
+	sources, err := c.Database.Ensure(ctx, r.target(s), databaseSpec(s.pe, s.parent))
 	if err == nil && copyRequested(s.pe) {
 		// The workload waits for the data: the app's migrations must not
 		// create tables in the schema before the copy fills it.
@@ -130,12 +113,12 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabili
 }
 
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.storage.Ensure(ctx, r.target(s), storageSpec(s.pe, s.parent, r.Config.BaseDomain))
+	sources, err := c.Storage.Ensure(ctx, r.target(s), storageSpec(s.pe, s.parent, r.Config.BaseDomain))
 	s.record(storage.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.auth.Ensure(ctx, r.target(s), authSpec(s.pe, s.parent, r.Config.BaseDomain))
+	sources, err := c.Auth.Ensure(ctx, r.target(s), authSpec(s.pe, s.parent, r.Config.BaseDomain))
 	s.record(auth.Name, sources, err)
 }
 
@@ -162,29 +145,9 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 	if parent.Spec.DatabaseEnabled() {
 		db := databaseSpec(pe, parent)
 		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
-		spec.Needs = append(spec.Needs, workload.Need{
-			From: capdatabase.Name, Condition: platformv1.ConditionDatabaseReady, Reason: platformv1.ReasonWaitingForDatabase,
-			What: "the database to be provisioned (see DatabaseReady)", Provided: s.provided[capdatabase.Name],
-			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.database.LastGood(ctx, t, db) },
-		})
 	}
-	if parent.Spec.StorageEnabled() {
-		st := storageSpec(pe, parent, r.Config.BaseDomain)
-		spec.Needs = append(spec.Needs, workload.Need{
-			From: storage.Name, Condition: platformv1.ConditionStorageReady, Reason: platformv1.ReasonWaitingForStorage,
-			What: "its buckets and keys (see StorageReady)", Provided: s.provided[storage.Name],
-			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.storage.LastGood(ctx, t, st) },
-		})
-	}
-	if parent.Spec.AuthEnabled() {
-		au := authSpec(pe, parent, r.Config.BaseDomain)
-		spec.Needs = append(spec.Needs, workload.Need{
-			From: auth.Name, Condition: platformv1.ConditionAuthReady, Reason: platformv1.ReasonWaitingForAuth,
-			What: "its OIDC client (see AuthReady)", Provided: s.provided[auth.Name],
-			LastGood: func(ctx context.Context) ([]capability.Source, error) { return c.auth.LastGood(ctx, t, au) },
-		})
-	}
-	res, err := c.workload.Ensure(ctx, t, spec)
+	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(pe, parent), Storage: storageSpec(pe, parent, r.Config.BaseDomain), Auth: authSpec(pe, parent, r.Config.BaseDomain)}, s.provided)
+	res, err := c.Workload.Ensure(ctx, t, spec)
 	s.waiting = s.waiting || res.Waiting
 	s.workloadUp = res.Up
 	s.record("workload", nil, err)
@@ -192,7 +155,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 
 func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
 	o := objects(s.pe)
-	err := c.ingress.Ensure(ctx, r.target(s), ingress.Spec{
+	err := c.Ingress.Ensure(ctx, r.target(s), ingress.Spec{
 		Host:      names(s.pe).Host(r.Config.BaseDomain),
 		Service:   o.Workload,
 		REST:      o.PostgRESTIngress,

@@ -37,13 +37,13 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		cleanup         func() error
 	}{
 		{platformv1.FinalizerDatabase, "the database", r.DB != nil, func() error {
-			return caps.database.Remove(ctx, capdatabase.Spec{Names: names(pe).Database(), Owner: backendOwner(pe)}, false)
+			return caps.Database.Remove(ctx, capdatabase.Spec{Names: names(pe).Database(), Owner: backendOwner(pe)}, false)
 		}},
 		{platformv1.FinalizerStorage, "the buckets and keys", r.Store != nil, func() error {
-			return caps.storage.Remove(ctx, storageSpec(pe, parent, r.Config.BaseDomain), false)
+			return caps.Storage.Remove(ctx, storageSpec(pe, parent, r.Config.BaseDomain), false)
 		}},
 		{platformv1.FinalizerAuth, "the OIDC client", r.Identity != nil, func() error {
-			return caps.auth.Remove(ctx, authSpec(pe, parent, r.Config.BaseDomain))
+			return caps.Auth.Remove(ctx, authSpec(pe, parent, r.Config.BaseDomain))
 		}},
 		{platformv1.FinalizerNamespace, "the namespace", true, func() error { return r.deleteNamespace(ctx, pe) }},
 	}
