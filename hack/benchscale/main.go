@@ -60,6 +60,7 @@ var (
 	idle     = flag.Duration("idle", 2*time.Minute, "idle period measured after the burst")
 	operBin  = flag.String("operator", "bin/plattr-operator", "operator binary")
 	progress = flag.Duration("progress", 10*time.Second, "how often to print progress")
+	memLimit = flag.String("operator-memlimit", "", "GOMEMLIMIT for the operator only, as config/manager sets it from the container's memory limit (e.g. 128MiB)")
 )
 
 func main() {
@@ -449,6 +450,10 @@ func (b *bench) startOperator(kubeconfig string) error {
 	b.op.Env = append(os.Environ(),
 		"KUBECONFIG="+kubeconfig, "DB_ADMIN_URL="+b.pg.URL(), "BASE_DOMAIN=bench.plattr.test",
 		"METRICS_ADDR="+b.opMx, "LEADER_ELECTION=false")
+	if *memLimit != "" {
+		b.op.Env = append(b.op.Env, "GOMEMLIMIT="+*memLimit)
+		say("operator GOMEMLIMIT=%s", *memLimit)
+	}
 	logFile, err := os.CreateTemp("", "plattr-bench-operator-*.log")
 	if err != nil {
 		return err
