@@ -103,15 +103,7 @@ func newDevCommand(g *globals) *cobra.Command {
   eval "$(plattr dev env --app web -n default)"  # what the app's pods get: DATABASE_URL, S3_*, AUTH_*`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tf.app != "" {
-				s, err := g.session()
-				if err != nil {
-					return err
-				}
-				t, err := tf.resolve(s, nil)
-				if err != nil {
-					return err
-				}
-				env, err := podEnv(cmd.Context(), s.c, t.ns, t.app)
+				env, err := g.appEnv(cmd, &tf)
 				if err != nil {
 					return err
 				}

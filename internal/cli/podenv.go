@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/spf13/cobra"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -12,6 +14,19 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/naming"
 )
+
+// appEnv is the environment of the app the flags name (see podEnv).
+func (g *globals) appEnv(cmd *cobra.Command, tf *targetFlags) (map[string]string, error) {
+	s, err := g.session()
+	if err != nil {
+		return nil, err
+	}
+	t, err := tf.resolve(s, nil)
+	if err != nil {
+		return nil, err
+	}
+	return podEnv(cmd.Context(), s.c, t.ns, t.app)
+}
 
 // podEnv is exactly the environment the app container of the app's pods
 // gets — envFrom first (the platform's Secrets and ConfigMaps), then env

@@ -26,15 +26,7 @@ variable.`,
 			if len(args) == 0 {
 				return errors.New("what to run? plattr run -- COMMAND [ARG...]")
 			}
-			s, err := g.session()
-			if err != nil {
-				return err
-			}
-			t, err := tf.resolve(s, nil)
-			if err != nil {
-				return err
-			}
-			env, err := podEnv(cmd.Context(), s.c, t.ns, t.app)
+			env, err := g.appEnv(cmd, &tf)
 			if err != nil {
 				return err
 			}
