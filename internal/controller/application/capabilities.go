@@ -22,7 +22,6 @@ import (
 // them over. The capabilities do the work and set their conditions.
 
 // capabilities are the operator's capabilities, with its backends.
-// capabilities are the operator's capabilities, with its backends.
 type capabilities = compose.Set
 
 func (r *Reconciler) capabilities() capabilities {
@@ -196,6 +195,6 @@ func (r *Reconciler) record(s *scope, from string, sources []capability.Source, 
 		s.terminal = true
 	}
 	if backend, ok := capability.UnavailableBackend(err); ok {
-		r.backends.failed(backend, s.app)
+		r.backends.Failed(backend, s.app)
 	}
 }

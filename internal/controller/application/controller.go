@@ -17,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -34,6 +35,7 @@ import (
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
+	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
@@ -69,7 +71,7 @@ type Reconciler struct {
 	// Clock tells the time; nil is the real clock.
 	Clock clock.PassiveClock
 
-	backends *backendWatch
+	backends *wake.Backends[*platformv1.Application]
 }
 
 func (r *Reconciler) now() time.Time {
@@ -113,13 +115,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 	if r.Identity != nil {
 		pings[capability.BackendIdentity] = r.Identity.Ping
 	}
-	wake := make(chan event.TypedGenericEvent[*platformv1.Application], 1024)
-	r.backends = newBackendWatch(5*time.Second, pings, wake)
+	wakeUp := make(chan event.TypedGenericEvent[*platformv1.Application], 1024)
+	r.backends = wake.NewBackends(5*time.Second, pings, wakeUp, appKey)
 	if err := mgr.Add(r.backends); err != nil {
 		return err
 	}
 	if r.DB != nil {
-		sweep := &driftSweep{r: r, interval: r.Config.DriftCheckInterval, wake: wake, verified: map[types.NamespacedName]string{}}
+		sweep := &driftSweep{r: r, interval: r.Config.DriftCheckInterval, wake: wakeUp, verified: map[types.NamespacedName]string{}}
 		if err := mgr.Add(sweep); err != nil {
 			return err
 		}
@@ -149,7 +151,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 			RateLimiter: retryLimiter(r.Config.RetryMaxBackoff),
 		}).
 		// Apps a backend recovery or the drift sweep wakes.
-		WatchesRawSource(source.Channel(wake, &handler.TypedEnqueueRequestForObject[*platformv1.Application]{}))
+		WatchesRawSource(source.Channel(wakeUp, &handler.TypedEnqueueRequestForObject[*platformv1.Application]{}))
 	if r.SecretMetadata != nil {
 		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))
@@ -224,6 +226,11 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 		return nil
 	}
 	return err
+}
+
+// appKey is the Application of a key, for wake events.
+func appKey(key types.NamespacedName) *platformv1.Application {
+	return &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 }
 
 // retryLimiter spaces the retries of one failing app: 1 s, 2 s, 4 s … up to

@@ -117,7 +117,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 				errCleanupBlocked, step.what, step.backend, platformv1.AnnotationAbandonCleanup)
 		default:
 			if err = step.cleanup(ctx, r, caps, app, policy == platformv1.DeletionPolicyRetain); err != nil {
-				r.backends.failed(step.watch, app)
+				r.backends.Failed(step.watch, app)
 				err = fmt.Errorf("cleaning up %s (deletionPolicy %s) at %s: %w; retrying with backoff — if it cannot come back, annotate the app %s=true to leave them behind",
 					step.what, policy, step.backend, err, platformv1.AnnotationAbandonCleanup)
 			}

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -36,7 +37,7 @@ func (d *driftSweep) NeedLeaderElection() bool { return true }
 
 // Start sweeps every interval until ctx ends.
 func (d *driftSweep) Start(ctx context.Context) error {
-	return wakeEvery(ctx, d.interval, d.wake, func(ctx context.Context) []types.NamespacedName {
+	return wake.Every(ctx, d.interval, d.wake, appKey, func(ctx context.Context) []types.NamespacedName {
 		drifted, err := d.sweep(ctx)
 		if err != nil {
 			// A backend outage is the reconciler's to report; try next time.

@@ -375,3 +375,46 @@ func TestOnlyTheLeaderSweepsExpiredPreviews(t *testing.T) {
 	deleteApp(t, ns, "pvlead")
 	waitGone(t, ns, "pvlead")
 }
+
+// A preview that could not reach PostgreSQL is retried the moment it
+// answers again, not when its backoff (by then 16 s) runs out.
+func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "pvout"))
+	waitSettled(t, ns, "pvout")
+
+	if err := pg.Server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = pg.Server.Start(context.Background())
+		}
+	})
+	created := time.Now()
+	create(t, newPreview(ns, "pvout", 1))
+	eventually(t, runningTimeout, "DatabaseUnavailable", func() error {
+		c := meta.FindStatusCondition(getPreview(t, ns, "pvout-pr-1").Status.Conditions, platformv1.ConditionDatabaseReady)
+		if c == nil || c.Reason != platformv1.ReasonDatabaseUnavailable {
+			return fmt.Errorf("DatabaseReady %+v", c)
+		}
+		return nil
+	})
+	// Retries so far at about 0, 1, 3, 7 and 15 s; the next would be at 31 s.
+	time.Sleep(time.Until(created.Add(17 * time.Second)))
+	if err := pg.Server.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	back := time.Now()
+	waitPreviewPhase(t, ns, "pvout-pr-1", platformv1.PhaseRunning)
+	if d := time.Since(back); d > 9*time.Second {
+		t.Errorf("Running %s after PostgreSQL returned; the backend watch should bring it within its 5 s ping", d.Round(time.Millisecond))
+	} else {
+		t.Logf("Running %s after PostgreSQL returned", d.Round(time.Millisecond))
+	}
+	deleteApp(t, ns, "pvout")
+	previewGone(t, ns, "pvout-pr-1", "pvout", 1)
+}

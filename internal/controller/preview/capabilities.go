@@ -109,17 +109,17 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabili
 			sources, s.dataPending = nil, true
 		}
 	}
-	s.record(capdatabase.Name, sources, err)
+	r.record(s, capdatabase.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
 	sources, err := c.Storage.Ensure(ctx, r.target(s), storageSpec(s.pe, s.parent, r.Config.BaseDomain))
-	s.record(storage.Name, sources, err)
+	r.record(s, storage.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
 	sources, err := c.Auth.Ensure(ctx, r.target(s), authSpec(s.pe, s.parent, r.Config.BaseDomain))
-	s.record(auth.Name, sources, err)
+	r.record(s, auth.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
@@ -150,7 +150,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 	res, err := c.Workload.Ensure(ctx, t, spec)
 	s.waiting = s.waiting || res.Waiting
 	s.workloadUp = res.Up
-	s.record("workload", nil, err)
+	r.record(s, "workload", nil, err)
 }
 
 func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
@@ -162,11 +162,12 @@ func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilit
 		PostgREST: s.parent.Spec.DatabaseEnabled(),
 		TLSSecret: o.TLSSecret,
 	}, s.workloadUp)
-	s.record("ingress", nil, err)
+	r.record(s, "ingress", nil, err)
 }
 
-// record keeps a capability's outcome.
-func (s *scope) record(from string, sources []capability.Source, err error) {
+// record keeps a capability's outcome; a preview that could not reach a
+// backend is retried the moment it answers.
+func (r *Reconciler) record(s *scope, from string, sources []capability.Source, err error) {
 	if err == nil {
 		if sources != nil {
 			s.provided[from] = sources
@@ -176,5 +177,8 @@ func (s *scope) record(from string, sources []capability.Source, err error) {
 	s.errs = append(s.errs, err)
 	if capability.IsTerminal(err) {
 		s.terminal = true
+	}
+	if backend, ok := capability.UnavailableBackend(err); ok {
+		r.backends.Failed(backend, s.pe)
 	}
 }

@@ -27,13 +27,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
+	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/objectstore"
@@ -50,6 +53,8 @@ type Reconciler struct {
 	Config    config.Operator
 	// Clock tells the time for expiry; nil is the real clock.
 	Clock clock.PassiveClock
+
+	backends *wake.Backends[*platformv1.PreviewEnvironment]
 }
 
 func (r *Reconciler) now() time.Time {
@@ -83,6 +88,24 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 	if err := mgr.Add(&sweep{r: r, interval: r.Config.PreviewSweepInterval}); err != nil {
 		return err
 	}
+	// A preview that failed on a backend is retried the moment it answers.
+	pings := map[string]func(context.Context) error{}
+	if r.DB != nil {
+		pings[capability.BackendDatabase] = r.DB.Ping
+	}
+	if r.Store != nil {
+		pings[capability.BackendObjectStore] = r.Store.Ping
+	}
+	if r.Identity != nil {
+		pings[capability.BackendIdentity] = r.Identity.Ping
+	}
+	wakeUp := make(chan event.TypedGenericEvent[*platformv1.PreviewEnvironment], 256)
+	r.backends = wake.NewBackends(5*time.Second, pings, wakeUp, func(key types.NamespacedName) *platformv1.PreviewEnvironment {
+		return &platformv1.PreviewEnvironment{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	})
+	if err := mgr.Add(r.backends); err != nil {
+		return err
+	}
 	// The preview's children live in its own namespace and are controlled
 	// by that Namespace (an owner reference cannot cross namespaces), so
 	// they find their preview through its labels.
@@ -103,6 +126,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 			SkipNameValidation:      &skipNameValidation,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, r.Config.RetryMaxBackoff),
 		}).
+		WatchesRawSource(source.Channel(wakeUp, &handler.TypedEnqueueRequestForObject[*platformv1.PreviewEnvironment]{})).
 		Complete(r)
 }
 
