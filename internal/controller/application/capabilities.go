@@ -118,7 +118,7 @@ func ingressSpec(app *platformv1.Application, baseDomain string) ingress.Spec {
 
 // workloadSpec runs spec.imageRef with the environment the enabled
 // capabilities provide, in this order: database, storage, auth.
-func (r *Reconciler) workloadSpec(ctx context.Context, s *scope, c capabilities) workload.Spec {
+func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 	app := s.app
 	t := target(s)
 	spec := workload.Spec{
@@ -169,7 +169,7 @@ func (r *Reconciler) reconcileAddons(_ context.Context, s *scope, _ capabilities
 }
 
 func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
-	res, err := c.Workload.Ensure(ctx, target(s), r.workloadSpec(ctx, s, c))
+	res, err := c.Workload.Ensure(ctx, target(s), r.workloadSpec(s, c))
 	s.waiting = res.Waiting
 	s.workloadUp = res.Up
 	r.record(s, "workload", nil, err)
