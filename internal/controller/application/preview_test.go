@@ -418,3 +418,48 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 	deleteApp(t, ns, "pvout")
 	previewGone(t, ns, "pvout-pr-1", "pvout", 1)
 }
+
+// A change of the parent reaches its previews: a variable added to the
+// parent appears in the preview's pods, and goes when it is removed.
+func TestAParentsChangesReachItsPreviews(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	create(t, newApp(ns, "pvchg"))
+	waitSettled(t, ns, "pvchg")
+	create(t, newPreview(ns, "pvchg", 1))
+	waitPreviewPhase(t, ns, "pvchg-pr-1", platformv1.PhaseRunning)
+	previewEnv := func() map[string]string {
+		d := &appsv1.Deployment{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "preview-pvchg-pr-1", Name: "pvchg"}, d); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			env[e.Name] = e.Value
+		}
+		return env
+	}
+	start := time.Now()
+	setEnvVars(t, ns, "pvchg", platformv1.EnvVar{Name: "FEATURE", Value: "on"})
+	eventually(t, runningTimeout, "FEATURE in the preview", func() error {
+		if previewEnv()["FEATURE"] != "on" {
+			return fmt.Errorf("env %v", previewEnv())
+		}
+		return nil
+	})
+	t.Logf("added to the parent → in the preview: %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	setEnvVars(t, ns, "pvchg")
+	eventually(t, runningTimeout, "FEATURE gone from the preview", func() error {
+		if _, ok := previewEnv()["FEATURE"]; ok {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+	t.Logf("removed from the parent → gone from the preview: %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	deleteApp(t, ns, "pvchg")
+	previewGone(t, ns, "pvchg-pr-1", "pvchg", 1)
+	t.Logf("parent deleted → preview gone: %s", time.Since(start).Round(time.Millisecond))
+}

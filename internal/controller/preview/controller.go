@@ -77,6 +77,8 @@ type scope struct {
 	terminal   bool
 	waiting    bool
 	workloadUp bool
+	// orphaned: the parent is gone or going, and so is the preview.
+	orphaned bool
 	// dataPending: the parent's data is not copied yet; the workload waits.
 	dataPending bool
 	// provided holds, per capability, what it wrote this reconcile.
@@ -173,6 +175,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 
 	defer func() {
+		if s.orphaned {
+			return // being deleted with its parent: no status to derive
+		}
 		result, err = r.finish(s)
 		if perr := r.patchStatus(ctx, s); perr != nil {
 			result, err = ctrl.Result{}, errors.Join(err, perr)
@@ -196,13 +201,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			s.errs = append(s.errs, err)
 			return ctrl.Result{}, nil
 		}
+		if hadParent(pe) {
+			// The parent is gone: the preview goes with it now, not when the
+			// garbage collector gets to it (up to a minute for custom
+			// resources).
+			return ctrl.Result{}, r.deleteOrphan(ctx, s)
+		}
 		setCondition(pe, platformv1.ConditionReady, metav1.ConditionFalse, platformv1.ReasonParentNotFound,
 			fmt.Sprintf("spec.applicationRef: no Application %q in namespace %s; create it or fix the name (the preview starts once it exists)", pe.Spec.ApplicationRef, pe.Namespace))
 		s.waiting = true
 		return ctrl.Result{}, nil
 	}
 	if !parent.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil // garbage collection deletes the preview with its parent
+		// Its previews go with it (their owner reference says so too).
+		return ctrl.Result{}, r.deleteOrphan(ctx, s)
 	}
 	s.parent = parent
 	if err := r.ensureMetadata(ctx, pe, parent); err != nil {
@@ -221,6 +233,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		phase(ctx, s, caps)
 	}
 	return ctrl.Result{}, nil
+}
+
+// hadParent reports whether the preview was given its parent as owner: a
+// parent missing now was deleted.
+func hadParent(pe *platformv1.PreviewEnvironment) bool {
+	return slices.ContainsFunc(pe.OwnerReferences, func(o metav1.OwnerReference) bool {
+		return o.Kind == "Application" && o.Name == pe.Spec.ApplicationRef
+	})
+}
+
+// deleteOrphan deletes a preview whose parent is gone or going; its
+// finalizers then clean up everything it had.
+func (r *Reconciler) deleteOrphan(ctx context.Context, s *scope) error {
+	s.orphaned = true
+	return client.IgnoreNotFound(r.Delete(ctx, s.pe, client.Preconditions{UID: &s.pe.UID}))
 }
 
 // ensureMetadata makes the parent the preview's owner — deleting the
