@@ -123,11 +123,7 @@ running again continues there.`,
 }
 
 func appDatabase(cmd *cobra.Command, g *globals, tf *targetFlags, args []string) (string, target, error) {
-	s, err := g.session()
-	if err != nil {
-		return "", target{}, err
-	}
-	t, err := tf.resolve(s, args)
+	s, t, err := g.target(tf, args)
 	if err != nil {
 		return "", t, err
 	}

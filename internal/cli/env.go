@@ -28,16 +28,8 @@ func newEnvCommand(g *globals) *cobra.Command {
 
 // editEnvVars changes the app's spec.envVars, again on a conflict with
 // another writer; the operator rolls the pods.
-func editEnvVars(cmd *cobra.Command, g *globals, tf *targetFlags, args []string, edit func([]platformv1.EnvVar) ([]platformv1.EnvVar, error)) error {
-	s, err := g.session()
-	if err != nil {
-		return err
-	}
-	var appArg []string
-	if tf.app != "" {
-		appArg = []string{tf.app}
-	}
-	t, err := tf.resolve(s, appArg)
+func editEnvVars(cmd *cobra.Command, g *globals, tf *targetFlags, edit func([]platformv1.EnvVar) ([]platformv1.EnvVar, error)) error {
+	s, t, err := g.target(tf, nil)
 	if err != nil {
 		return err
 	}
@@ -87,7 +79,7 @@ func newEnvSetCommand(g *globals) *cobra.Command {
 					return fmt.Errorf("%q: want NAME=VALUE, or one NAME with --from-secret SECRET:KEY", a)
 				}
 			}
-			return editEnvVars(cmd, g, &tf, nil, func(vars []platformv1.EnvVar) ([]platformv1.EnvVar, error) {
+			return editEnvVars(cmd, g, &tf, func(vars []platformv1.EnvVar) ([]platformv1.EnvVar, error) {
 				for _, v := range set {
 					if i := slices.IndexFunc(vars, func(e platformv1.EnvVar) bool { return e.Name == v.Name }); i >= 0 {
 						vars[i] = v
@@ -112,7 +104,7 @@ func newEnvUnsetCommand(g *globals) *cobra.Command {
 		Example: "  plattr env unset LOG_LEVEL GREETING",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return editEnvVars(cmd, g, &tf, nil, func(vars []platformv1.EnvVar) ([]platformv1.EnvVar, error) {
+			return editEnvVars(cmd, g, &tf, func(vars []platformv1.EnvVar) ([]platformv1.EnvVar, error) {
 				var missing []string
 				for _, name := range args {
 					i := slices.IndexFunc(vars, func(e platformv1.EnvVar) bool { return e.Name == name })
@@ -141,11 +133,7 @@ func newEnvListCommand(g *globals) *cobra.Command {
 		Example: "  plattr env list\n  plattr env list web -n default",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.session()
-			if err != nil {
-				return err
-			}
-			t, err := tf.resolve(s, args)
+			s, t, err := g.target(&tf, args)
 			if err != nil {
 				return err
 			}

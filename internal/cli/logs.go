@@ -28,11 +28,7 @@ func newLogsCommand(g *globals) *cobra.Command {
   plattr logs --env preview --pr 42`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := g.session()
-			if err != nil {
-				return err
-			}
-			t, err := tf.resolve(s, args)
+			s, t, err := g.target(&tf, args)
 			if err != nil {
 				return err
 			}

@@ -17,11 +17,7 @@ import (
 
 // appEnv is the environment of the app the flags name (see podEnv).
 func (g *globals) appEnv(cmd *cobra.Command, tf *targetFlags) (map[string]string, error) {
-	s, err := g.session()
-	if err != nil {
-		return nil, err
-	}
-	t, err := tf.resolve(s, nil)
+	s, t, err := g.target(tf, nil)
 	if err != nil {
 		return nil, err
 	}

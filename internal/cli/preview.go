@@ -33,13 +33,9 @@ func newPreviewCommand(g *globals) *cobra.Command {
 // previewParent is the app a preview command is about and its namespace —
 // the parent's, where PreviewEnvironments live.
 func previewParent(g *globals, tf *targetFlags, args []string) (*session, target, error) {
-	s, err := g.session()
-	if err != nil {
-		return nil, target{}, err
-	}
 	pr := tf.pr
 	tf.pr, tf.env = 0, "" // the parent, not the preview's own namespace
-	t, err := tf.resolve(s, args)
+	s, t, err := g.target(tf, args)
 	tf.pr = pr
 	return s, t, err
 }

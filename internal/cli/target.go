@@ -77,3 +77,13 @@ func (tf *targetFlags) resolve(s *session, args []string) (target, error) {
 	}
 	return t, nil
 }
+
+// target opens a session and resolves the app the flags and args name.
+func (g *globals) target(tf *targetFlags, args []string) (*session, target, error) {
+	s, err := g.session()
+	if err != nil {
+		return nil, target{}, err
+	}
+	t, err := tf.resolve(s, args)
+	return s, t, err
+}

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,6 +34,7 @@ import (
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
+	"github.com/plattr/plattr/internal/controller/status"
 	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
@@ -218,14 +218,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 // patchStatus writes the status if, and only if, it changed.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
-	if equality.Semantic.DeepEqual(s.before.Status, s.app.Status) {
-		return nil
-	}
-	err := r.Status().Patch(ctx, s.app, client.MergeFrom(s.before))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return status.Patch(ctx, r.Client, s.before, s.app)
 }
 
 // appKey is the Application of a key, for wake events.

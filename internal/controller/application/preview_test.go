@@ -40,6 +40,19 @@ func newPreview(ns, app string, pr int32, mutate ...func(*platformv1.PreviewEnvi
 	return pe
 }
 
+// runningPreview starts the operator and, in a new namespace, a database
+// app and its preview of PR pr, and waits for both; it returns the namespace.
+func runningPreview(t testing.TB, app string, pr int32, mutate ...func(*platformv1.PreviewEnvironment)) string {
+	t.Helper()
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, app))
+	waitSettled(t, ns, app)
+	create(t, newPreview(ns, app, pr, mutate...))
+	waitPreviewPhase(t, ns, fmt.Sprintf("%s-pr-%d", app, pr), platformv1.PhaseRunning)
+	return ns
+}
+
 func getPreview(t testing.TB, ns, name string) *platformv1.PreviewEnvironment {
 	t.Helper()
 	pe := &platformv1.PreviewEnvironment{}
@@ -340,13 +353,8 @@ func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
 // A replica that is not the leader never sweeps: with the Lease held by
 // another replica, an expired preview stays until this one leads.
 func TestOnlyTheLeaderSweepsExpiredPreviews(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
+	ns := runningPreview(t, "pvlead", 1, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "30m" })
 	ctx := context.Background()
-	create(t, newApp(ns, "pvlead"))
-	waitSettled(t, ns, "pvlead")
-	create(t, newPreview(ns, "pvlead", 1, func(p *platformv1.PreviewEnvironment) { p.Spec.TTL = "30m" }))
-	waitPreviewPhase(t, ns, "pvlead-pr-1", platformv1.PhaseRunning)
 
 	// Another replica holds the Lease for an hour.
 	lease := &coordinationv1.Lease{
@@ -422,13 +430,8 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 // A change of the parent reaches its previews: a variable added to the
 // parent appears in the preview's pods, and goes when it is removed.
 func TestAParentsChangesReachItsPreviews(t *testing.T) {
-	startOperator(t)
-	ns := newNamespace(t)
+	ns := runningPreview(t, "pvchg", 1)
 	ctx := context.Background()
-	create(t, newApp(ns, "pvchg"))
-	waitSettled(t, ns, "pvchg")
-	create(t, newPreview(ns, "pvchg", 1))
-	waitPreviewPhase(t, ns, "pvchg-pr-1", platformv1.PhaseRunning)
 	previewEnv := func() map[string]string {
 		d := &appsv1.Deployment{}
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "preview-pvchg-pr-1", Name: "pvchg"}, d); err != nil {

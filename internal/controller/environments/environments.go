@@ -26,6 +26,7 @@ import (
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/wake"
 )
 
 // Quotas per environment: production has room for many apps at scale,
@@ -62,18 +63,11 @@ func (k *Keeper) NeedLeaderElection() bool { return true }
 
 // Start ensures the namespaces until ctx ends.
 func (k *Keeper) Start(ctx context.Context) error {
-	tick := time.NewTicker(k.Interval)
-	defer tick.Stop()
-	for {
+	return wake.Periodically(ctx, k.Interval, func(ctx context.Context) {
 		if err := k.Ensure(ctx); err != nil {
 			log.FromContext(ctx).Error(err, "ensuring the environment namespaces; retrying at the next interval")
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
 }
 
 // Ensure makes every environment namespace exist with its labels and

@@ -17,7 +17,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -36,6 +35,7 @@ import (
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
+	"github.com/plattr/plattr/internal/controller/status"
 	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
@@ -298,18 +298,9 @@ func (r *Reconciler) expiresAt(pe *platformv1.PreviewEnvironment) (time.Time, er
 
 // patchStatus writes the status if, and only if, it changed.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
-	if equality.Semantic.DeepEqual(s.before.Status, s.pe.Status) {
-		return nil
-	}
-	err := r.Status().Patch(ctx, s.pe, client.MergeFrom(s.before))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return status.Patch(ctx, r.Client, s.before, s.pe)
 }
 
 func setCondition(pe *platformv1.PreviewEnvironment, typ string, status metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&pe.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: pe.Generation,
-	})
+	capability.SetCondition(pe, typ, status, reason, msg)
 }

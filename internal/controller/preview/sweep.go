@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/controller/wake"
 )
 
 // sweep deletes expired previews, across all namespaces, every interval.
@@ -24,20 +25,13 @@ func (w *sweep) NeedLeaderElection() bool { return true }
 
 // Start sweeps until ctx ends: once at start, then every interval.
 func (w *sweep) Start(ctx context.Context) error {
-	tick := time.NewTicker(w.interval)
-	defer tick.Stop()
-	for {
+	return wake.Periodically(ctx, w.interval, func(ctx context.Context) {
 		if n, err := w.Sweep(ctx); err != nil {
 			log.FromContext(ctx).Error(err, "sweeping expired previews")
 		} else if n > 0 {
 			log.FromContext(ctx).Info("deleted expired previews", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
 }
 
 // Sweep deletes every preview whose expiry has passed and returns how many.

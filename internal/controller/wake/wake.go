@@ -1,4 +1,5 @@
-// Package wake brings objects back into their controller's queue when
+// Package wake runs the periodic work of the controllers and brings
+// objects back into their queue when
 // something they wait for changes outside the cluster — a backend that
 // answers again, a periodic check that finds drift — instead of when their
 // backoff, up to minutes, runs out.
@@ -13,6 +14,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 )
+
+// Periodically calls fn at once and then every interval until ctx ends.
+func Periodically(ctx context.Context, interval time.Duration, fn func(context.Context)) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		fn(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
 
 // Every calls find every interval until ctx ends and queues the objects it
 // returns; newObj makes the object of a key.
