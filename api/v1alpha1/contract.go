@@ -182,6 +182,9 @@ const (
 	// PreviewEnvironment as namespace/name/uid: Plattr never takes over a
 	// namespace without it.
 	AnnotationPreviewOwner = "platform.internal/preview-owner"
+	// AnnotationRestartedAt on the pod template is set by the platform
+	// API's restart: a new value rolls the pods.
+	AnnotationRestartedAt = "platform.internal/restarted-at"
 )
 
 // Keys of the database Secret <app>-db (SPEC §3).

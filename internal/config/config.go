@@ -132,59 +132,9 @@ func FromEnv() (Operator, error) { return Parse(os.Getenv) }
 // Parse reads the configuration through getenv and reports every problem
 // at once.
 func Parse(getenv func(string) string) (Operator, error) {
-	var errs []error
-	get := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	required := func(name, hint string) string {
-		v := get(name, "")
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s is not set: %s", name, hint))
-		}
-		return v
-	}
-	integer := func(name string, def int) int {
-		v := get(name, "")
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive whole number", name, v))
-			return def
-		}
-		return n
-	}
-
-	boolean := func(name string, def bool) bool {
-		switch v := strings.ToLower(get(name, "")); v {
-		case "":
-			return def
-		case "true", "1", "yes":
-			return true
-		case "false", "0", "no":
-			return false
-		default:
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
-			return def
-		}
-	}
-	duration := func(name string, def time.Duration) time.Duration {
-		v := get(name, "")
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 30s, 5m or 2h", name, v))
-			return def
-		}
-		return d
-	}
-
+	env := &Env{Getenv: getenv}
+	get, required, integer, boolean, duration := env.Get, env.Required, env.Int, env.Bool, env.Duration
+	fail := env.Fail
 	c := Operator{
 		DBAdminURL:              required("DB_ADMIN_URL", "set it to the PostgreSQL admin connection, postgres://user:password@host:5432/db"),
 		DBHost:                  get("DB_HOST", ""),
@@ -202,13 +152,13 @@ func Parse(getenv func(string) string) (Operator, error) {
 		u, err := url.Parse(c.DBAdminURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 			// The value is not quoted: it holds a password.
-			errs = append(errs, errors.New("DB_ADMIN_URL is not a PostgreSQL URL: want postgres://user:password@host:5432/db"))
+			fail(errors.New("DB_ADMIN_URL is not a PostgreSQL URL: want postgres://user:password@host:5432/db"))
 		}
 	}
 	c.LeaderElection = boolean("LEADER_ELECTION", false)
 	c.Pprof = boolean("PPROF", false)
 	if c.LeaderElection && c.LeaseNamespace == "" {
-		errs = append(errs, errors.New("LEASE_NAMESPACE is not set: leader election needs the namespace of its Lease, e.g. plattr-system"))
+		fail(errors.New("LEASE_NAMESPACE is not set: leader election needs the namespace of its Lease, e.g. plattr-system"))
 	}
 	c.RetryMaxBackoff = duration("RETRY_MAX_BACKOFF", 5*time.Minute)
 	c.ResyncInterval = duration("RESYNC_INTERVAL", 2*time.Hour)
@@ -217,23 +167,23 @@ func Parse(getenv func(string) string) (Operator, error) {
 	c.PreviewSweepInterval = duration("PREVIEW_SWEEP_INTERVAL", 5*time.Minute)
 	c.PreviewCopyFromProduction = boolean("PREVIEW_COPY_FROM_PRODUCTION", false)
 	if q, err := resource.ParseQuantity(get("PREVIEW_COPY_MAX_SIZE", "1Gi")); err != nil || q.Sign() < 0 {
-		errs = append(errs, fmt.Errorf("PREVIEW_COPY_MAX_SIZE=%q: want a size such as 512Mi or 2Gi", get("PREVIEW_COPY_MAX_SIZE", "")))
+		fail(fmt.Errorf("PREVIEW_COPY_MAX_SIZE=%q: want a size such as 512Mi or 2Gi", get("PREVIEW_COPY_MAX_SIZE", "")))
 	} else {
 		c.PreviewCopyMaxSize = q.Value()
 	}
 	envs, err := parseEnvironmentNamespaces(get("ENVIRONMENT_NAMESPACES", "staging,uat,production"))
 	if err != nil {
-		errs = append(errs, err)
+		fail(err)
 	}
 	c.EnvironmentNamespaces = envs
 	if c.ProgressDeadline < time.Second {
-		errs = append(errs, errors.New("DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s"))
+		fail(errors.New("DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s"))
 	}
 	c.DBAppConnectionLimit = 20
 	if v := get("DB_APP_CONNECTION_LIMIT", ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < -1 || n == 0 {
-			errs = append(errs, fmt.Errorf("DB_APP_CONNECTION_LIMIT=%q: want a positive number of connections, or -1 for no limit", v))
+			fail(fmt.Errorf("DB_APP_CONNECTION_LIMIT=%q: want a positive number of connections, or -1 for no limit", v))
 		} else {
 			c.DBAppConnectionLimit = n
 		}
@@ -253,16 +203,16 @@ func Parse(getenv func(string) string) (Operator, error) {
 	c.S3.AllowSharedKeys = boolean("S3_ALLOW_SHARED_KEYS", false)
 	if c.S3.Endpoint != "" {
 		if !isHTTPURL(c.S3.Endpoint) {
-			errs = append(errs, fmt.Errorf("S3_ENDPOINT=%q: want http(s)://host[:port]", c.S3.Endpoint))
+			fail(fmt.Errorf("S3_ENDPOINT=%q: want http(s)://host[:port]", c.S3.Endpoint))
 		}
 		if c.S3.AccessKey == "" || c.S3.SecretKey == "" {
-			errs = append(errs, errors.New("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_ENDPOINT: the object store's admin keys"))
+			fail(errors.New("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set with S3_ENDPOINT: the object store's admin keys"))
 		}
 		if c.S3.AdminEndpoint != "" && !isHTTPURL(c.S3.AdminEndpoint) {
-			errs = append(errs, fmt.Errorf("S3_ADMIN_ENDPOINT=%q: want http(s)://host[:port]", c.S3.AdminEndpoint))
+			fail(fmt.Errorf("S3_ADMIN_ENDPOINT=%q: want http(s)://host[:port]", c.S3.AdminEndpoint))
 		}
 	} else if c.S3.AdminEndpoint != "" {
-		errs = append(errs, errors.New("S3_ADMIN_ENDPOINT is set without S3_ENDPOINT: set S3_ENDPOINT too"))
+		fail(errors.New("S3_ADMIN_ENDPOINT is set without S3_ENDPOINT: set S3_ENDPOINT too"))
 	}
 
 	c.Auth = Auth{
@@ -282,7 +232,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 	if c.Auth.Provider == "" {
 		switch {
 		case c.Auth.KeycloakURL != "" && c.Auth.DexIssuer != "":
-			errs = append(errs, errors.New("both KEYCLOAK_URL and DEX_ISSUER_URL are set: set AUTH_PROVIDER to keycloak or dex"))
+			fail(errors.New("both KEYCLOAK_URL and DEX_ISSUER_URL are set: set AUTH_PROVIDER to keycloak or dex"))
 		case c.Auth.KeycloakURL != "":
 			c.Auth.Provider = AuthKeycloak
 		case c.Auth.DexIssuer != "":
@@ -293,26 +243,26 @@ func Parse(getenv func(string) string) (Operator, error) {
 	case "":
 	case AuthKeycloak:
 		if !isHTTPURL(c.Auth.KeycloakURL) {
-			errs = append(errs, fmt.Errorf("KEYCLOAK_URL=%q: want Keycloak's base URL, e.g. https://auth.example.com", c.Auth.KeycloakURL))
+			fail(fmt.Errorf("KEYCLOAK_URL=%q: want Keycloak's base URL, e.g. https://auth.example.com", c.Auth.KeycloakURL))
 		}
 		if c.Auth.KeycloakAdminUser == "" || c.Auth.KeycloakAdminPassword == "" {
-			errs = append(errs, errors.New("KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set with KEYCLOAK_URL: an admin of the master realm"))
+			fail(errors.New("KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set with KEYCLOAK_URL: an admin of the master realm"))
 		}
 	case AuthDex:
 		if !isHTTPURL(c.Auth.DexIssuer) {
-			errs = append(errs, fmt.Errorf("DEX_ISSUER_URL=%q: want Dex's issuer URL, e.g. https://dex.example.com/dex", c.Auth.DexIssuer))
+			fail(fmt.Errorf("DEX_ISSUER_URL=%q: want Dex's issuer URL, e.g. https://dex.example.com/dex", c.Auth.DexIssuer))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("AUTH_PROVIDER=%q: want keycloak or dex", c.Auth.Provider))
+		fail(fmt.Errorf("AUTH_PROVIDER=%q: want keycloak or dex", c.Auth.Provider))
 	}
 
 	ttl := get("PREVIEW_MAX_TTL", "720h")
 	d, err := ParseTTL(ttl)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("PREVIEW_MAX_TTL=%q: %w", ttl, err))
+		fail(fmt.Errorf("PREVIEW_MAX_TTL=%q: %w", ttl, err))
 	}
 	c.PreviewMaxTTL = d
-	return c, errors.Join(errs...)
+	return c, env.Err()
 }
 
 // ParseTTL reads a duration written as a number and a unit m, h or d.

@@ -1,0 +1,177 @@
+// Package platformapi runs the platform API server: it wires the store,
+// authentication, the informer cache and mirror, the change-feed hub, the
+// task runner and the HTTP server. It reaches the cluster only through the
+// Kubernetes API and never imports the operator's code.
+package platformapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/platformapi/authn"
+	"github.com/plattr/plattr/internal/platformapi/mirror"
+	"github.com/plattr/plattr/internal/platformapi/server"
+	"github.com/plattr/plattr/internal/platformapi/store"
+	"github.com/plattr/plattr/internal/platformapi/stream"
+	"github.com/plattr/plattr/internal/platformapi/tasks"
+)
+
+// Options are for tests and embedders.
+type Options struct {
+	Version string
+	Log     logr.Logger
+	// Listener, if set, is served instead of cfg.ListenAddr.
+	Listener net.Listener
+	// Started receives the address served, once ready.
+	Started func(addr string)
+	// HTTP is the client used to reach the identity provider.
+	HTTP *http.Client
+}
+
+// Scheme holds the types the API reads and writes.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, platformv1.AddToScheme(s)
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
+	log := opts.Log
+	st, err := store.Open(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	auth := &authn.Authenticator{Store: st, SiteAdmins: cfg.SiteAdmins, SessionTTL: cfg.SessionTTL,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")}
+	if cfg.OIDCEnabled() {
+		auth.OIDC = &authn.OIDC{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			RedirectURL: authn.CallbackURL(cfg.PublicURL), HTTP: opts.HTTP}
+	}
+	if err := auth.Bootstrap(ctx); err != nil {
+		return fmt.Errorf("creating the site admins: %w", err)
+	}
+
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	copts := cache.Options{Scheme: scheme, ByObject: map[client.Object]cache.ByObject{}}
+	if len(cfg.WatchNamespaces) > 0 {
+		copts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range cfg.WatchNamespaces {
+			copts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	informers, err := cache.New(rc, copts)
+	if err != nil {
+		return err
+	}
+	kube, err := client.New(rc, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := (&mirror.Apps{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
+		return err
+	}
+	cacheErr := make(chan error, 1)
+	go func() { cacheErr <- informers.Start(ctx) }()
+
+	runner := &tasks.Runner{Store: st, Client: kube, Replica: cfg.Replica, Lease: cfg.TaskLease, Log: log.WithName("tasks")}
+	runner.Init()
+	hub := &stream.Hub{Store: st, Log: log.WithName("stream"), OnTasks: runner.Wake}
+	go func() {
+		if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error(err, "the change feed stopped")
+			cancel()
+		}
+	}()
+	go runner.Run(ctx)
+	go pruneEvents(ctx, st, cfg.EventRetention, log)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "plattr_api_stream_clients", Help: "Clients connected to the event stream.",
+	}, func() float64 { return float64(hub.Subscribers()) }))
+	srv := &server.Server{
+		Store: st, Auth: auth, Apps: informers, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
+		Ready: func(ctx context.Context) error {
+			if err := st.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			sctx, scancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer scancel()
+			if !informers.WaitForCacheSync(sctx) {
+				return errors.New("the cluster cache has not synced")
+			}
+			select {
+			case <-hub.Ready():
+				return nil
+			default:
+				return errors.New("the change feed is not listening yet")
+			}
+		},
+	}
+	lis := opts.Listener
+	if lis == nil {
+		if lis, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+			return fmt.Errorf("LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
+		}
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(lis) }()
+	if opts.Started != nil {
+		opts.Started(lis.Addr().String())
+	}
+	log.Info("platform API serving", "addr", lis.Addr().String(), "oidc", cfg.OIDCEnabled())
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	case err = <-cacheErr:
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_ = httpSrv.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func pruneEvents(ctx context.Context, st *store.Store, keep time.Duration, log logr.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := st.PruneEvents(ctx, keep); err != nil && ctx.Err() == nil {
+			log.Error(err, "pruning old events")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"net/mail"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/store"
+)
+
+type me struct {
+	User         store.User        `json:"user"`
+	Environments map[string]string `json:"environments"`
+	Apps         []appRole         `json:"apps"`
+}
+
+type appRole struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+}
+
+func (s *Server) me(c *call) (any, error) {
+	out := me{User: c.p.User, Environments: c.p.Roles.Environments, Apps: []appRole{}}
+	for k, role := range c.p.Roles.Apps {
+		out.Apps = append(out.Apps, appRole{k.Namespace, k.Name, role})
+	}
+	sort.Slice(out.Apps, func(i, j int) bool {
+		return out.Apps[i].Namespace+"/"+out.Apps[i].Name < out.Apps[j].Namespace+"/"+out.Apps[j].Name
+	})
+	return out, nil
+}
+
+type tokenRequest struct {
+	// Name says what the token is for, e.g. "github-actions".
+	Name string `json:"name"`
+	// ExpiresIn is a duration such as 720h; empty means 90 days, "never"
+	// means no expiry.
+	ExpiresIn string `json:"expiresIn,omitempty"`
+}
+
+type newToken struct {
+	Token store.Token `json:"info"`
+	// Secret is the token; it is shown only in this response.
+	Secret string `json:"token"`
+}
+
+// defaultTokenTTL applies when a request names no expiry.
+const defaultTokenTTL = 90 * 24 * time.Hour
+
+func (s *Server) listTokens(c *call) (any, error) { return s.Store.Tokens(c.ctx(), c.p.User.ID) }
+
+func (s *Server) createToken(c *call) (any, error) {
+	var req tokenRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Name) == "" {
+		return nil, badRequest("name", "name is required: say what the token is for, e.g. \"ci\"")
+	}
+	ttl := defaultTokenTTL
+	switch req.ExpiresIn {
+	case "":
+	case "never":
+		ttl = 0
+	default:
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 {
+			return nil, badRequest("expiresIn", "expiresIn=%q: want a duration such as 24h or 720h, or \"never\"", req.ExpiresIn)
+		}
+		ttl = d
+	}
+	secret, tok, err := s.Auth.IssueToken(c.ctx(), c.p.User.ID, req.Name, ttl)
+	if err != nil {
+		return nil, err
+	}
+	return newToken{Token: tok, Secret: secret}, nil
+}
+
+func (s *Server) revokeToken(c *call) (any, error) {
+	id, err := strconv.ParseInt(c.path("id"), 10, 64)
+	if err != nil {
+		return nil, badRequest("id", "the token id must be a number")
+	}
+	return nil, s.Store.RevokeToken(c.ctx(), c.p.User.ID, id)
+}
+
+type environment struct {
+	Namespace string `json:"namespace"`
+	// Role is yours there; empty when you see it through an app role or
+	// as a site admin.
+	Role string `json:"role,omitempty"`
+}
+
+func (s *Server) listEnvironments(c *call) (any, error) {
+	seen := map[string]string{}
+	for ns, role := range c.p.Roles.Environments {
+		seen[ns] = role
+	}
+	for k := range c.p.Roles.Apps {
+		if _, ok := seen[k.Namespace]; !ok {
+			seen[k.Namespace] = ""
+		}
+	}
+	if c.p.User.SiteAdmin {
+		nss, err := s.Store.RoleNamespaces(c.ctx())
+		if err != nil {
+			return nil, err
+		}
+		for _, ns := range nss {
+			if _, ok := seen[ns]; !ok {
+				seen[ns] = ""
+			}
+		}
+		apps, err := s.cachedApps(c.ctx(), "")
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range apps {
+			if _, ok := seen[a.Namespace]; !ok {
+				seen[a.Namespace] = ""
+			}
+		}
+	}
+	out := []environment{}
+	for ns, role := range seen {
+		out = append(out, environment{ns, role})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
+	return out, nil
+}
+
+type roleRequest struct {
+	// Role is Admin or User on an environment, Owner or Maintainer on an app.
+	Role string `json:"role"`
+}
+
+func (c *call) email() (string, error) {
+	addr, err := mail.ParseAddress(c.path("email"))
+	if err != nil || addr.Name != "" {
+		return "", badRequest("email", "%q is not an email address", c.path("email"))
+	}
+	return strings.ToLower(addr.Address), nil
+}
+
+func (s *Server) environmentMembers(c *call) (any, error) {
+	ns := c.path("namespace")
+	if err := c.p.Check(authz.ViewEnvironment, ns, ""); err != nil {
+		return nil, err
+	}
+	return s.Store.EnvironmentMembers(c.ctx(), ns)
+}
+
+func (s *Server) setEnvironmentMember(c *call) (any, error) {
+	ns := c.path("namespace")
+	if err := c.p.Check(authz.ManageEnvironment, ns, ""); err != nil {
+		return nil, err
+	}
+	email, err := c.email()
+	if err != nil {
+		return nil, err
+	}
+	var req roleRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if !authz.ValidEnvironmentRole(req.Role) {
+		return nil, badRequest("role", "role %q: an environment role is Admin or User", req.Role)
+	}
+	return nil, s.Store.SetEnvironmentRole(c.ctx(), ns, email, req.Role)
+}
+
+func (s *Server) removeEnvironmentMember(c *call) (any, error) {
+	ns := c.path("namespace")
+	if err := c.p.Check(authz.ManageEnvironment, ns, ""); err != nil {
+		return nil, err
+	}
+	email, err := c.email()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.Store.RemoveEnvironmentRole(c.ctx(), ns, email)
+}
+
+func (s *Server) appMembers(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.ViewApp)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.AppMembers(c.ctx(), key)
+}
+
+func (s *Server) setAppMember(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.ManageAppMembers)
+	if err != nil {
+		return nil, err
+	}
+	email, err := c.email()
+	if err != nil {
+		return nil, err
+	}
+	var req roleRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if !authz.ValidAppRole(req.Role) {
+		return nil, badRequest("role", "role %q: an app role is Owner or Maintainer", req.Role)
+	}
+	return nil, s.Store.SetAppRole(c.ctx(), key, email, req.Role)
+}
+
+func (s *Server) removeAppMember(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.ManageAppMembers)
+	if err != nil {
+		return nil, err
+	}
+	email, err := c.email()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.Store.RemoveAppRole(c.ctx(), key, email)
+}

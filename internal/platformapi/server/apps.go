@@ -1,0 +1,450 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/store"
+	"github.com/plattr/plattr/internal/platformapi/tasks"
+)
+
+// appSummary is an app in a listing.
+type appSummary struct {
+	Namespace   string    `json:"namespace"`
+	Name        string    `json:"name"`
+	Environment string    `json:"environment"`
+	Framework   string    `json:"framework"`
+	Phase       string    `json:"phase"`
+	URL         string    `json:"url,omitempty"`
+	Image       string    `json:"image,omitempty"`
+	Ready       bool      `json:"ready"`
+	Deleting    bool      `json:"deleting,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// app is one app in full.
+type app struct {
+	appSummary
+	Generation         int64                      `json:"generation"`
+	ObservedGeneration int64                      `json:"observedGeneration"`
+	Spec               platformv1.ApplicationSpec `json:"spec"`
+	Conditions         []metav1.Condition         `json:"conditions"`
+}
+
+type appList struct {
+	Items []appSummary `json:"items"`
+	// Continue fetches the next page; empty on the last.
+	Continue string `json:"continue,omitempty"`
+}
+
+func summarize(a *platformv1.Application) appSummary {
+	ready := false
+	for _, c := range a.Status.Conditions {
+		if c.Type == platformv1.ConditionReady {
+			ready = c.Status == metav1.ConditionTrue
+		}
+	}
+	return appSummary{
+		Namespace: a.Namespace, Name: a.Name, Environment: string(a.Spec.Environment), Framework: string(a.Spec.Framework),
+		Phase: string(a.Status.Phase), URL: a.Status.URL, Image: a.Spec.ImageRef, Ready: ready,
+		Deleting: a.DeletionTimestamp != nil, CreatedAt: a.CreationTimestamp.UTC(),
+	}
+}
+
+func view(a *platformv1.Application) app {
+	conds := a.Status.Conditions
+	if conds == nil {
+		conds = []metav1.Condition{}
+	}
+	return app{appSummary: summarize(a), Generation: a.Generation, ObservedGeneration: a.Status.ObservedGeneration, Spec: a.Spec, Conditions: conds}
+}
+
+// cachedApps lists Applications from the informer cache without copying
+// them: callers only read.
+func (s *Server) cachedApps(ctx context.Context, namespace string) ([]platformv1.Application, error) {
+	list := &platformv1.ApplicationList{}
+	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
+	if namespace != "" {
+		opts = append(opts, client.InNamespace(namespace))
+	}
+	err := s.Apps.List(ctx, list, opts...)
+	return list.Items, err
+}
+
+func (s *Server) listApps(c *call) (any, error) {
+	q := c.r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, badRequest("limit", "limit=%q: want 1 to 1000", v)
+		}
+		limit = n
+	}
+	apps, err := s.cachedApps(c.ctx(), q.Get("namespace"))
+	if err != nil {
+		return nil, err
+	}
+	env, phase, search, after := q.Get("environment"), q.Get("phase"), strings.ToLower(q.Get("q")), q.Get("continue")
+	out := appList{Items: []appSummary{}}
+	matched := make([]*platformv1.Application, 0, len(apps))
+	for i := range apps {
+		a := &apps[i]
+		if (env != "" && string(a.Spec.Environment) != env) || (phase != "" && string(a.Status.Phase) != phase) ||
+			(search != "" && !strings.Contains(a.Name, search)) || (after != "" && a.Namespace+"/"+a.Name <= after) ||
+			!c.p.Can(authz.ViewApp, a.Namespace, a.Name) {
+			continue
+		}
+		matched = append(matched, a)
+	}
+	sort.Slice(matched, func(i, j int) bool {
+		return matched[i].Namespace+"/"+matched[i].Name < matched[j].Namespace+"/"+matched[j].Name
+	})
+	for i, a := range matched {
+		if i == limit {
+			last := matched[i-1]
+			out.Continue = last.Namespace + "/" + last.Name
+			break
+		}
+		out.Items = append(out.Items, summarize(a))
+	}
+	return out, nil
+}
+
+// appKey reads and checks the app named in the path, and that the caller
+// may do action on it. The role is checked before the app is looked up, so
+// a 404 never tells an outsider what exists.
+func (s *Server) visibleApp(c *call, action authz.Action) (store.AppKey, error) {
+	key := store.AppKey{Namespace: c.path("namespace"), Name: c.path("name")}
+	if err := c.p.Check(action, key.Namespace, key.Name); err != nil {
+		return key, err
+	}
+	return key, nil
+}
+
+func (s *Server) loadApp(ctx context.Context, key store.AppKey) (*platformv1.Application, error) {
+	a := &platformv1.Application{}
+	err := s.Apps.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, a)
+	if apierrors.IsNotFound(err) {
+		return nil, notFound("application %s/%s does not exist", key.Namespace, key.Name)
+	}
+	return a, err
+}
+
+func (s *Server) getApp(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.ViewApp)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.loadApp(c.ctx(), key)
+	if err != nil {
+		return nil, err
+	}
+	return view(a), nil
+}
+
+type scheduleRequest struct {
+	// ExecuteAt schedules the task (RFC 3339); empty means now.
+	ExecuteAt *time.Time `json:"executeAt,omitempty"`
+}
+
+type createAppRequest struct {
+	Namespace string                     `json:"namespace"`
+	Name      string                     `json:"name"`
+	Spec      platformv1.ApplicationSpec `json:"spec"`
+	ExecuteAt *time.Time                 `json:"executeAt,omitempty"`
+}
+
+type updateAppRequest struct {
+	Spec      platformv1.ApplicationSpec `json:"spec"`
+	ExecuteAt *time.Time                 `json:"executeAt,omitempty"`
+}
+
+type reinstallRequest struct {
+	Reason    string     `json:"reason,omitempty"`
+	ExecuteAt *time.Time `json:"executeAt,omitempty"`
+}
+
+type recreateRequest struct {
+	// ToNamespace is the namespace the app moves to.
+	ToNamespace string     `json:"toNamespace"`
+	ExecuteAt   *time.Time `json:"executeAt,omitempty"`
+}
+
+// decodeOptional reads a body that may be empty.
+func (c *call) decodeOptional(v any) error {
+	if c.r.ContentLength == 0 {
+		return nil
+	}
+	err := c.decode(v)
+	var apiErr *Error
+	if errors.As(err, &apiErr) && strings.Contains(apiErr.Message, io.EOF.Error()) {
+		return nil
+	}
+	return err
+}
+
+// validate asks the API server to accept spec without writing it: the
+// CRD's schema, CEL rules and admission policies give field-named errors
+// now, rather than as a failed task later.
+func (s *Server) validate(ctx context.Context, key store.AppKey, spec *platformv1.ApplicationSpec) error {
+	u, err := tasks.ApplicationObject(client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, spec)
+	if err != nil {
+		return err
+	}
+	err = s.Kube.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(tasks.FieldManager), client.ForceOwnership, client.DryRunAll)
+	if apierrors.IsNotFound(err) {
+		return &Error{Status: http.StatusUnprocessableEntity, Field: "namespace", Message: "namespace " + key.Namespace + " does not exist: create it (or a tenant) first"}
+	}
+	return err
+}
+
+func (s *Server) createApp(c *call) (any, error) {
+	var req createAppRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if errs := validation.IsDNS1123Label(req.Name); len(errs) > 0 {
+		return nil, badRequest("name", "name %q: %s", req.Name, strings.Join(errs, "; "))
+	}
+	if req.Namespace == "" {
+		return nil, badRequest("namespace", "namespace is required: the environment's namespace, e.g. staging")
+	}
+	key := store.AppKey{Namespace: req.Namespace, Name: req.Name}
+	if err := c.p.Check(authz.CreateApp, key.Namespace, ""); err != nil {
+		return nil, err
+	}
+	if _, err := s.loadApp(c.ctx(), key); err == nil {
+		return nil, &Error{Status: http.StatusConflict, Field: "name", Message: "application " + key.Namespace + "/" + key.Name + " already exists: update it with PUT"}
+	}
+	if err := s.validate(c.ctx(), key, &req.Spec); err != nil {
+		return nil, err
+	}
+	// The creator owns what they created, whatever their environment role.
+	if err := s.Store.SetAppRole(c.ctx(), key, c.p.User.Email, authz.AppOwner); err != nil {
+		return nil, err
+	}
+	return s.Store.CreateTask(c.ctx(), store.NewTask{
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpInstall, Actor: c.p.User.Email,
+		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(nil, &req.Spec), ExecuteAt: req.ExecuteAt,
+	})
+}
+
+func (s *Server) updateApp(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.OperateApp)
+	if err != nil {
+		return nil, err
+	}
+	var req updateAppRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	a, err := s.loadApp(c.ctx(), key)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validate(c.ctx(), key, &req.Spec); err != nil {
+		return nil, err
+	}
+	return s.Store.CreateTask(c.ctx(), store.NewTask{
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpUpgrade, Actor: c.p.User.Email,
+		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(&a.Spec, &req.Spec), ExecuteAt: req.ExecuteAt,
+	})
+}
+
+func (c *call) executeAt() (*time.Time, error) {
+	v := c.r.URL.Query().Get("executeAt")
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, badRequest("executeAt", "executeAt=%q: want an RFC 3339 time such as 2026-11-23T18:00:00Z", v)
+	}
+	return &t, nil
+}
+
+func (s *Server) deleteApp(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.DeleteApp)
+	if err != nil {
+		return nil, err
+	}
+	at, err := c.executeAt()
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.loadApp(c.ctx(), key)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.CreateTask(c.ctx(), store.NewTask{
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpUninstall, Actor: c.p.User.Email,
+		Request: tasks.Request{}, Diff: tasks.Diff(&a.Spec, nil), ExecuteAt: at,
+	})
+}
+
+// operate records a task on an existing app that changes no spec.
+func (s *Server) operate(c *call, action authz.Action, op string, body interface{ schedule() *time.Time }, req func(*platformv1.Application) (tasks.Request, error)) (any, error) {
+	key, err := s.visibleApp(c, action)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.decodeOptional(body); err != nil {
+		return nil, err
+	}
+	a, err := s.loadApp(c.ctx(), key)
+	if err != nil {
+		return nil, err
+	}
+	r, err := req(a)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.CreateTask(c.ctx(), store.NewTask{
+		Namespace: key.Namespace, App: key.Name, Operation: op, Actor: c.p.User.Email, Request: r, ExecuteAt: body.schedule(),
+	})
+}
+
+func (r *scheduleRequest) schedule() *time.Time  { return r.ExecuteAt }
+func (r *reinstallRequest) schedule() *time.Time { return r.ExecuteAt }
+func (r *recreateRequest) schedule() *time.Time  { return r.ExecuteAt }
+
+func (s *Server) restartApp(c *call) (any, error) {
+	return s.operate(c, authz.OperateApp, store.OpRestartK8sResource, &scheduleRequest{}, func(a *platformv1.Application) (tasks.Request, error) {
+		return tasks.Request{Resource: &tasks.ResourceRef{Kind: "Deployment", Name: a.Name}}, nil
+	})
+}
+
+func (s *Server) reinstallApp(c *call) (any, error) {
+	body := &reinstallRequest{}
+	return s.operate(c, authz.OperateApp, store.OpReinstall, body, func(*platformv1.Application) (tasks.Request, error) {
+		return tasks.Request{Reason: body.Reason}, nil
+	})
+}
+
+func (s *Server) recreateApp(c *call) (any, error) {
+	body := &recreateRequest{}
+	return s.operate(c, authz.DeleteApp, store.OpRecreate, body, func(a *platformv1.Application) (tasks.Request, error) {
+		if body.ToNamespace == "" || body.ToNamespace == a.Namespace {
+			return tasks.Request{}, badRequest("toNamespace", "toNamespace must name another namespace")
+		}
+		if err := c.p.Check(authz.CreateApp, body.ToNamespace, ""); err != nil {
+			return tasks.Request{}, err
+		}
+		return tasks.Request{ToNamespace: body.ToNamespace}, nil
+	})
+}
+
+type actionView = tasks.Action
+
+func (s *Server) listActions(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.ViewApp)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.loadApp(c.ctx(), key)
+	if err != nil {
+		return nil, err
+	}
+	return tasks.Actions(a.Spec), nil
+}
+
+func (s *Server) invokeAction(c *call) (any, error) {
+	name := c.path("action")
+	return s.operate(c, authz.OperateApp, store.OpInvokeAction, &scheduleRequest{}, func(a *platformv1.Application) (tasks.Request, error) {
+		var names []string
+		for _, act := range tasks.Actions(a.Spec) {
+			if act.Name == name {
+				return tasks.Request{Action: name}, nil
+			}
+			names = append(names, act.Name)
+		}
+		return tasks.Request{}, notFound("app %s does not declare action %q; it declares: %s", a.Name, name, strings.Join(names, ", "))
+	})
+}
+
+func (s *Server) appTasks(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.ViewApp)
+	if err != nil {
+		return nil, err
+	}
+	limit := 50
+	if v := c.r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return nil, badRequest("limit", "limit=%q: want 1 to 500", v)
+		}
+		limit = n
+	}
+	return s.Store.AppTasks(c.ctx(), key, limit)
+}
+
+func (s *Server) task(c *call, action authz.Action) (store.Task, error) {
+	id, err := strconv.ParseInt(c.path("id"), 10, 64)
+	if err != nil {
+		return store.Task{}, badRequest("id", "the task id must be a number")
+	}
+	t, err := s.Store.GetTask(c.ctx(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, notFound("task %d does not exist", id)
+	}
+	if err != nil {
+		return t, err
+	}
+	if err := c.p.Check(action, t.Namespace, t.App); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+func (s *Server) getTask(c *call) (any, error) { return s.task(c, authz.ViewApp) }
+
+func (s *Server) cancelTask(c *call) (any, error) {
+	t, err := s.task(c, authz.OperateApp)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.Store.CancelTask(c.ctx(), t.ID, c.p.User.Email)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &Error{Status: http.StatusConflict, Message: "task " + strconv.FormatInt(t.ID, 10) + " is " + t.State + ": only a Pending task can be canceled"}
+	}
+	return s.Store.GetTask(c.ctx(), t.ID)
+}
+
+func (s *Server) events(c *call) {
+	p := c.p
+	s.Hub.Serve(c.w, c.r, func(e store.Event) bool {
+		if e.Kind == "roles" {
+			var d struct {
+				UserID int64 `json:"userId"`
+			}
+			_ = json.Unmarshal(e.Data, &d)
+			if d.UserID == p.User.ID {
+				// This user's roles changed: what they may see changes now.
+				if roles, err := s.Store.RolesOf(c.ctx(), p.User.ID); err == nil {
+					p.Roles = roles
+				}
+				return true
+			}
+			return p.Can(authz.ManageEnvironment, e.Namespace, "")
+		}
+		return p.Can(authz.ViewApp, e.Namespace, e.App)
+	})
+}

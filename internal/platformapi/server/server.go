@@ -1,0 +1,217 @@
+// Package server is the platform API's HTTP surface: one route table from
+// which both the handlers and the OpenAPI document are built, so the two
+// cannot drift. Every route but health, metrics, the document and the
+// sign-in flow needs a principal, and names the authz.Action it checks.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/plattr/plattr/internal/platformapi/authn"
+	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/store"
+	"github.com/plattr/plattr/internal/platformapi/stream"
+)
+
+// Server serves the platform API.
+type Server struct {
+	Store *store.Store
+	Auth  *authn.Authenticator
+	// Apps reads Applications from the informer cache.
+	Apps client.Reader
+	// Kube writes to the cluster (dry runs that validate a spec).
+	Kube client.Client
+	Hub  *stream.Hub
+	// Ready reports whether the server can serve (database, cache, hub).
+	Ready    func(context.Context) error
+	Registry *prometheus.Registry
+	Version  string
+
+	requests *prometheus.HistogramVec
+	doc      openAPIDoc
+}
+
+// Error is an API error: its status and a message that says what to do.
+type Error struct {
+	Status  int    `json:"-"`
+	Message string `json:"error"`
+	// Field names the request field at fault, when there is one.
+	Field string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func badRequest(field, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) *Error {
+	return &Error{Status: http.StatusNotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+// Handler builds the HTTP handler from the route table.
+func (s *Server) Handler() http.Handler {
+	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "plattr_api_request_duration_seconds",
+		Help:    "Platform API requests by route and status code.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route", "code"})
+	if s.Registry != nil {
+		s.Registry.MustRegister(s.requests)
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	// Cookie-authenticated browsers may not be made to change things from
+	// another site; token clients (no browser headers) pass.
+	return http.NewCrossOriginProtection().Handler(mux)
+}
+
+type call struct {
+	w http.ResponseWriter
+	r *http.Request
+	p *authz.Principal
+}
+
+func (c *call) ctx() context.Context    { return c.r.Context() }
+func (c *call) path(name string) string { return c.r.PathValue(name) }
+
+// decode reads a JSON body into v, refusing unknown fields so a typo is
+// an error, not a silently ignored setting.
+func (c *call) decode(v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("", "the request body is not valid JSON for this endpoint: %v", err)
+	}
+	return nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			if rt.stream {
+				return // long-lived: not a latency
+			}
+			s.requests.WithLabelValues(rt.method+" "+rt.path, fmt.Sprint(rec.code)).Observe(time.Since(start).Seconds())
+		}()
+		c := &call{w: rec, r: r}
+		if !rt.public {
+			p, err := s.Auth.Principal(r)
+			if err != nil {
+				s.fail(rec, err)
+				return
+			}
+			c.p = p
+		}
+		if rt.raw != nil {
+			rt.raw(c)
+			return
+		}
+		out, err := rt.handle(c)
+		if err != nil {
+			s.fail(rec, err)
+			return
+		}
+		writeJSON(rec, rt.success(), out)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// fail maps an error to its status: 401 unauthenticated, 403 a missing
+// role (named), 404, 409, 422 a spec the cluster refuses (its message
+// names the field).
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	var (
+		apiErr *Error
+		denied *authz.Denied
+	)
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.Is(err, authn.ErrUnauthenticated):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="plattr"`)
+		apiErr = &Error{Status: http.StatusUnauthorized, Message: err.Error()}
+	case errors.As(err, &denied):
+		apiErr = &Error{Status: http.StatusForbidden, Message: denied.Error()}
+	case errors.Is(err, store.ErrNotFound):
+		apiErr = &Error{Status: http.StatusNotFound, Message: "not found"}
+	case apierrors.IsInvalid(err):
+		apiErr = &Error{Status: http.StatusUnprocessableEntity, Message: invalidMessage(err)}
+	case apierrors.IsNotFound(err):
+		apiErr = &Error{Status: http.StatusNotFound, Message: err.Error()}
+	case apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
+		apiErr = &Error{Status: http.StatusConflict, Message: err.Error()}
+	default:
+		apiErr = &Error{Status: http.StatusInternalServerError, Message: "internal error: " + err.Error()}
+	}
+	writeJSON(w, apiErr.Status, apiErr)
+}
+
+// invalidMessage keeps the API server's field-by-field causes, which name
+// each field and what is wrong with it.
+func invalidMessage(err error) string {
+	var se apierrors.APIStatus
+	if errors.As(err, &se) && se.Status().Details != nil && len(se.Status().Details.Causes) > 0 {
+		var parts []string
+		for _, c := range se.Status().Details.Causes {
+			parts = append(parts, strings.TrimSpace(c.Field+": "+c.Message))
+		}
+		return "the cluster refuses this spec: " + strings.Join(parts, "; ")
+	}
+	return "the cluster refuses this spec: " + err.Error()
+}
+
+// health and readiness, metrics.
+func (s *Server) healthz(c *call) { c.w.WriteHeader(http.StatusOK); _, _ = c.w.Write([]byte("ok\n")) }
+
+func (s *Server) readyz(c *call) {
+	if s.Ready != nil {
+		if err := s.Ready(c.ctx()); err != nil {
+			http.Error(c.w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write([]byte("ok\n"))
+}
+
+func (s *Server) metrics(c *call) {
+	if s.Registry == nil {
+		http.NotFound(c.w, c.r)
+		return
+	}
+	promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}).ServeHTTP(c.w, c.r)
+}

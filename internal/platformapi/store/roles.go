@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+)
+
+// Roles are one user's grants: environment (namespace) roles and app roles.
+type Roles struct {
+	Environments map[string]string // namespace → Admin | User
+	Apps         map[AppKey]string // app → Owner | Maintainer
+}
+
+// AppKey names an app.
+type AppKey struct{ Namespace, Name string }
+
+// RolesOf loads a user's grants in one round trip.
+func (s *Store) RolesOf(ctx context.Context, userID int64) (Roles, error) {
+	r := Roles{Environments: map[string]string{}, Apps: map[AppKey]string{}}
+	rows, err := s.Pool.Query(ctx, `
+		SELECT namespace, '', role FROM environment_roles WHERE user_id = $1
+		UNION ALL
+		SELECT namespace, app, role FROM app_roles WHERE user_id = $1`, userID)
+	if err != nil {
+		return r, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ns, app, role string
+		if err := rows.Scan(&ns, &app, &role); err != nil {
+			return r, err
+		}
+		if app == "" {
+			r.Environments[ns] = role
+		} else {
+			r.Apps[AppKey{ns, app}] = role
+		}
+	}
+	return r, rows.Err()
+}
+
+// Member is one user's role somewhere.
+type Member struct {
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+// SetEnvironmentRole grants role on namespace to the user with this email
+// (created if new), replacing any earlier role there.
+func (s *Store) SetEnvironmentRole(ctx context.Context, namespace, email, role string) error {
+	u, err := s.EnsureUser(ctx, email, false)
+	if err != nil {
+		return err
+	}
+	_, err = s.Pool.Exec(ctx, `INSERT INTO environment_roles (namespace, user_id, role) VALUES ($1, $2, $3)
+		ON CONFLICT (namespace, user_id) DO UPDATE SET role = EXCLUDED.role WHERE environment_roles.role <> EXCLUDED.role`,
+		namespace, u.ID, role)
+	return err
+}
+
+// RemoveEnvironmentRole takes a user's role on a namespace away.
+func (s *Store) RemoveEnvironmentRole(ctx context.Context, namespace, email string) error {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM environment_roles r USING users u
+		WHERE r.user_id = u.id AND r.namespace = $1 AND u.email = $2`, namespace, email)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = ErrNotFound
+	}
+	return err
+}
+
+// EnvironmentMembers lists who has a role on a namespace.
+func (s *Store) EnvironmentMembers(ctx context.Context, namespace string) ([]Member, error) {
+	return s.members(ctx, `SELECT u.email, r.role FROM environment_roles r JOIN users u ON u.id = r.user_id
+		WHERE r.namespace = $1 ORDER BY u.email`, namespace)
+}
+
+// SetAppRole grants role on an app.
+func (s *Store) SetAppRole(ctx context.Context, app AppKey, email, role string) error {
+	u, err := s.EnsureUser(ctx, email, false)
+	if err != nil {
+		return err
+	}
+	_, err = s.Pool.Exec(ctx, `INSERT INTO app_roles (namespace, app, user_id, role) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (namespace, app, user_id) DO UPDATE SET role = EXCLUDED.role WHERE app_roles.role <> EXCLUDED.role`,
+		app.Namespace, app.Name, u.ID, role)
+	return err
+}
+
+// RemoveAppRole takes a user's role on an app away.
+func (s *Store) RemoveAppRole(ctx context.Context, app AppKey, email string) error {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM app_roles r USING users u
+		WHERE r.user_id = u.id AND r.namespace = $1 AND r.app = $2 AND u.email = $3`, app.Namespace, app.Name, email)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = ErrNotFound
+	}
+	return err
+}
+
+// AppMembers lists who has a role on an app.
+func (s *Store) AppMembers(ctx context.Context, app AppKey) ([]Member, error) {
+	return s.members(ctx, `SELECT u.email, r.role FROM app_roles r JOIN users u ON u.id = r.user_id
+		WHERE r.namespace = $1 AND r.app = $2 ORDER BY u.email`, app.Namespace, app.Name)
+}
+
+// RoleNamespaces lists every namespace someone has a role on.
+func (s *Store) RoleNamespaces(ctx context.Context) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, "SELECT DISTINCT namespace FROM environment_roles UNION SELECT DISTINCT namespace FROM app_roles")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ns string
+		if err := rows.Scan(&ns); err != nil {
+			return nil, err
+		}
+		out = append(out, ns)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) members(ctx context.Context, query string, args ...any) ([]Member, error) {
+	rows, err := s.Pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Member{}
+	for rows.Next() {
+		var m Member
+		if err := rows.Scan(&m.Email, &m.Role); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
