@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -200,17 +201,25 @@ func (c *call) decodeOptional(v any) error {
 
 // validate asks the API server to accept spec without writing it: the
 // CRD's schema, CEL rules and admission policies give field-named errors
-// now, rather than as a failed task later.
-func (s *Server) validate(ctx context.Context, key store.AppKey, spec *platformv1.ApplicationSpec) error {
+// now, rather than as a failed task later. It returns the spec with the
+// CRD's defaults, to diff against the live (defaulted) one.
+func (s *Server) validate(ctx context.Context, key store.AppKey, spec *platformv1.ApplicationSpec) (*platformv1.ApplicationSpec, error) {
 	u, err := tasks.ApplicationObject(client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = s.Kube.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(tasks.FieldManager), client.ForceOwnership, client.DryRunAll)
 	if apierrors.IsNotFound(err) {
-		return &Error{Status: http.StatusUnprocessableEntity, Field: "namespace", Message: "namespace " + key.Namespace + " does not exist: create it (or a tenant) first"}
+		return nil, &Error{Status: http.StatusUnprocessableEntity, Field: "namespace", Message: "namespace " + key.Namespace + " does not exist: create it (or a tenant) first"}
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defaulted := &platformv1.Application{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, defaulted); err != nil {
+		return nil, err
+	}
+	return &defaulted.Spec, nil
 }
 
 func (s *Server) createApp(c *call) (any, error) {
@@ -231,7 +240,8 @@ func (s *Server) createApp(c *call) (any, error) {
 	if _, err := s.loadApp(c.ctx(), key); err == nil {
 		return nil, &Error{Status: http.StatusConflict, Field: "name", Message: "application " + key.Namespace + "/" + key.Name + " already exists: update it with PUT"}
 	}
-	if err := s.validate(c.ctx(), key, &req.Spec); err != nil {
+	defaulted, err := s.validate(c.ctx(), key, &req.Spec)
+	if err != nil {
 		return nil, err
 	}
 	// The creator owns what they created, whatever their environment role.
@@ -240,7 +250,7 @@ func (s *Server) createApp(c *call) (any, error) {
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
 		Namespace: key.Namespace, App: key.Name, Operation: store.OpInstall, Actor: c.p.User.Email,
-		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(nil, &req.Spec), ExecuteAt: req.ExecuteAt,
+		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(nil, defaulted), ExecuteAt: req.ExecuteAt,
 	})
 }
 
@@ -257,12 +267,13 @@ func (s *Server) updateApp(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validate(c.ctx(), key, &req.Spec); err != nil {
+	defaulted, err := s.validate(c.ctx(), key, &req.Spec)
+	if err != nil {
 		return nil, err
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
 		Namespace: key.Namespace, App: key.Name, Operation: store.OpUpgrade, Actor: c.p.User.Email,
-		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(&a.Spec, &req.Spec), ExecuteAt: req.ExecuteAt,
+		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(&a.Spec, defaulted), ExecuteAt: req.ExecuteAt,
 	})
 }
 
