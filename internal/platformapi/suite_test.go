@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -37,6 +38,8 @@ var (
 	db      *store.Store
 	apiA    *replica // replica A: most tests talk to it
 	apiB    *replica
+	// stopOperator stops the operator and waits for it.
+	stopOperator = func() {}
 )
 
 const (
@@ -53,7 +56,14 @@ type replica struct {
 	done chan error
 }
 
+// Stop stops the replica and waits for it.
+func (r *replica) Stop() {
+	r.stop()
+	<-r.done
+}
+
 func TestMain(m *testing.M) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	var err error
 	cluster, pg, err = testenv.StartClusterAndPostgres(ctx)
@@ -73,8 +83,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "setup:", err)
 			return 1
 		}
-		defer apiA.stop()
-		defer apiB.stop()
+		defer stopOperator()
+		defer apiA.Stop()
+		defer apiB.Stop()
+		defer db.Close()
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -90,9 +102,10 @@ func setup() error {
 		return err
 	}
 	opCtx, opStop := context.WithCancel(ctx)
-	_ = opStop // runs for the whole package
+	opDone := make(chan error, 1)
+	stopOperator = func() { opStop(); <-opDone }
 	go func() {
-		_ = operator.Run(opCtx, config.Operator{
+		opDone <- operator.Run(opCtx, config.Operator{
 			DBAdminURL: pg.URL(), BaseDomain: operatorBaseDom, IngressClass: "nginx", ClusterIssuer: "x",
 			MetricsAddr: "0", MaxConcurrentReconciles: 4, KubeAPIQPS: 50, KubeAPIBurst: 100,
 			RetryMaxBackoff: 5 * time.Second, ResyncInterval: time.Hour, DriftCheckInterval: time.Hour,

@@ -40,6 +40,7 @@ type Server struct {
 
 	requests *prometheus.HistogramVec
 	doc      openAPIDoc
+	mux      *http.ServeMux // what Handler serves; tests ask it for patterns
 }
 
 // Error is an API error: its status and a message that says what to do.
@@ -70,13 +71,13 @@ func (s *Server) Handler() http.Handler {
 	if s.Registry != nil {
 		s.Registry.MustRegister(s.requests)
 	}
-	mux := http.NewServeMux()
+	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
 	// Cookie-authenticated browsers may not be made to change things from
 	// another site; token clients (no browser headers) pass.
-	return http.NewCrossOriginProtection().Handler(mux)
+	return http.NewCrossOriginProtection().Handler(s.mux)
 }
 
 type call struct {

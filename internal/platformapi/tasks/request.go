@@ -99,6 +99,13 @@ func toTree(spec *platformv1.ApplicationSpec) any {
 func diffValues(path string, a, b any, out *[]store.Change) {
 	am, aok := a.(map[string]any)
 	bm, bok := b.(map[string]any)
+	// A section added or removed is listed field by field.
+	if aok && b == nil {
+		bm, bok = map[string]any{}, true
+	}
+	if bok && a == nil {
+		am, aok = map[string]any{}, true
+	}
 	if aok && bok {
 		keys := map[string]bool{}
 		for k := range am {

@@ -1,0 +1,53 @@
+package platformapi
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
+	env := map[string]string{
+		"OIDC_ISSUER_URL": "dex.example.com",
+		"OIDC_CLIENT_ID":  "portal",
+		"SITE_ADMINS":     "ops@example.com, not-an-email",
+		"SESSION_TTL":     "forever",
+	}
+	_, err := ParseConfig(func(k string) string { return env[k] })
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"DATABASE_URL is not set", "OIDC_CLIENT_SECRET", "SITE_ADMINS: \"not-an-email\"", "SESSION_TTL=\"forever\""} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestConfigDefaultsAndOIDC(t *testing.T) {
+	env := map[string]string{
+		"DATABASE_URL":       "postgres://api:secret@db:5432/platform",
+		"OIDC_ISSUER_URL":    "https://dex.example.com/dex",
+		"OIDC_CLIENT_ID":     "portal",
+		"OIDC_CLIENT_SECRET": "s",
+		"SITE_ADMINS":        "Ops@Example.com",
+	}
+	_, err := ParseConfig(func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "PUBLIC_URL is not set") {
+		t.Fatalf("OIDC without PUBLIC_URL: %v", err)
+	}
+	env["PUBLIC_URL"] = "https://platform.example.com/"
+	c, err := ParseConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.OIDCEnabled() || c.PublicURL != "https://platform.example.com" || c.ListenAddr != ":8080" ||
+		len(c.SiteAdmins) != 1 || c.SiteAdmins[0] != "ops@example.com" || c.Replica == "" {
+		t.Fatalf("config = %+v", c)
+	}
+	// A bad URL is reported without echoing it: it holds a password.
+	env["DATABASE_URL"] = "mysql://api:hunter2@db"
+	_, err = ParseConfig(func(k string) string { return env[k] })
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad DATABASE_URL: %v", err)
+	}
+}
