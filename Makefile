@@ -30,9 +30,10 @@ test: deps tools lint verify-generate ## Run every test against real servers (th
 ##@ Development
 
 .PHONY: build
-build: tools ## Build plattr and plattr-operator into bin/.
+build: tools ## Build plattr, plattr-operator and plattr-api into bin/.
 	go build -trimpath -ldflags "-X github.com/plattr/plattr/internal/cli.Version=$(VERSION)" -o $(BIN)/plattr ./cmd/plattr
 	go build -trimpath -o $(BIN)/plattr-operator ./cmd/operator
+	go build -trimpath -ldflags "-X main.Version=$(VERSION)" -o $(BIN)/plattr-api ./cmd/plattr-api
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, CRDs and RBAC from api/ and the controllers.

@@ -28,6 +28,15 @@ kubectl get configmap my-frontend-storage my-frontend-auth -n default \
   -o go-template='{{range .items}}{{.metadata.name}}:{{"\n"}}{{range $k, $v := .data}}  {{$k}}={{$v}}{{"\n"}}{{end}}{{end}}'
 echo
 kubectl get applications -A
+
+echo
+echo "== The platform API: the same apps, with their history =="
+echo "\$ curl -H \"Authorization: Bearer \$PLATTR_TOKEN\" \$PLATTR_API_URL/api/v1/apps"
+if command -v curl >/dev/null; then
+  curl -fsS -H "Authorization: Bearer $PLATTR_TOKEN" "$PLATTR_API_URL/api/v1/apps"
+else
+  echo "(curl is not installed: apt-get install curl to try it)"
+fi
 echo
 echo "The stack keeps running. Use it from a shell with: eval \"\$($plattr dev env)\""
 echo "Stop it with: $plattr dev down   (add --purge to delete its data)"

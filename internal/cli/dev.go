@@ -52,6 +52,10 @@ func newDevCommand(g *globals) *cobra.Command {
 				return fmt.Errorf("%w\n(logs are in %s; `plattr dev down` stops what started)", err, d.Dir)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Ready. Use it from this shell with:\n  eval \"$(%s dev env)\"\n", os.Args[0])
+			if url, err := d.APIURL(); err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "Platform API: %s (sign in as %s; the password is in `plattr dev env`)\n"+
+					"  curl -H \"Authorization: Bearer $PLATTR_TOKEN\" $PLATTR_API_URL/api/v1/apps\n", url, stack.DevUserEmail)
+			}
 			return nil
 		}),
 	})

@@ -232,7 +232,7 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	op := d.operator(pg.URL(), plane.Kubeconfig(), port, store, idp)
-	return step("Plattr operator", func() error {
+	if err := step("Plattr operator", func() error {
 		if _, running := op.Running(); !running {
 			if err := op.Start(); err != nil {
 				return err
@@ -252,12 +252,31 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 			}
 			return nil
 		})
+	}); err != nil {
+		return err
+	}
+	api, err := d.api(pg.URL(), plane.Kubeconfig(), idp)
+	if err != nil {
+		return err
+	}
+	return step("Plattr API", func() error {
+		if err := d.registerAPIClient(ctx, plane.Kubeconfig(), idp); err != nil {
+			return fmt.Errorf("registering the API at Dex: %w", err)
+		}
+		if err := d.startAPI(ctx, api); err != nil {
+			return err
+		}
+		_, err := d.apiToken(ctx, pg.URL())
+		return err
 	})
 }
 
 // Down stops everything, newest first; purge also deletes the state.
 func (d *Dev) Down(purge bool) error {
 	var errs []error
+	if api, err := d.api("", "", nil); err == nil {
+		errs = append(errs, api.Stop(10*time.Second))
+	}
 	errs = append(errs, d.operator("", "", 0, nil, nil).Stop(15*time.Second))
 	if idp, err := d.dex(""); err == nil {
 		errs = append(errs, idp.Stop())
@@ -291,6 +310,9 @@ func (d *Dev) Status() map[string]bool {
 		out["dex"] = idp.Running()
 	}
 	_, out["plattr-operator"] = d.operator("", "", 0, nil, nil).Running()
+	if api, err := d.api("", "", nil); err == nil {
+		_, out["plattr-api"] = api.Running()
+	}
 	return out
 }
 
@@ -336,6 +358,13 @@ func (d *Dev) Env() ([][2]string, error) {
 		{"DEX_NAMESPACE", DexNamespace},
 		{"PLATTR_DEV_USER", DevUserEmail},
 		{"PLATTR_DEV_PASSWORD", devPassword},
+	}
+	if url, err := d.apiURL(); err == nil {
+		env = append(env, [2]string{"PLATTR_API_URL", url})
+	}
+	if b, err := os.ReadFile(filepath.Join(d.Dir, "api.token")); err == nil {
+		// The local site admin's token: curl -H "Authorization: Bearer $PLATTR_TOKEN" $PLATTR_API_URL/api/v1/apps
+		env = append(env, [2]string{"PLATTR_TOKEN", strings.TrimSpace(string(b))})
 	}
 	if plane.Bin.K8sDir != "" {
 		env = append(env, [2]string{"PATH", plane.Bin.K8sDir + ":" + os.Getenv("PATH")})

@@ -3,6 +3,7 @@ package stack_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,10 +27,12 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 	binDir := t.TempDir()
 	// The stack finds its binaries next to plattr: the operator we build now
 	// and the control plane hack/build-tools.sh built.
-	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "plattr-operator"), "./cmd/operator")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the operator: %v\n%s", err, out)
+	for name, pkg := range map[string]string{"plattr-operator": "./cmd/operator", "plattr-api": "./cmd/plattr-api"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", name, err, out)
+		}
 	}
 	for _, glob := range []string{"k8s-v*", "kwok-v*", "versitygw-v*", "dex-v*"} {
 		matches, _ := filepath.Glob(filepath.Join(root, "bin", glob))
@@ -99,6 +102,26 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 	}
 	if vars["S3_ACCESS_KEY_ID"] == "" || vars["S3_SECRET_ACCESS_KEY"] == "" || vars["PLATTR_DEV_PASSWORD"] == "" {
 		t.Errorf("dev env lacks the object store's keys or the dev user's password")
+	}
+
+	// The platform API answers with the local site admin's token, as the
+	// README's curl does.
+	req, _ := http.NewRequest("GET", vars["PLATTR_API_URL"]+"/api/v1/apps", nil)
+	req.Header.Set("Authorization", "Bearer "+vars["PLATTR_TOKEN"])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s/api/v1/apps with PLATTR_TOKEN: %v %v", vars["PLATTR_API_URL"], resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	req, _ = http.NewRequest("GET", vars["PLATTR_API_URL"]+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+vars["PLATTR_TOKEN"])
+	if resp, err = http.DefaultClient.Do(req); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `"siteAdmin":true`) || !strings.Contains(string(body), stack.DevUserEmail) {
+			t.Errorf("PLATTR_TOKEN is not the local site admin's: %s", body)
+		}
 	}
 
 	// A second up is a no-op on a running stack.
