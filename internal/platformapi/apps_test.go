@@ -270,3 +270,57 @@ func TestTwoReplicasRunEachTaskOnce(t *testing.T) {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
+
+// The objects an app owns are mirrored with a colour, kept current by the
+// informers: a Deployment scaled down by hand turns yellow, and the change
+// is on the event stream.
+func TestResourcesMirrorTheClusterByWatching(t *testing.T) {
+	ctx := context.Background()
+	c := admin(t)
+	install := createApp(t, c, "team-a", "mirrored", "registry.example.com/mirrored:1")
+	waitTask(t, c, install.ID, store.TaskDone)
+	waitPhase(t, c, "team-a", "mirrored", "Running")
+
+	colours := func() map[string]string {
+		var rs []store.Resource
+		c.must(t, 200, "GET", "/api/v1/apps/team-a/mirrored/resources", nil, &rs)
+		out := map[string]string{}
+		for _, r := range rs {
+			out[r.Kind+"/"+r.Name] = r.Status
+		}
+		return out
+	}
+	eventually(t, 30*time.Second, "deployment green, pods green, ingress and HPA listed", func() error {
+		got := colours()
+		pods := 0
+		for k, v := range got {
+			if strings.HasPrefix(k, "Pod/") && v == "green" {
+				pods++
+			}
+		}
+		if got["Deployment/mirrored"] != "green" || pods < 2 || got["Ingress/mirrored"] == "" || got["HorizontalPodAutoscaler/mirrored"] == "" {
+			return fmt.Errorf("%v", got)
+		}
+		return nil
+	})
+
+	events, stop := subscribe(t, c, "")
+	defer stop()
+	time.Sleep(100 * time.Millisecond)
+	// The HPA owns replicas; pausing it is what a person would do by hand.
+	dep := &appsv1.Deployment{}
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "mirrored"}, dep); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(dep.DeepCopy())
+	dep.Spec.Paused = true
+	dep.Spec.Template.Spec.Containers[0].Image = "registry.example.com/mirrored:hand"
+	if err := kube.Patch(ctx, dep, patch); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	e := next(t, events, 2*time.Second, func(e sse) bool {
+		return e.Kind == "resource" && field(e, "kind") == "Deployment" && field(e, "name") == "mirrored"
+	})
+	t.Logf("resource event %s after %s: %s", e.ID, time.Since(start), e.Data.Data)
+}

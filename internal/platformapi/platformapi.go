@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -75,7 +76,15 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// Only Plattr's own objects are mirrored: a cluster's other pods and
+	// Deployments never enter the cache.
+	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})}
 	copts := cache.Options{Scheme: scheme, ByObject: map[client.Object]cache.ByObject{}}
+	for _, k := range mirror.Kinds {
+		if k.Name != "PreviewEnvironment" {
+			copts.ByObject[k.New()] = managed
+		}
+	}
 	if len(cfg.WatchNamespaces) > 0 {
 		copts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range cfg.WatchNamespaces {
@@ -93,6 +102,9 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := (&mirror.Apps{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
+		return err
+	}
+	if err := (&mirror.Resources{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
 		return err
 	}
 	cacheErr := make(chan error, 1)

@@ -459,3 +459,11 @@ func (s *Server) events(c *call) {
 		return p.Can(authz.ViewApp, e.Namespace, e.App)
 	})
 }
+
+func (s *Server) appResources(c *call) (any, error) {
+	key, err := s.visibleApp(c, authz.ViewApp)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Resources(c.ctx(), key)
+}
