@@ -74,6 +74,14 @@ type ApplicationSpec struct {
 	// +optional
 	HealthPath string `json:"healthPath,omitempty"`
 
+	// StatusPath, when set, is fetched by the platform API every 15 s (with
+	// a 10 s timeout) from the app's Service; the JSON it answers is shown
+	// as the app's reported status in the API and the portal.
+	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$`
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	StatusPath string `json:"statusPath,omitempty"`
+
 	// Domain is a custom host for the app, replacing the generated one.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a-z0-9])?$`

@@ -2,7 +2,10 @@ package platformapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"sync/atomic"
 	"strings"
 	"testing"
 	"time"
@@ -270,7 +273,6 @@ func TestTwoReplicasRunEachTaskOnce(t *testing.T) {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-
 // The objects an app owns are mirrored with a colour, kept current by the
 // informers: a Deployment scaled down by hand turns yellow, and the change
 // is on the event stream.
@@ -323,4 +325,81 @@ func TestResourcesMirrorTheClusterByWatching(t *testing.T) {
 		return e.Kind == "resource" && field(e, "kind") == "Deployment" && field(e, "name") == "mirrored"
 	})
 	t.Logf("resource event %s after %s: %s", e.ID, time.Since(start), e.Data.Data)
+}
+
+// An app's declared status path is polled; its answer is shown, a change
+// is recorded (and streamed) once, a steady answer writes nothing, and a
+// failing app is reported as failing.
+func TestStatusPathIsPolledAndShown(t *testing.T) {
+	ctx := context.Background()
+	c := admin(t)
+	var answer atomic.Value
+	answer.Store(`{"status":{"name":"Healthy","color":"green"}}`)
+	statusApps.set("team-a/polled", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/status" {
+			http.NotFound(w, r)
+			return
+		}
+		body := answer.Load().(string)
+		if body == "500" {
+			http.Error(w, "boom", 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	})
+	s := spec("registry.example.com/polled:1")
+	s.StatusPath = "/status"
+	var task store.Task
+	c.must(t, 202, "POST", "/api/v1/apps", map[string]any{"namespace": "team-a", "name": "polled", "spec": s}, &task)
+	waitTask(t, c, task.ID, store.TaskDone)
+
+	type reported struct {
+		Reported *struct {
+			OK    bool            `json:"ok"`
+			Error string          `json:"error"`
+			Body  json.RawMessage `json:"body"`
+		} `json:"reported"`
+	}
+	eventually(t, 5*time.Second, "healthy report", func() error {
+		var a reported
+		c.must(t, 200, "GET", "/api/v1/apps/team-a/polled", nil, &a)
+		if a.Reported == nil || !a.Reported.OK || !strings.Contains(string(a.Reported.Body), "Healthy") {
+			return fmt.Errorf("%+v", a.Reported)
+		}
+		return nil
+	})
+	statusEvents := func() int {
+		var n int
+		if err := db.Pool.QueryRow(ctx, "SELECT count(*) FROM events WHERE kind = 'status' AND namespace = 'team-a' AND app = 'polled'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := statusEvents()
+	time.Sleep(time.Second) // five polls of the same answer
+	if after := statusEvents(); after != before {
+		t.Fatalf("a steady answer wrote %d reports", after-before)
+	}
+
+	answer.Store("500")
+	eventually(t, 5*time.Second, "failing report", func() error {
+		var a reported
+		c.must(t, 200, "GET", "/api/v1/apps/team-a/polled", nil, &a)
+		if a.Reported == nil || a.Reported.OK || !strings.Contains(a.Reported.Error, "HTTP 500") {
+			return fmt.Errorf("%+v", a.Reported)
+		}
+		return nil
+	})
+
+	// No status path any more: no report.
+	s.StatusPath = ""
+	c.must(t, 202, "PUT", "/api/v1/apps/team-a/polled", map[string]any{"spec": s}, &task)
+	waitTask(t, c, task.ID, store.TaskDone)
+	eventually(t, 5*time.Second, "report removed", func() error {
+		if _, err := db.StatusReportOf(ctx, store.AppKey{Namespace: "team-a", Name: "polled"}); err == nil {
+			return fmt.Errorf("still reported")
+		}
+		return nil
+	})
 }

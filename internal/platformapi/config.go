@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/platformapi/statuspoll"
 )
 
 // Config is the platform API's configuration, from the environment.
@@ -37,6 +38,14 @@ type Config struct {
 	EventRetention  time.Duration
 	DBMaxConns      int      // DB_MAX_CONNS [20]
 	WatchNamespaces []string // WATCH_NAMESPACES [all]
+	// StatusPollInterval and StatusPollTimeout pace the polling of apps'
+	// status paths (STATUS_POLL_INTERVAL [15s], STATUS_POLL_TIMEOUT [10s]);
+	// StatusURLTemplate is where an app is reached, with {name},
+	// {namespace} and {path} (STATUS_URL_TEMPLATE
+	// [http://{name}.{namespace}.svc{path}]).
+	StatusPollInterval time.Duration
+	StatusPollTimeout  time.Duration
+	StatusURLTemplate  string
 	// Replica names this process in task claims (REPLICA_ID [hostname-pid]).
 	Replica string
 }
@@ -60,6 +69,13 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		EventRetention:   env.Duration("EVENT_RETENTION", 7*24*time.Hour),
 		DBMaxConns:       env.Int("DB_MAX_CONNS", 20),
 		WatchNamespaces:  env.List("WATCH_NAMESPACES"),
+
+		StatusPollInterval: env.Duration("STATUS_POLL_INTERVAL", 15*time.Second),
+		StatusPollTimeout:  env.Duration("STATUS_POLL_TIMEOUT", 10*time.Second),
+		StatusURLTemplate:  env.Get("STATUS_URL_TEMPLATE", statuspoll.DefaultURLTemplate),
+	}
+	if !strings.Contains(c.StatusURLTemplate, "{path}") {
+		env.Fail(fmt.Errorf("STATUS_URL_TEMPLATE=%q: it must contain {path} (and usually {name} and {namespace})", c.StatusURLTemplate))
 	}
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {

@@ -27,6 +27,7 @@ import (
 	"github.com/plattr/plattr/internal/platformapi/authn"
 	"github.com/plattr/plattr/internal/platformapi/mirror"
 	"github.com/plattr/plattr/internal/platformapi/server"
+	"github.com/plattr/plattr/internal/platformapi/statuspoll"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/platformapi/stream"
 	"github.com/plattr/plattr/internal/platformapi/tasks"
@@ -121,6 +122,13 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	}()
 	go runner.Run(ctx)
 	go pruneEvents(ctx, st, cfg.EventRetention, log)
+	poller := &statuspoll.Poller{Apps: informers, Store: st, Interval: cfg.StatusPollInterval, Timeout: cfg.StatusPollTimeout,
+		URLTemplate: cfg.StatusURLTemplate, Log: log.WithName("status")}
+	go st.Leading(ctx, store.LockStatusPoller, 10*time.Second, func(ctx context.Context) {
+		if informers.WaitForCacheSync(ctx) {
+			poller.Run(ctx)
+		}
+	})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

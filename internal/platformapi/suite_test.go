@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"os"
 	"strings"
 	"testing"
@@ -38,6 +40,9 @@ var (
 	db      *store.Store
 	apiA    *replica // replica A: most tests talk to it
 	apiB    *replica
+	// statusApps answers the apps' status paths (STATUS_URL_TEMPLATE
+	// points here): namespace/name → handler.
+	statusApps = &statusServer{handlers: map[string]http.HandlerFunc{}}
 	// stopOperator stops the operator and waits for it.
 	stopOperator = func() {}
 )
@@ -117,6 +122,7 @@ func setup() error {
 			return err
 		}
 	}
+	statusApps.Server = httptest.NewServer(statusApps)
 	lisA, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -149,6 +155,8 @@ func apiConfig(replicaID, publicURL string) platformapi.Config {
 		OIDCIssuer: dex.Issuer(), OIDCClientID: oidcClientID, OIDCClientSecret: oidcSecret,
 		SiteAdmins: []string{siteAdmin}, SessionTTL: time.Hour, TaskLease: 3 * time.Second,
 		EventRetention: time.Hour, DBMaxConns: 10, Replica: replicaID,
+		StatusPollInterval: 200 * time.Millisecond, StatusPollTimeout: time.Second,
+		StatusURLTemplate: statusApps.URL + "/{namespace}/{name}{path}",
 	}
 }
 
@@ -281,4 +289,31 @@ func waitTask(t testing.TB, c *caller, id int64, state string) store.Task {
 		return nil
 	})
 	return task
+}
+
+// statusServer stands in for the apps' Services: simulated nodes run no
+// containers, so the status paths are answered here.
+type statusServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	handlers map[string]http.HandlerFunc
+}
+
+func (s *statusServer) set(nsName string, h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handlers[nsName] = h
+}
+
+func (s *statusServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
+	s.mu.Lock()
+	h := s.handlers[parts[0]+"/"+parts[1]]
+	s.mu.Unlock()
+	if h == nil || len(parts) < 3 {
+		http.NotFound(w, r)
+		return
+	}
+	r.URL.Path = "/" + parts[2]
+	h(w, r)
 }

@@ -125,7 +125,6 @@ func (p *Principal) SeesNamespace(namespace string) bool {
 	return false
 }
 
-
 // ValidEnvironmentRole and ValidAppRole check a role name from a request.
 func ValidEnvironmentRole(r string) bool { return r == EnvAdmin || r == EnvUser }
 

@@ -44,6 +44,8 @@ type app struct {
 	ObservedGeneration int64                      `json:"observedGeneration"`
 	Spec               platformv1.ApplicationSpec `json:"spec"`
 	Conditions         []metav1.Condition         `json:"conditions"`
+	// Reported is what the app answered at spec.statusPath, if it declares one.
+	Reported *store.StatusReport `json:"reported,omitempty"`
 }
 
 type appList struct {
@@ -155,7 +157,15 @@ func (s *Server) getApp(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return view(a), nil
+	v := view(a)
+	if a.Spec.StatusPath != "" {
+		if r, err := s.Store.StatusReportOf(c.ctx(), key); err == nil {
+			v.Reported = &r
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 type scheduleRequest struct {
