@@ -153,6 +153,12 @@ const (
 	// to, and LabelPreviewNamespace its namespace (the parent's).
 	LabelPreview          = "platform.internal/preview"
 	LabelPreviewNamespace = "platform.internal/preview-namespace"
+	// LabelTenant names the Tenant a namespace belongs to; apps in it get
+	// tenant-scoped names.
+	LabelTenant = "platform.internal/tenant"
+	// LabelMonitoring marks a tenant's namespaces for the platform's
+	// monitoring (a PodMonitor/ServiceMonitor namespaceSelector).
+	LabelMonitoring = "platform.internal/monitoring"
 )
 
 // Finalizers: one per capability with external state, added before the
@@ -161,6 +167,9 @@ const (
 	FinalizerDatabase = "platform.internal/database"
 	FinalizerStorage  = "platform.internal/storage"
 	FinalizerAuth     = "platform.internal/auth"
+	// FinalizerTenant: a tenant's namespaces are deleted with it, and it
+	// goes once they are gone.
+	FinalizerTenant = "platform.internal/tenant"
 	// FinalizerNamespace: a preview's namespace is deleted with it.
 	FinalizerNamespace = "platform.internal/namespace"
 	// FinalizerLegacyCleanup is the single finalizer of earlier versions;

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/naming"
 	"github.com/plattr/plattr/internal/operator"
 )
@@ -174,7 +175,10 @@ func appChecks(ctx context.Context, s *session, t target) []check {
 	}
 	defer conn.Close(context.Background())
 	out = append(out, check{what: "the database login works"})
-	names := naming.DatabaseFor(app)
+	// A tenant's app has tenant-scoped names; a user who may not read
+	// namespaces sees the shared names, and the check below says so.
+	tenant, _ := capnamespace.TenantOf(ctx, s.c, t.ns)
+	names := naming.For(app, tenant).Database()
 	var usage, member bool
 	if err := conn.QueryRow(ctx, "SELECT has_schema_privilege($1, $2, 'USAGE'), pg_has_role(current_user, $1, 'MEMBER')", names.AnonRole, names.Schema).Scan(&usage, &member); err != nil {
 		return append(out, check{"PostgREST's role " + names.AnonRole, err.Error(), "the operator recreates the role: wait a minute or see DatabaseReady"})

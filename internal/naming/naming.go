@@ -8,7 +8,6 @@ package naming
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -110,17 +109,6 @@ type Database struct {
 	Channel string
 }
 
-// DatabaseFor names the PostgreSQL objects of an Application.
-func DatabaseFor(app *platformv1.Application) Database {
-	prefix := EnvironmentPrefix(app.Spec.Environment)
-	return Database{
-		Schema:   Identifier(prefix, app.Spec.SchemaBase(app.Name)),
-		AppRole:  Identifier(prefix, app.Name, "app"),
-		AnonRole: Identifier(prefix, app.Name, "anon"),
-		Channel:  Identifier("pgrst", prefix, app.Spec.SchemaBase(app.Name)),
-	}
-}
-
 // Objects holds the names of an app's Kubernetes objects.
 type Objects struct {
 	Workload         string // Deployment, Service, ServiceAccount, HPA, PDB, Ingress
@@ -147,16 +135,61 @@ func ObjectsFor(appName string) Objects {
 	}
 }
 
+// Names derives the names of one app. Tenant is the tenant whose
+// namespace holds the app, "" in a shared namespace: a tenant's apps carry
+// it in every generated name (schema, roles, buckets, object-store user,
+// identity client, host), so two tenants may both run an app called web in
+// staging. Apps in shared namespaces keep the names they always had.
+type Names struct {
+	app    *platformv1.Application
+	tenant string
+}
+
+// For names app, in tenant ("" for none).
+func For(app *platformv1.Application, tenant string) Names { return Names{app: app, tenant: tenant} }
+
+// App is the app named.
+func (n Names) App() *platformv1.Application { return n.app }
+
+// Tenant is the tenant the names are scoped to.
+func (n Names) Tenant() string { return n.tenant }
+
+// prefix is the environment prefix, then the tenant if any.
+func (n Names) prefix(parts ...string) []string {
+	out := []string{EnvironmentPrefix(n.app.Spec.Environment)}
+	if n.tenant != "" {
+		out = append(out, n.tenant)
+	}
+	return append(out, parts...)
+}
+
+// Database names the app's PostgreSQL objects.
+func (n Names) Database() Database {
+	base := n.app.Spec.SchemaBase(n.app.Name)
+	return Database{
+		Schema:   Identifier(n.prefix(base)...),
+		AppRole:  Identifier(n.prefix(n.app.Name, "app")...),
+		AnonRole: Identifier(n.prefix(n.app.Name, "anon")...),
+		Channel:  Identifier(append([]string{"pgrst"}, n.prefix(base)...)...),
+	}
+}
+
 // Host is the host an app is served at: the custom domain when set,
-// <app>.<BASE_DOMAIN> in production and <app>.<env>.<BASE_DOMAIN> elsewhere.
-func Host(app *platformv1.Application, baseDomain string) string {
+// <app>.<BASE_DOMAIN> in production and <app>.<env>.<BASE_DOMAIN> elsewhere
+// (<app>.<tenant>.… for a tenant's app).
+func (n Names) Host(baseDomain string) string {
+	app := n.app
 	if app.Spec.Domain != "" {
 		return app.Spec.Domain
 	}
-	if app.Spec.Environment == platformv1.EnvironmentProduction {
-		return fmt.Sprintf("%s.%s", DNSLabel(app.Name), baseDomain)
+	labels := []string{DNSLabel(app.Name)}
+	if n.tenant != "" {
+		labels = append(labels, DNSLabel(n.tenant))
 	}
-	return fmt.Sprintf("%s.%s.%s", DNSLabel(app.Name), app.Spec.Environment, baseDomain)
+	if app.Spec.Environment != platformv1.EnvironmentProduction {
+		labels = append(labels, string(app.Spec.Environment))
+	}
+	return strings.Join(append(labels, baseDomain), ".")
 }
 
 // BucketPrefix starts the name of every bucket Plattr creates.
@@ -164,8 +197,8 @@ const BucketPrefix = "plattr-"
 
 // Bucket names one of an app's buckets: plattr-<prefix>-<app>-<bucket>, a
 // valid S3 bucket name (lowercase, digits and '-', at most 63).
-func Bucket(app *platformv1.Application, bucket string) string {
-	return DNSLabel(strings.TrimSuffix(BucketPrefix, "-"), EnvironmentPrefix(app.Spec.Environment), app.Name, bucket)
+func (n Names) Bucket(bucket string) string {
+	return DNSLabel(append([]string{strings.TrimSuffix(BucketPrefix, "-")}, n.prefix(n.app.Name, bucket)...)...)
 }
 
 // BucketEnvVar is the variable that tells the app a bucket's full name:
@@ -179,10 +212,11 @@ func BucketEnvVar(bucket string) string {
 // environment and name. Joining them with '-' alone was ambiguous
 // (namespace "shop" + app "staging-web" vs namespace "shop-prod" + app
 // "web"); the hash makes the name unique to one app.
-func StorageUser(app *platformv1.Application) string {
+func (n Names) StorageUser() string {
+	app := n.app
 	sum := sha256.Sum256([]byte(app.Namespace + "\x00" + string(app.Spec.Environment) + "\x00" + app.Name))
 	suffix := "-" + hex.EncodeToString(sum[:])[:hashLength]
-	head := DNSLabel("plattr", EnvironmentPrefix(app.Spec.Environment), app.Name)
+	head := DNSLabel(append([]string{"plattr"}, n.prefix(app.Name)...)...)
 	if len(head) > MaxDNSLabelLength-len(suffix) {
 		head = strings.TrimRight(head[:MaxDNSLabelLength-len(suffix)], "-")
 	}
@@ -191,21 +225,19 @@ func StorageUser(app *platformv1.Application) string {
 
 // LegacyStorageUser is the access key ID versions before StorageUser's hash
 // gave an app; the operator removes such a user once the app has its new one.
-func LegacyStorageUser(app *platformv1.Application) string {
-	return DNSLabel("plattr", app.Namespace, EnvironmentPrefix(app.Spec.Environment), app.Name)
+func (n Names) LegacyStorageUser() string {
+	return DNSLabel("plattr", n.app.Namespace, EnvironmentPrefix(n.app.Spec.Environment), n.app.Name)
 }
 
 // Realm is the app's identity realm, <prefix>-<app>: a Keycloak realm, a
 // Dex client ID. Environment-scoped, so staging and uat never share one.
-func Realm(app *platformv1.Application) string {
-	return DNSLabel(EnvironmentPrefix(app.Spec.Environment), app.Name)
-}
+func (n Names) Realm() string { return DNSLabel(n.prefix(n.app.Name)...) }
 
 // BucketsPrefix is a prefix every bucket name of the app starts with, even
 // shortened ones (a shortened name keeps its first 54 bytes). Other apps'
 // buckets may share it: the owner tag tells them apart.
-func BucketsPrefix(app *platformv1.Application) string {
-	p := DNSLabel(strings.TrimSuffix(BucketPrefix, "-"), EnvironmentPrefix(app.Spec.Environment), app.Name) + "-"
+func (n Names) BucketsPrefix() string {
+	p := DNSLabel(append([]string{strings.TrimSuffix(BucketPrefix, "-")}, n.prefix(n.app.Name)...)...) + "-"
 	if len(p) > 50 {
 		p = p[:50]
 	}

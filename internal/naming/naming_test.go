@@ -39,7 +39,7 @@ func TestDatabaseFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DatabaseFor(tt.app)
+			got := For(tt.app, "").Database()
 			for _, id := range []string{got.Schema, got.AppRole, got.AnonRole} {
 				if !sqlIdentifier.MatchString(id) {
 					t.Errorf("%q is not a safe SQL identifier", id)
@@ -103,7 +103,7 @@ func TestHost(t *testing.T) {
 		}(), "shop.example.org"},
 	}
 	for _, tt := range tests {
-		if got := Host(tt.app, "apps.example.com"); got != tt.want {
+		if got := For(tt.app, "").Host("apps.example.com"); got != tt.want {
 			t.Errorf("Host(%s/%s) = %q, want %q", tt.app.Name, tt.app.Spec.Environment, got, tt.want)
 		}
 	}
@@ -121,17 +121,17 @@ func TestStorageAndAuthNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		a := app(tt.app, platformv1.Environment(tt.env), "")
-		b := Bucket(a, tt.bucket)
+		b := For(a, "").Bucket(tt.bucket)
 		if tt.bucketName != "" && b != tt.bucketName {
 			t.Errorf("Bucket(%s, %s) = %q, want %q", tt.app, tt.bucket, b, tt.bucketName)
 		}
 		if len(b) > 63 || len(validation.IsDNS1123Label(b)) > 0 || !strings.HasPrefix(b, BucketPrefix) {
 			t.Errorf("Bucket(%s, %s) = %q is not a valid bucket name", tt.app, tt.bucket, b)
 		}
-		if !strings.HasPrefix(b, BucketsPrefix(a)) {
-			t.Errorf("Bucket(%s, %s) = %q does not start with BucketsPrefix %q", tt.app, tt.bucket, b, BucketsPrefix(a))
+		if !strings.HasPrefix(b, For(a, "").BucketsPrefix()) {
+			t.Errorf("Bucket(%s, %s) = %q does not start with BucketsPrefix %q", tt.app, tt.bucket, b, For(a, "").BucketsPrefix())
 		}
-		if r := Realm(a); r != tt.realm {
+		if r := For(a, "").Realm(); r != tt.realm {
 			t.Errorf("Realm(%s/%s) = %q, want %q", tt.env, tt.app, r, tt.realm)
 		}
 	}
@@ -140,23 +140,23 @@ func TestStorageAndAuthNames(t *testing.T) {
 	}
 	a, b := app("web", platformv1.EnvironmentStaging, ""), app("web", platformv1.EnvironmentStaging, "")
 	b.Namespace = "other"
-	if StorageUser(a) == StorageUser(b) {
-		t.Errorf("apps of one name in two namespaces share access key %q", StorageUser(a))
+	if For(a, "").StorageUser() == For(b, "").StorageUser() {
+		t.Errorf("apps of one name in two namespaces share access key %q", For(a, "").StorageUser())
 	}
 	// Regression: namespace "shop" + production app "staging-web" and
 	// namespace "shop-prod" + staging app "web" shared a user when the parts
 	// were only joined with '-'.
 	c, d := app("staging-web", platformv1.EnvironmentProduction, ""), app("web", platformv1.EnvironmentStaging, "")
 	c.Namespace, d.Namespace = "shop", "shop-prod"
-	if StorageUser(c) == StorageUser(d) {
-		t.Errorf("ambiguous access key %q for shop/staging-web (production) and shop-prod/web (staging)", StorageUser(c))
+	if For(c, "").StorageUser() == For(d, "").StorageUser() {
+		t.Errorf("ambiguous access key %q for shop/staging-web (production) and shop-prod/web (staging)", For(c, "").StorageUser())
 	}
 	longApp := app(strings.Repeat("a", 40), platformv1.EnvironmentProduction, "")
 	longApp.Namespace = strings.Repeat("n", 63)
-	if u := StorageUser(longApp); len(u) > MaxDNSLabelLength || len(validation.IsDNS1123Label(u)) > 0 {
+	if u := For(longApp, "").StorageUser(); len(u) > MaxDNSLabelLength || len(validation.IsDNS1123Label(u)) > 0 {
 		t.Errorf("StorageUser of a long app = %q (%d bytes)", u, len(u))
 	}
-	if Bucket(app("web", platformv1.EnvironmentStaging, ""), "x") == Bucket(app("web", platformv1.EnvironmentUAT, ""), "x") {
+	if For(app("web", platformv1.EnvironmentStaging, ""), "").Bucket("x") == For(app("web", platformv1.EnvironmentUAT, ""), "").Bucket("x") {
 		t.Error("staging and uat share a bucket")
 	}
 }
@@ -214,5 +214,35 @@ func TestPreviewNames(t *testing.T) {
 	}
 	if p.StorageUser("a") == p.StorageUser("b") {
 		t.Error("previews of apps in different namespaces share a storage user")
+	}
+}
+
+// Two tenants may both run an app called web in staging: none of the names
+// Plattr generates for them collide, and an app outside any tenant keeps
+// the names it had (the seed example in default).
+func TestTenantsNeverShareNames(t *testing.T) {
+	a, b := app("web", platformv1.EnvironmentStaging, ""), app("web", platformv1.EnvironmentStaging, "")
+	a.Namespace, b.Namespace = "alpha-staging", "beta-staging"
+	na, nb, shared := For(a, "alpha"), For(b, "beta"), For(app("web", platformv1.EnvironmentStaging, ""), "")
+	names := func(n Names) []string {
+		d := n.Database()
+		return []string{d.Schema, d.AppRole, d.AnonRole, d.Channel, n.Bucket("uploads"), n.BucketsPrefix(), n.StorageUser(), n.Realm(), n.Host("apps.example.com")}
+	}
+	an, bn, sn := names(na), names(nb), names(shared)
+	for i := range an {
+		if an[i] == bn[i] || an[i] == sn[i] {
+			t.Errorf("name %d collides: %q, %q, %q", i, an[i], bn[i], sn[i])
+		}
+	}
+	if sn[0] != "staging_web" || sn[7] != "staging-web" || sn[8] != "web.staging.apps.example.com" || an[0] != "staging_alpha_web" || an[8] != "web.alpha.staging.apps.example.com" {
+		t.Errorf("names = %v / %v", sn, an)
+	}
+	pa, pb := Preview{App: "web", PR: 1, Tenant: "alpha"}, Preview{App: "web", PR: 1, Tenant: "beta"}
+	if pa.Namespace() == pb.Namespace() || pa.Database().Schema == pb.Database().Schema || pa.Host("x") == pb.Host("x") ||
+		pa.Bucket("u") == pb.Bucket("u") || pa.Realm() == pb.Realm() || pa.StorageUser("alpha-staging") == pb.StorageUser("beta-staging") {
+		t.Errorf("two tenants' previews share a name: %v %v", pa.Namespace(), pb.Namespace())
+	}
+	if (Preview{App: "web", PR: 1}).Namespace() != "preview-web-pr-1" {
+		t.Error("a shared app's preview changed namespace")
 	}
 }

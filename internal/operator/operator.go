@@ -22,6 +22,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -40,6 +41,7 @@ import (
 	"github.com/plattr/plattr/internal/controller/application"
 	"github.com/plattr/plattr/internal/controller/environments"
 	"github.com/plattr/plattr/internal/controller/preview"
+	"github.com/plattr/plattr/internal/controller/tenant"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
@@ -94,6 +96,8 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		&appsv1.Deployment{}, &networkingv1.Ingress{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{},
 		// a preview's namespace and what guards it
 		&corev1.Namespace{}, &corev1.ResourceQuota{}, &corev1.LimitRange{}, &networkingv1.NetworkPolicy{},
+		// a tenant's team roles
+		&rbacv1.RoleBinding{},
 	} {
 		cacheOpts.ByObject[kind] = cache.ByObject{Label: managed}
 	}
@@ -180,6 +184,12 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Clock:     opts.Clock,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the PreviewEnvironment controller: %w", err)
+	}
+	if err := (&tenant.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plattr-operator"),
+		IngressNamespace: cfg.IngressNamespace,
+	}).SetupWithManager(mgr, opts.Restartable); err != nil {
+		return fmt.Errorf("setting up the Tenant controller: %w", err)
 	}
 	if len(cfg.EnvironmentNamespaces) > 0 {
 		if err := mgr.Add(&environments.Keeper{

@@ -46,6 +46,8 @@ type Config struct {
 	StatusPollInterval time.Duration
 	StatusPollTimeout  time.Duration
 	StatusURLTemplate  string
+	// ClusterName names the cluster in /api/v1/clusters (CLUSTER_NAME [local]).
+	ClusterName string
 	// Replica names this process in task claims (REPLICA_ID [hostname-pid]).
 	Replica string
 }
@@ -70,6 +72,7 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		DBMaxConns:       env.Int("DB_MAX_CONNS", 20),
 		WatchNamespaces:  env.List("WATCH_NAMESPACES"),
 
+		ClusterName:        env.Get("CLUSTER_NAME", "local"),
 		StatusPollInterval: env.Duration("STATUS_POLL_INTERVAL", 15*time.Second),
 		StatusPollTimeout:  env.Duration("STATUS_POLL_TIMEOUT", 10*time.Second),
 		StatusURLTemplate:  env.Get("STATUS_URL_TEMPLATE", statuspoll.DefaultURLTemplate),

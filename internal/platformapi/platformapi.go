@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -105,6 +106,9 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	if err := (&mirror.Apps{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
 		return err
 	}
+	if err := (&mirror.Tenants{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
+		return err
+	}
 	if err := (&mirror.Resources{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
 		return err
 	}
@@ -135,8 +139,13 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "plattr_api_stream_clients", Help: "Clients connected to the event stream.",
 	}, func() float64 { return float64(hub.Subscribers()) }))
+	disco, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return err
+	}
 	srv := &server.Server{
-		Store: st, Auth: auth, Apps: informers, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
+		Discovery: disco, ClusterName: cfg.ClusterName,
+		Store: st, Auth: auth, Cache: informers, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return fmt.Errorf("database: %w", err)

@@ -9,9 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,7 +68,11 @@ func (r *replica) Stop() {
 }
 
 func TestMain(m *testing.M) {
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	if os.Getenv("PLATTR_TEST_LOG") != "" {
+		ctrl.SetLogger(zap.New())
+	} else {
+		ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	var err error
 	cluster, pg, err = testenv.StartClusterAndPostgres(ctx)

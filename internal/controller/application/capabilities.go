@@ -63,25 +63,27 @@ func selectorLabels(app *platformv1.Application) map[string]string {
 // user and client it gets.
 func backendOwner(app *platformv1.Application) string { return app.Namespace + "/" + app.Name }
 
-func databaseSpec(app *platformv1.Application) capdatabase.Spec {
+func databaseSpec(n naming.Names) capdatabase.Spec {
+	app := n.App()
 	return capdatabase.Spec{
 		Enabled: app.Spec.DatabaseEnabled(),
-		Names:   naming.DatabaseFor(app),
+		Names:   n.Database(),
 		Owner:   database.Owner{Namespace: app.Namespace, Name: app.Name},
 		Secret:  naming.ObjectsFor(app.Name).DatabaseSecret,
 	}
 }
 
-func storageSpec(app *platformv1.Application, baseDomain string) storage.Spec {
+func storageSpec(n naming.Names, baseDomain string) storage.Spec {
+	app := n.App()
 	spec := storage.Spec{
 		Enabled:       app.Spec.StorageEnabled(),
-		BucketName:    func(b string) string { return naming.Bucket(app, b) },
-		BucketsPrefix: naming.BucketsPrefix(app),
-		User:          naming.StorageUser(app),
-		LegacyUser:    naming.LegacyStorageUser(app),
+		BucketName:    n.Bucket,
+		BucketsPrefix: n.BucketsPrefix(),
+		User:          n.StorageUser(),
+		LegacyUser:    n.LegacyStorageUser(),
 		Owner:         backendOwner(app),
 		Secret:        naming.ObjectsFor(app.Name).StorageSecret,
-		Origins:       []string{"https://" + naming.Host(app, baseDomain)},
+		Origins:       []string{"https://" + n.Host(baseDomain)},
 		Retain:        app.Spec.DeletionPolicy() == platformv1.DeletionPolicyRetain,
 	}
 	if app.Spec.Storage != nil {
@@ -93,10 +95,11 @@ func storageSpec(app *platformv1.Application, baseDomain string) storage.Spec {
 	return spec
 }
 
-func authSpec(app *platformv1.Application, baseDomain string) auth.Spec {
+func authSpec(n naming.Names, baseDomain string) auth.Spec {
+	app := n.App()
 	spec := auth.Spec{
 		Enabled: app.Spec.AuthEnabled(),
-		Client:  auth.NewClient(backendOwner(app), naming.Realm(app), app.Name, naming.Host(app, baseDomain)),
+		Client:  auth.NewClient(backendOwner(app), n.Realm(), app.Name, n.Host(baseDomain)),
 		Secret:  naming.ObjectsFor(app.Name).AuthSecret,
 	}
 	if app.Spec.Auth != nil {
@@ -105,10 +108,11 @@ func authSpec(app *platformv1.Application, baseDomain string) auth.Spec {
 	return spec
 }
 
-func ingressSpec(app *platformv1.Application, baseDomain string) ingress.Spec {
+func ingressSpec(n naming.Names, baseDomain string) ingress.Spec {
+	app := n.App()
 	o := naming.ObjectsFor(app.Name)
 	return ingress.Spec{
-		Host:      naming.Host(app, baseDomain),
+		Host:      n.Host(baseDomain),
 		Service:   o.Workload,
 		REST:      o.PostgRESTIngress,
 		PostgREST: app.Spec.DatabaseEnabled(),
@@ -131,10 +135,10 @@ func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 		Selector:   selectorLabels(app),
 	}
 	if app.Spec.DatabaseEnabled() {
-		db := databaseSpec(app)
+		db := databaseSpec(s.names)
 		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
 	}
-	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(app), Storage: storageSpec(app, r.Config.BaseDomain), Auth: authSpec(app, r.Config.BaseDomain)}, s.provided)
+	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(s.names), Storage: storageSpec(s.names, r.Config.BaseDomain), Auth: authSpec(s.names, r.Config.BaseDomain)}, s.provided)
 	return spec
 }
 
@@ -143,17 +147,17 @@ func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 // so independent capabilities make progress.
 
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Database.Ensure(ctx, target(s), databaseSpec(s.app))
+	sources, err := c.Database.Ensure(ctx, target(s), databaseSpec(s.names))
 	r.record(s, capdatabase.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Storage.Ensure(ctx, target(s), storageSpec(s.app, r.Config.BaseDomain))
+	sources, err := c.Storage.Ensure(ctx, target(s), storageSpec(s.names, r.Config.BaseDomain))
 	r.record(s, storage.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Auth.Ensure(ctx, target(s), authSpec(s.app, r.Config.BaseDomain))
+	sources, err := c.Auth.Ensure(ctx, target(s), authSpec(s.names, r.Config.BaseDomain))
 	r.record(s, auth.Name, sources, err)
 }
 
@@ -176,7 +180,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 }
 
 func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
-	err := c.Ingress.Ensure(ctx, target(s), ingressSpec(s.app, r.Config.BaseDomain), s.workloadUp)
+	err := c.Ingress.Ensure(ctx, target(s), ingressSpec(s.names, r.Config.BaseDomain), s.workloadUp)
 	r.record(s, "ingress", nil, err)
 }
 

@@ -32,6 +32,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
 	"github.com/plattr/plattr/internal/controller/status"
@@ -39,6 +40,7 @@ import (
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
+	"github.com/plattr/plattr/internal/naming"
 	"github.com/plattr/plattr/internal/objectstore"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
@@ -85,6 +87,8 @@ func (r *Reconciler) now() time.Time {
 type scope struct {
 	app    *platformv1.Application
 	before *platformv1.Application // as read, for change detection
+	// names are the app's generated names, scoped to its tenant.
+	names naming.Names
 
 	// settled means the app was Running for this generation: a child found
 	// missing or changed was then touched by someone else and is restored.
@@ -173,6 +177,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 // +kubebuilder:rbac:groups=dex.coreos.com,resources=oauth2clients;connectors,verbs=get;list;create;update;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
 
+// tenantOf is the tenant owning namespace, "" for a shared namespace.
+func (r *Reconciler) tenantOf(ctx context.Context, namespace string) (string, error) {
+	return capnamespace.TenantOf(ctx, r.Client, namespace)
+}
+
 // Reconcile brings one Application's children in line with its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	app := &platformv1.Application{}
@@ -183,7 +192,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, err
 	}
-	s := &scope{app: app, before: app.DeepCopy(), provided: map[string][]capability.Source{}}
+	tenant, err := r.tenantOf(ctx, app.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s := &scope{app: app, before: app.DeepCopy(), names: naming.For(app, tenant), provided: map[string][]capability.Source{}}
 	s.settled = app.Status.Phase == platformv1.PhaseRunning && app.Status.ObservedGeneration == app.Generation
 
 	if !app.DeletionTimestamp.IsZero() {

@@ -17,6 +17,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/metrics"
+	"github.com/plattr/plattr/internal/naming"
 )
 
 // cleanupStep is the external cleanup of one capability, guarded by its
@@ -32,29 +33,29 @@ type cleanupStep struct {
 	watch     string // the backendWatch name, to retry when it returns
 	// configured: the operator can reach this capability's backend.
 	configured func(*Reconciler) bool
-	cleanup    func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error
+	cleanup    func(ctx context.Context, r *Reconciler, c capabilities, n naming.Names, retain bool) error
 }
 
 var cleanupSteps = []cleanupStep{
 	{
 		finalizer: platformv1.FinalizerDatabase, what: "the database", backend: "PostgreSQL (DB_ADMIN_URL)", watch: capability.BackendDatabase,
 		configured: func(r *Reconciler) bool { return r.DB != nil },
-		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error {
-			return c.Database.Remove(ctx, databaseSpec(app), retain)
+		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, n naming.Names, retain bool) error {
+			return c.Database.Remove(ctx, databaseSpec(n), retain)
 		},
 	},
 	{
 		finalizer: platformv1.FinalizerStorage, what: "the buckets and keys", backend: "the object store (S3_ENDPOINT)", watch: capability.BackendObjectStore,
 		configured: func(r *Reconciler) bool { return r.Store != nil },
-		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, retain bool) error {
-			return c.Storage.Remove(ctx, storageSpec(app, r.Config.BaseDomain), retain)
+		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, n naming.Names, retain bool) error {
+			return c.Storage.Remove(ctx, storageSpec(n, r.Config.BaseDomain), retain)
 		},
 	},
 	{
 		finalizer: platformv1.FinalizerAuth, what: "the OIDC client", backend: "the identity provider (KEYCLOAK_URL or DEX_ISSUER_URL)", watch: capability.BackendIdentity,
 		configured: func(r *Reconciler) bool { return r.Identity != nil },
-		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, app *platformv1.Application, _ bool) error {
-			return c.Auth.Remove(ctx, authSpec(app, r.Config.BaseDomain))
+		cleanup: func(ctx context.Context, r *Reconciler, c capabilities, n naming.Names, _ bool) error {
+			return c.Auth.Remove(ctx, authSpec(n, r.Config.BaseDomain))
 		},
 	},
 }
@@ -116,7 +117,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 			err = fmt.Errorf("%w: the app had %s but the operator has no %s configured any more; configure it again, or annotate the app %s=true to leave them behind",
 				errCleanupBlocked, step.what, step.backend, platformv1.AnnotationAbandonCleanup)
 		default:
-			if err = step.cleanup(ctx, r, caps, app, policy == platformv1.DeletionPolicyRetain); err != nil {
+			if err = step.cleanup(ctx, r, caps, s.names, policy == platformv1.DeletionPolicyRetain); err != nil {
 				r.backends.Failed(step.watch, app)
 				err = fmt.Errorf("cleaning up %s (deletionPolicy %s) at %s: %w; retrying with backoff — if it cannot come back, annotate the app %s=true to leave them behind",
 					step.what, policy, step.backend, err, platformv1.AnnotationAbandonCleanup)

@@ -59,8 +59,12 @@ func (d *driftSweep) sweep(ctx context.Context) ([]types.NamespacedName, error) 
 		app := &list.Items[i]
 		// Only settled apps: any other is being reconciled anyway.
 		if app.Spec.DatabaseEnabled() && app.Status.Phase == platformv1.PhaseRunning && app.DeletionTimestamp.IsZero() {
+			tenant, err := d.r.tenantOf(ctx, app.Namespace)
+			if err != nil {
+				return nil, err
+			}
 			apps = append(apps, app)
-			names = append(names, naming.DatabaseFor(app))
+			names = append(names, naming.For(app, tenant).Database())
 		}
 	}
 	if len(apps) == 0 {

@@ -17,7 +17,6 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/metrics"
-	"github.com/plattr/plattr/internal/naming"
 )
 
 // setCondition records a condition for the current generation. The
@@ -108,7 +107,7 @@ func (r *Reconciler) finish(ctx context.Context, s *scope) (ctrl.Result, error) 
 		app.Status.ObservedGeneration = app.Generation
 	}
 	if s.workloadUp {
-		app.Status.URL = "https://" + naming.Host(app, r.Config.BaseDomain)
+		app.Status.URL = "https://" + s.names.Host(r.Config.BaseDomain)
 	} else {
 		app.Status.URL = ""
 	}

@@ -9,6 +9,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -39,7 +40,11 @@ func (r *Reconciler) copyParentData(ctx context.Context, s *scope) error {
 	if !parent.Spec.DatabaseEnabled() {
 		return refuse(fmt.Sprintf("spec.database.copyFrom: %s has no database to copy; remove spec.database from the preview", parent.Name))
 	}
-	from, to := naming.DatabaseFor(parent), names(pe).Database()
+	tenant, err := capnamespace.TenantOf(ctx, r.Client, parent.Namespace)
+	if err != nil {
+		return err
+	}
+	from, to := naming.For(parent, tenant).Database(), names(pe).Database()
 	res, err := r.DB.CopySchema(ctx, from, to, r.Config.PreviewCopyMaxSize)
 	switch {
 	case errors.Is(err, database.ErrCopyTooLarge):

@@ -84,7 +84,7 @@ func (s *Server) cachedApps(ctx context.Context, namespace string) ([]platformv1
 	if namespace != "" {
 		opts = append(opts, client.InNamespace(namespace))
 	}
-	err := s.Apps.List(ctx, list, opts...)
+	err := s.Cache.List(ctx, list, opts...)
 	return list.Items, err
 }
 
@@ -141,7 +141,7 @@ func (s *Server) visibleApp(c *call, action authz.Action) (store.AppKey, error) 
 
 func (s *Server) loadApp(ctx context.Context, key store.AppKey) (*platformv1.Application, error) {
 	a := &platformv1.Application{}
-	err := s.Apps.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, a)
+	err := s.Cache.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, a)
 	if apierrors.IsNotFound(err) {
 		return nil, notFound("application %s/%s does not exist", key.Namespace, key.Name)
 	}

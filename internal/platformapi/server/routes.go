@@ -44,6 +44,7 @@ func (s *Server) routes() []route {
 		tagAccess  = "access"
 		tagStream  = "events"
 		tagService = "service"
+		tagTenants = "tenants"
 	)
 	return []route{
 		{method: "GET", path: "/healthz", summary: "The process is alive.", tag: tagService, public: true, raw: s.healthz},
@@ -86,6 +87,12 @@ func (s *Server) routes() []route {
 		{method: "DELETE", path: "/api/v1/apps/{namespace}/{name}/members/{email}", summary: "Take an app role away.", tag: tagAccess, action: authz.ManageAppMembers, status: http.StatusNoContent, handle: s.removeAppMember},
 		{method: "GET", path: "/api/v1/tasks/{id}", summary: "One task.", tag: tagTasks, action: authz.ViewApp, out: store.Task{}, handle: s.getTask},
 		{method: "POST", path: "/api/v1/tasks/{id}/cancel", summary: "Cancel a task that has not started.", tag: tagTasks, action: authz.OperateApp, out: store.Task{}, handle: s.cancelTask},
+		{method: "GET", path: "/api/v1/tenants", summary: "Tenants you are a member of (all, for site admins).", tag: tagTenants, out: []tenantView{}, handle: s.listTenants},
+		{method: "POST", path: "/api/v1/tenants", summary: "Create a tenant (self-service): its namespaces, quota, limits, network policy and team roles. You become its Admin.", tag: tagTenants, in: tenantRequest{}, out: tenantView{}, status: http.StatusCreated, handle: s.createTenant},
+		{method: "GET", path: "/api/v1/tenants/{name}", summary: "One tenant with its status, read back from the cluster.", tag: tagTenants, out: tenantView{}, handle: s.getTenant},
+		{method: "PUT", path: "/api/v1/tenants/{name}", summary: "Change a tenant's members, environments or quota (its Admins).", tag: tagTenants, action: authz.ManageTenant, in: tenantRequest{}, out: tenantView{}, handle: s.updateTenant},
+		{method: "DELETE", path: "/api/v1/tenants/{name}", summary: "Delete a tenant and its namespaces (its Admins).", tag: tagTenants, action: authz.ManageTenant, status: http.StatusNoContent, handle: s.deleteTenant},
+		{method: "GET", path: "/api/v1/clusters", summary: "The clusters the platform manages: version, nodes, health.", tag: tagService, out: []cluster{}, handle: s.listClusters},
 		{method: "GET", path: "/api/v1/events", summary: "Server-sent events of every change you may see; resume with Last-Event-ID.", tag: tagStream, action: authz.ViewApp,
 			query: []param{{"lastEventId", "resume after this event id (or send the Last-Event-ID header)"}}, stream: true, raw: s.events},
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/plattr/plattr/internal/platformapi/authn"
@@ -28,11 +29,15 @@ import (
 type Server struct {
 	Store *store.Store
 	Auth  *authn.Authenticator
-	// Apps reads Applications from the informer cache.
-	Apps client.Reader
+	// Cache reads Applications and Tenants from the informers.
+	Cache client.Reader
 	// Kube writes to the cluster (dry runs that validate a spec).
 	Kube client.Client
 	Hub  *stream.Hub
+	// Discovery reaches the API server for its version and /readyz.
+	Discovery discovery.DiscoveryInterface
+	// ClusterName names the cluster in /api/v1/clusters (CLUSTER_NAME).
+	ClusterName string
 	// Ready reports whether the server can serve (database, cache, hub).
 	Ready    func(context.Context) error
 	Registry *prometheus.Registry

@@ -135,3 +135,50 @@ func (s *Store) members(ctx context.Context, query string, args ...any) ([]Membe
 	}
 	return out, rows.Err()
 }
+
+// SyncEnvironmentRoles makes the roles on namespace exactly members
+// (email → role), in one transaction: a tenant's members, as its Tenant
+// lists them, are who may use its namespaces.
+func (s *Store) SyncEnvironmentRoles(ctx context.Context, namespace string, members map[string]string) error {
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	emails := make([]string, 0, len(members))
+	for email, role := range members {
+		emails = append(emails, email)
+		if _, err := tx.Exec(ctx, `INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING`, email); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO environment_roles (namespace, user_id, role)
+			SELECT $1, id, $3 FROM users WHERE email = $2
+			ON CONFLICT (namespace, user_id) DO UPDATE SET role = EXCLUDED.role WHERE environment_roles.role <> EXCLUDED.role`,
+			namespace, email, role); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM environment_roles r USING users u
+		WHERE r.user_id = u.id AND r.namespace = $1 AND NOT (u.email = ANY($2))`, namespace, emails); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// ForgetNamespace removes every role on namespace and its apps: it is gone
+// (its tenant was deleted), and a namespace made later under the same name
+// must not inherit them.
+func (s *Store) ForgetNamespace(ctx context.Context, namespace string) error {
+	if _, err := s.Pool.Exec(ctx, "DELETE FROM app_roles WHERE namespace = $1", namespace); err != nil {
+		return err
+	}
+	_, err := s.Pool.Exec(ctx, "DELETE FROM environment_roles WHERE namespace = $1", namespace)
+	return err
+}
+
+// ForgetApp removes the roles on an app that was uninstalled, so an app
+// created later under its name starts with its creator alone.
+func (s *Store) ForgetApp(ctx context.Context, app AppKey) error {
+	_, err := s.Pool.Exec(ctx, "DELETE FROM app_roles WHERE namespace = $1 AND app = $2", app.Namespace, app.Name)
+	return err
+}

@@ -127,10 +127,10 @@ func (r *Runner) execute(ctx context.Context, t store.Task) error {
 		return r.apply(ctx, key, &app.Spec)
 	case store.OpUninstall:
 		err := r.Client.Delete(ctx, &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: t.App}})
-		if apierrors.IsNotFound(err) {
-			return nil
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
 		}
-		return err
+		return r.Store.ForgetApp(ctx, store.AppKey{Namespace: t.Namespace, Name: t.App})
 	case store.OpRecreate:
 		return r.recreate(ctx, key, req.ToNamespace)
 	case store.OpRestartK8sResource:
