@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/statuspoll"
 )
 
@@ -46,6 +47,11 @@ type Config struct {
 	StatusPollInterval time.Duration
 	StatusPollTimeout  time.Duration
 	StatusURLTemplate  string
+	// Prices are the cost table (PRICE_CPU_CORE_HOUR [0.0316],
+	// PRICE_MEMORY_GIB_HOUR [0.0042], CURRENCY [USD]); CostSampleInterval
+	// is how often requests are sampled (COST_SAMPLE_INTERVAL [5m]).
+	Prices             costs.Prices
+	CostSampleInterval time.Duration
 	// ClusterName names the cluster in /api/v1/clusters (CLUSTER_NAME [local]).
 	ClusterName string
 	// Replica names this process in task claims (REPLICA_ID [hostname-pid]).
@@ -72,7 +78,13 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		DBMaxConns:       env.Int("DB_MAX_CONNS", 20),
 		WatchNamespaces:  env.List("WATCH_NAMESPACES"),
 
-		ClusterName:        env.Get("CLUSTER_NAME", "local"),
+		ClusterName: env.Get("CLUSTER_NAME", "local"),
+		Prices: costs.Prices{
+			CPUCoreHour:   env.Float("PRICE_CPU_CORE_HOUR", 0.0316),
+			MemoryGiBHour: env.Float("PRICE_MEMORY_GIB_HOUR", 0.0042),
+			Currency:      env.Get("CURRENCY", "USD"),
+		},
+		CostSampleInterval: env.Duration("COST_SAMPLE_INTERVAL", 5*time.Minute),
 		StatusPollInterval: env.Duration("STATUS_POLL_INTERVAL", 15*time.Second),
 		StatusPollTimeout:  env.Duration("STATUS_POLL_TIMEOUT", 10*time.Second),
 		StatusURLTemplate:  env.Get("STATUS_URL_TEMPLATE", statuspoll.DefaultURLTemplate),

@@ -26,6 +26,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authn"
+	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/mirror"
 	"github.com/plattr/plattr/internal/platformapi/server"
 	"github.com/plattr/plattr/internal/platformapi/statuspoll"
@@ -139,12 +140,19 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "plattr_api_stream_clients", Help: "Clients connected to the event stream.",
 	}, func() float64 { return float64(hub.Subscribers()) }))
+	sampler := &costs.Sampler{Cache: informers, Store: st, Interval: cfg.CostSampleInterval, Log: log.WithName("costs")}
+	go st.Leading(ctx, store.LockCostSampler, 10*time.Second, func(ctx context.Context) {
+		if informers.WaitForCacheSync(ctx) {
+			sampler.Run(ctx)
+		}
+	})
+
 	disco, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
 		return err
 	}
 	srv := &server.Server{
-		Discovery: disco, ClusterName: cfg.ClusterName,
+		Discovery: disco, ClusterName: cfg.ClusterName, Prices: cfg.Prices,
 		Store: st, Auth: auth, Cache: informers, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {

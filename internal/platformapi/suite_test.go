@@ -26,6 +26,7 @@ import (
 	"github.com/plattr/plattr/internal/operator"
 	"github.com/plattr/plattr/internal/platformapi"
 	"github.com/plattr/plattr/internal/platformapi/authn"
+	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/testenv"
 )
@@ -160,6 +161,7 @@ func apiConfig(replicaID, publicURL string) platformapi.Config {
 		SiteAdmins: []string{siteAdmin}, SessionTTL: time.Hour, TaskLease: 3 * time.Second,
 		EventRetention: time.Hour, DBMaxConns: 10, Replica: replicaID,
 		StatusPollInterval: 200 * time.Millisecond, StatusPollTimeout: time.Second,
+		Prices: costs.Prices{CPUCoreHour: 0.04, MemoryGiBHour: 0.005, Currency: "EUR"}, CostSampleInterval: time.Hour,
 		StatusURLTemplate: statusApps.URL + "/{namespace}/{name}{path}",
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/plattr/plattr/internal/platformapi/authn"
 	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/store"
 )
 
@@ -92,6 +93,8 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/api/v1/tenants/{name}", summary: "One tenant with its status, read back from the cluster.", tag: tagTenants, out: tenantView{}, handle: s.getTenant},
 		{method: "PUT", path: "/api/v1/tenants/{name}", summary: "Change a tenant's members, environments or quota (its Admins).", tag: tagTenants, action: authz.ManageTenant, in: tenantRequest{}, out: tenantView{}, handle: s.updateTenant},
 		{method: "DELETE", path: "/api/v1/tenants/{name}", summary: "Delete a tenant and its namespaces (its Admins).", tag: tagTenants, action: authz.ManageTenant, status: http.StatusNoContent, handle: s.deleteTenant},
+		{method: "GET", path: "/api/v1/costs/summary", summary: "Cost per tenant and app over a period: sampled requested CPU and memory × the price table.", tag: tagTenants,
+			query: []param{{"from", "start, RFC 3339 or YYYY-MM-DD [30 days ago]"}, {"to", "end, exclusive [now]"}}, out: costs.Summary{}, handle: s.costSummary},
 		{method: "GET", path: "/api/v1/clusters", summary: "The clusters the platform manages: version, nodes, health.", tag: tagService, out: []cluster{}, handle: s.listClusters},
 		{method: "GET", path: "/api/v1/events", summary: "Server-sent events of every change you may see; resume with Last-Event-ID.", tag: tagStream, action: authz.ViewApp,
 			query: []param{{"lastEventId", "resume after this event id (or send the Last-Event-ID header)"}}, stream: true, raw: s.events},

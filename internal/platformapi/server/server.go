@@ -21,6 +21,7 @@ import (
 
 	"github.com/plattr/plattr/internal/platformapi/authn"
 	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/platformapi/stream"
 )
@@ -38,6 +39,8 @@ type Server struct {
 	Discovery discovery.DiscoveryInterface
 	// ClusterName names the cluster in /api/v1/clusters (CLUSTER_NAME).
 	ClusterName string
+	// Prices price the cost summary.
+	Prices costs.Prices
 	// Ready reports whether the server can serve (database, cache, hub).
 	Ready    func(context.Context) error
 	Registry *prometheus.Registry
