@@ -61,6 +61,10 @@ bench: deps tools ## Benchmarks with figures: apply-to-Running on the real contr
 bench-scale: deps build ## N apps (APPS=1000) against a baseline: throughput, latency, writes, CPU, RSS, idle cost, orphans.
 	go run ./hack/benchscale -apps $(or $(APPS),1000) $(BENCH_FLAGS)
 
+.PHONY: bench-api
+bench-api: deps tools ## The platform API at APPS=1000: GET /api/v1/apps p50/p99 at RATE=1000 req/s, event fan-out to CLIENTS=1000.
+	go run ./hack/benchapi -apps $(or $(APPS),1000) -rate $(or $(RATE),1000) -clients $(or $(CLIENTS),1000)
+
 .PHONY: chaos
 chaos: deps tools ## SIGKILL the operator at random while 200 apps are created, edited, rotated, deleted; check it converges.
 	PLATTR_CHAOS_APPS=$(or $(APPS),200) PLATTR_CHAOS_KILLS=$(or $(KILLS),20) go test -count=1 -v -timeout 30m -run TestChaos ./internal/controller/application/

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -90,6 +91,34 @@ func TestInstallManifestsGrantEnoughRBAC(t *testing.T) {
 			t.Fatalf("not Running as the ServiceAccount: phase %q, Ready %+v", got.Status.Phase, ready)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// A tenant, as the ServiceAccount: namespaces, guards and RoleBindings
+	// to the admin and edit roles (which needs the bind permission).
+	tenant := &platformv1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "rbac-team"},
+		Spec: platformv1.TenantSpec{Environments: []platformv1.Environment{platformv1.EnvironmentStaging}, Quota: platformv1.TenantQuotaSmall,
+			Members: []platformv1.TenantMember{{Email: "lead@rbac.test", Role: platformv1.TenantAdmin}, {Email: "dev@rbac.test", Role: platformv1.TenantUser}}},
+	}
+	if err := c.Create(context.Background(), tenant); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		got := &platformv1.Tenant{}
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(tenant), got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase == platformv1.PhaseRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenant not Running as the ServiceAccount: %+v", got.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rb := &rbacv1.RoleBinding{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "rbac-team-staging", Name: "plattr-tenant-edit"}, rb); err != nil || len(rb.Subjects) != 1 {
+		t.Fatalf("the tenant's edit binding: %+v, %v", rb.Subjects, err)
 	}
 	// Events are written with the operator's own permissions too.
 	events := &corev1.EventList{}
