@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -41,11 +42,14 @@ import (
 	"github.com/plattr/plattr/internal/testenv"
 )
 
+var cpuProfile *string
+
 func main() {
 	apps := flag.Int("apps", 1000, "Applications in the cluster")
 	rate := flag.Int("rate", 1000, "requests per second")
 	duration := flag.Duration("duration", 10*time.Second, "how long each read load runs")
 	clients := flag.Int("clients", 1000, "event-stream clients")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the read load (API and load generator) here")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	if err := run(*apps, *rate, *duration, *clients); err != nil {
@@ -122,6 +126,16 @@ func run(apps, rate int, duration time.Duration, clients int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("\nread load: %d requests/s for %s, site admin token, %d apps\n", rate, duration, apps)
 	for _, path := range []string{"/api/v1/apps", "/api/v1/apps/bench/app-0042"} {
 		lat, achieved, errs := load(base+path, token, rate, duration)

@@ -17,9 +17,9 @@ import (
 func TestCostSummaryMatchesHandComputedFigure(t *testing.T) {
 	ctx := context.Background()
 	c := admin(t)
-	install := createApp(t, c, "team-b", "costly", "registry.example.com/costly:1")
+	install := createApp(t, c, "team-a", "costly", "registry.example.com/costly:1")
 	waitTask(t, c, install.ID, store.TaskDone)
-	waitPhase(t, c, "team-b", "costly", "Running")
+	waitPhase(t, c, "team-a", "costly", "Running")
 
 	sampler := &costs.Sampler{Cache: kube, Store: db}
 	slot := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -37,7 +37,7 @@ func TestCostSummaryMatchesHandComputedFigure(t *testing.T) {
 	var got *costs.AppCost
 	for _, tc := range sum.Tenants {
 		for i, a := range tc.Apps {
-			if a.Namespace == "team-b" && a.App == "costly" {
+			if a.Namespace == "team-a" && a.App == "costly" {
 				got = &tc.Apps[i]
 			}
 		}

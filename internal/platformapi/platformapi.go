@@ -104,7 +104,8 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := (&mirror.Apps{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
+	catalog := &mirror.Catalog{}
+	if err := (&mirror.Apps{Cache: informers, Store: st, Catalog: catalog, Log: log.WithName("mirror")}).Start(ctx); err != nil {
 		return err
 	}
 	if err := (&mirror.Tenants{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
@@ -153,7 +154,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	}
 	srv := &server.Server{
 		Discovery: disco, ClusterName: cfg.ClusterName, Prices: cfg.Prices,
-		Store: st, Auth: auth, Cache: informers, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
+		Store: st, Auth: auth, Cache: informers, Catalog: catalog, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return fmt.Errorf("database: %w", err)

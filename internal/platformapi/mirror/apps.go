@@ -34,7 +34,9 @@ type AppState struct {
 type Apps struct {
 	Cache cache.Cache
 	Store *store.Store
-	Log   logr.Logger
+	// Catalog, if set, is kept with every app's summary.
+	Catalog *Catalog
+	Log     logr.Logger
 }
 
 // Start registers the handlers; once the cache has synced, apps deleted
@@ -52,6 +54,9 @@ func (m *Apps) Start(ctx context.Context) error {
 				obj = d.Obj
 			}
 			if a, ok := obj.(*platformv1.Application); ok {
+				if m.Catalog != nil {
+					m.Catalog.remove(a.Namespace, a.Name)
+				}
 				m.forget(ctx, store.AppKey{Namespace: a.Namespace, Name: a.Name})
 			}
 		},
@@ -74,6 +79,9 @@ func (m *Apps) record(ctx context.Context, obj any) {
 	a, ok := obj.(*platformv1.Application)
 	if !ok {
 		return
+	}
+	if m.Catalog != nil {
+		m.Catalog.set(Summarize(a))
 	}
 	b, err := json.Marshal(State(a))
 	if err == nil {

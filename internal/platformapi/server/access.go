@@ -115,11 +115,7 @@ func (s *Server) listEnvironments(c *call) (any, error) {
 				seen[ns] = ""
 			}
 		}
-		apps, err := s.cachedApps(c.ctx(), "")
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range apps {
+		for _, a := range s.Catalog.Apps() {
 			if _, ok := seen[a.Namespace]; !ok {
 				seen[a.Namespace] = ""
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,23 +18,13 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/mirror"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/platformapi/tasks"
 )
 
 // appSummary is an app in a listing.
-type appSummary struct {
-	Namespace   string    `json:"namespace"`
-	Name        string    `json:"name"`
-	Environment string    `json:"environment"`
-	Framework   string    `json:"framework"`
-	Phase       string    `json:"phase"`
-	URL         string    `json:"url,omitempty"`
-	Image       string    `json:"image,omitempty"`
-	Ready       bool      `json:"ready"`
-	Deleting    bool      `json:"deleting,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-}
+type appSummary = mirror.AppSummary
 
 // app is one app in full.
 type app struct {
@@ -54,38 +43,12 @@ type appList struct {
 	Continue string `json:"continue,omitempty"`
 }
 
-func summarize(a *platformv1.Application) appSummary {
-	ready := false
-	for _, c := range a.Status.Conditions {
-		if c.Type == platformv1.ConditionReady {
-			ready = c.Status == metav1.ConditionTrue
-		}
-	}
-	return appSummary{
-		Namespace: a.Namespace, Name: a.Name, Environment: string(a.Spec.Environment), Framework: string(a.Spec.Framework),
-		Phase: string(a.Status.Phase), URL: a.Status.URL, Image: a.Spec.ImageRef, Ready: ready,
-		Deleting: a.DeletionTimestamp != nil, CreatedAt: a.CreationTimestamp.UTC(),
-	}
-}
-
 func view(a *platformv1.Application) app {
 	conds := a.Status.Conditions
 	if conds == nil {
 		conds = []metav1.Condition{}
 	}
-	return app{appSummary: summarize(a), Generation: a.Generation, ObservedGeneration: a.Status.ObservedGeneration, Spec: a.Spec, Conditions: conds}
-}
-
-// cachedApps lists Applications from the informer cache without copying
-// them: callers only read.
-func (s *Server) cachedApps(ctx context.Context, namespace string) ([]platformv1.Application, error) {
-	list := &platformv1.ApplicationList{}
-	opts := []client.ListOption{client.UnsafeDisableDeepCopy}
-	if namespace != "" {
-		opts = append(opts, client.InNamespace(namespace))
-	}
-	err := s.Cache.List(ctx, list, opts...)
-	return list.Items, err
+	return app{appSummary: mirror.Summarize(a), Generation: a.Generation, ObservedGeneration: a.Status.ObservedGeneration, Spec: a.Spec, Conditions: conds}
 }
 
 func (s *Server) listApps(c *call) (any, error) {
@@ -98,34 +61,30 @@ func (s *Server) listApps(c *call) (any, error) {
 		}
 		limit = n
 	}
-	apps, err := s.cachedApps(c.ctx(), q.Get("namespace"))
-	if err != nil {
-		return nil, err
-	}
-	env, phase, search, after := q.Get("environment"), q.Get("phase"), strings.ToLower(q.Get("q")), q.Get("continue")
-	out := appList{Items: []appSummary{}}
-	matched := make([]*platformv1.Application, 0, len(apps))
-	for i := range apps {
-		a := &apps[i]
-		if (env != "" && string(a.Spec.Environment) != env) || (phase != "" && string(a.Status.Phase) != phase) ||
-			(search != "" && !strings.Contains(a.Name, search)) || (after != "" && a.Namespace+"/"+a.Name <= after) ||
+	ns, env, phase, search := q.Get("namespace"), q.Get("environment"), q.Get("phase"), strings.ToLower(q.Get("q"))
+	afterNS, afterName, _ := strings.Cut(q.Get("continue"), "/")
+	out := appList{Items: make([]appSummary, 0, limit)}
+	// The catalog is sorted by namespace and name: start after the cursor
+	// and stop at the page's end.
+	for _, a := range s.Catalog.Apps() {
+		if (ns != "" && a.Namespace != ns) || (env != "" && a.Environment != env) || (phase != "" && a.Phase != phase) ||
+			(search != "" && !strings.Contains(a.Name, search)) || (afterNS != "" && !appAfter(a, afterNS, afterName)) ||
 			!c.p.Can(authz.ViewApp, a.Namespace, a.Name) {
 			continue
 		}
-		matched = append(matched, a)
-	}
-	sort.Slice(matched, func(i, j int) bool {
-		return matched[i].Namespace+"/"+matched[i].Name < matched[j].Namespace+"/"+matched[j].Name
-	})
-	for i, a := range matched {
-		if i == limit {
-			last := matched[i-1]
+		if len(out.Items) == limit {
+			last := out.Items[limit-1]
 			out.Continue = last.Namespace + "/" + last.Name
 			break
 		}
-		out.Items = append(out.Items, summarize(a))
+		out.Items = append(out.Items, a)
 	}
 	return out, nil
+}
+
+// appAfter reports whether a sorts after namespace/name.
+func appAfter(a appSummary, namespace, name string) bool {
+	return a.Namespace > namespace || (a.Namespace == namespace && a.Name > name)
 }
 
 // appKey reads and checks the app named in the path, and that the caller

@@ -22,6 +22,7 @@ import (
 	"github.com/plattr/plattr/internal/platformapi/authn"
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/costs"
+	"github.com/plattr/plattr/internal/platformapi/mirror"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/platformapi/stream"
 )
@@ -32,6 +33,8 @@ type Server struct {
 	Auth  *authn.Authenticator
 	// Cache reads Applications and Tenants from the informers.
 	Cache client.Reader
+	// Catalog lists apps without copying them.
+	Catalog *mirror.Catalog
 	// Kube writes to the cluster (dry runs that validate a spec).
 	Kube client.Client
 	Hub  *stream.Hub
