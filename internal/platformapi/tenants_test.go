@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
@@ -153,6 +154,28 @@ func TestTenantSelfServiceAndIsolation(t *testing.T) {
 	if a, b := secretSchema("alpha-staging"), secretSchema("beta-staging"); a != "staging_alpha_web/staging_alpha_web_app" || b != "staging_beta_web/staging_beta_web_app" {
 		t.Fatalf("schemas: alpha %s, beta %s", a, b)
 	}
+
+	// A tenant's preview carries the tenant in its names too.
+	pe := &platformv1.PreviewEnvironment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "beta-staging", Name: "web-pr-1"},
+		Spec:       platformv1.PreviewEnvironmentSpec{ApplicationRef: "web", PullRequest: 1, ImageRef: "registry.example.com/beta-web:pr1"},
+	}
+	if err := kube.Create(ctx, pe); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "beta's preview Running", func() error {
+		got := &platformv1.PreviewEnvironment{}
+		if err := kube.Get(ctx, client.ObjectKeyFromObject(pe), got); err != nil {
+			return err
+		}
+		if got.Status.Phase != platformv1.PhaseRunning {
+			return fmt.Errorf("phase %q", got.Status.Phase)
+		}
+		if got.Status.URL != "https://pr-1.web.beta.preview."+operatorBaseDom {
+			return fmt.Errorf("url %q", got.Status.URL)
+		}
+		return kube.Get(ctx, client.ObjectKey{Name: "preview-beta-web-pr-1"}, &corev1.Namespace{})
+	})
 
 	// An Admin changes the members; a member who is not Admin may not.
 	if code, _ := al.do(t, "PUT", "/api/v1/tenants/alpha", map[string]any{"members": []any{}}, nil); code != 403 {

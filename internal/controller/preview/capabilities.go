@@ -48,26 +48,25 @@ func (r *Reconciler) target(s *scope) capability.Target {
 
 // backendOwner names the preview in the backends: its namespace is unique
 // to it, and the app's name says whose preview it is.
-func backendOwner(pe *platformv1.PreviewEnvironment) database.Owner {
-	return database.Owner{Namespace: names(pe).Namespace(), Name: pe.Spec.ApplicationRef}
+func backendOwner(n naming.Preview) database.Owner {
+	return database.Owner{Namespace: n.Namespace(), Name: n.App}
 }
 
 func objects(pe *platformv1.PreviewEnvironment) naming.Objects {
 	return naming.ObjectsFor(pe.Spec.ApplicationRef)
 }
 
-func databaseSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application) capdatabase.Spec {
+func databaseSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *platformv1.Application) capdatabase.Spec {
 	return capdatabase.Spec{
 		Enabled: parent.Spec.DatabaseEnabled(),
-		Names:   names(pe).Database(),
-		Owner:   backendOwner(pe),
+		Names:   n.Database(),
+		Owner:   backendOwner(n),
 		Secret:  objects(pe).DatabaseSecret,
 	}
 }
 
-func storageSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) storage.Spec {
-	n := names(pe)
-	o := backendOwner(pe)
+func storageSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) storage.Spec {
+	o := backendOwner(n)
 	spec := storage.Spec{
 		Enabled:       parent.Spec.StorageEnabled(),
 		BucketName:    n.Bucket,
@@ -86,9 +85,8 @@ func storageSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Applicati
 	return spec
 }
 
-func authSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) auth.Spec {
-	n := names(pe)
-	o := backendOwner(pe)
+func authSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) auth.Spec {
+	o := backendOwner(n)
 	spec := auth.Spec{
 		Enabled: parent.Spec.AuthEnabled(),
 		Client:  auth.NewClient(o.Namespace+"/"+o.Name, n.Realm(), pe.Spec.ApplicationRef, n.Host(baseDomain)),
@@ -101,7 +99,7 @@ func authSpec(pe *platformv1.PreviewEnvironment, parent *platformv1.Application,
 }
 
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Database.Ensure(ctx, r.target(s), databaseSpec(s.pe, s.parent))
+	sources, err := c.Database.Ensure(ctx, r.target(s), databaseSpec(s.names, s.pe, s.parent))
 	if err == nil && copyRequested(s.pe) {
 		// The workload waits for the data: the app's migrations must not
 		// create tables in the schema before the copy fills it.
@@ -113,12 +111,12 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabili
 }
 
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Storage.Ensure(ctx, r.target(s), storageSpec(s.pe, s.parent, r.Config.BaseDomain))
+	sources, err := c.Storage.Ensure(ctx, r.target(s), storageSpec(s.names, s.pe, s.parent, r.Config.BaseDomain))
 	r.record(s, storage.Name, sources, err)
 }
 
 func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Auth.Ensure(ctx, r.target(s), authSpec(s.pe, s.parent, r.Config.BaseDomain))
+	sources, err := c.Auth.Ensure(ctx, r.target(s), authSpec(s.names, s.pe, s.parent, r.Config.BaseDomain))
 	r.record(s, auth.Name, sources, err)
 }
 
@@ -143,10 +141,10 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 		Selector:         map[string]string{platformv1.LabelName: naming.DNSLabel(pe.Spec.ApplicationRef), platformv1.LabelApp: pe.Spec.ApplicationRef},
 	}
 	if parent.Spec.DatabaseEnabled() {
-		db := databaseSpec(pe, parent)
+		db := databaseSpec(s.names, pe, parent)
 		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
 	}
-	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(pe, parent), Storage: storageSpec(pe, parent, r.Config.BaseDomain), Auth: authSpec(pe, parent, r.Config.BaseDomain)}, s.provided)
+	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(s.names, pe, parent), Storage: storageSpec(s.names, pe, parent, r.Config.BaseDomain), Auth: authSpec(s.names, pe, parent, r.Config.BaseDomain)}, s.provided)
 	res, err := c.Workload.Ensure(ctx, t, spec)
 	s.waiting = s.waiting || res.Waiting
 	s.workloadUp = res.Up
@@ -156,7 +154,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
 	o := objects(s.pe)
 	err := c.Ingress.Ensure(ctx, r.target(s), ingress.Spec{
-		Host:      names(s.pe).Host(r.Config.BaseDomain),
+		Host:      s.names.Host(r.Config.BaseDomain),
 		Service:   o.Workload,
 		REST:      o.PostgRESTIngress,
 		PostgREST: s.parent.Spec.DatabaseEnabled(),

@@ -33,12 +33,14 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
 	"github.com/plattr/plattr/internal/controller/status"
 	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
+	"github.com/plattr/plattr/internal/naming"
 	"github.com/plattr/plattr/internal/objectstore"
 )
 
@@ -67,6 +69,7 @@ func (r *Reconciler) now() time.Time {
 // scope is what one reconcile of one preview knows.
 type scope struct {
 	pe     *platformv1.PreviewEnvironment
+	names  naming.Preview
 	before *platformv1.PreviewEnvironment
 	parent *platformv1.Application
 	ns     *corev1.Namespace // the preview's own, once ensured
@@ -168,7 +171,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, pe); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	s := &scope{pe: pe, before: pe.DeepCopy(), provided: map[string][]capability.Source{}}
+	// The preview lives beside its parent, in the parent's namespace: a
+	// tenant's previews carry the tenant in their names, as its apps do.
+	tenant, err := capnamespace.TenantOf(ctx, r.Client, pe.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s := &scope{pe: pe, before: pe.DeepCopy(), names: names(pe, tenant), provided: map[string][]capability.Source{}}
 	s.settled = pe.Status.Phase == platformv1.PhaseRunning && pe.Status.ObservedGeneration == pe.Generation
 	if !pe.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)

@@ -9,7 +9,6 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
-	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -40,11 +39,8 @@ func (r *Reconciler) copyParentData(ctx context.Context, s *scope) error {
 	if !parent.Spec.DatabaseEnabled() {
 		return refuse(fmt.Sprintf("spec.database.copyFrom: %s has no database to copy; remove spec.database from the preview", parent.Name))
 	}
-	tenant, err := capnamespace.TenantOf(ctx, r.Client, parent.Namespace)
-	if err != nil {
-		return err
-	}
-	from, to := naming.For(parent, tenant).Database(), names(pe).Database()
+	// The parent lives in the preview's namespace: the same tenant.
+	from, to := naming.For(parent, s.names.Tenant).Database(), s.names.Database()
 	res, err := r.DB.CopySchema(ctx, from, to, r.Config.PreviewCopyMaxSize)
 	switch {
 	case errors.Is(err, database.ErrCopyTooLarge):

@@ -15,6 +15,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	capdatabase "github.com/plattr/plattr/internal/capability/database"
+	"github.com/plattr/plattr/internal/naming"
 )
 
 // reconcileDelete removes everything of a preview — deleted by hand, by its
@@ -37,15 +38,15 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		cleanup         func() error
 	}{
 		{platformv1.FinalizerDatabase, "the database", r.DB != nil, func() error {
-			return caps.Database.Remove(ctx, capdatabase.Spec{Names: names(pe).Database(), Owner: backendOwner(pe)}, false)
+			return caps.Database.Remove(ctx, capdatabase.Spec{Names: s.names.Database(), Owner: backendOwner(s.names)}, false)
 		}},
 		{platformv1.FinalizerStorage, "the buckets and keys", r.Store != nil, func() error {
-			return caps.Storage.Remove(ctx, storageSpec(pe, parent, r.Config.BaseDomain), false)
+			return caps.Storage.Remove(ctx, storageSpec(s.names, pe, parent, r.Config.BaseDomain), false)
 		}},
 		{platformv1.FinalizerAuth, "the OIDC client", r.Identity != nil, func() error {
-			return caps.Auth.Remove(ctx, authSpec(pe, parent, r.Config.BaseDomain))
+			return caps.Auth.Remove(ctx, authSpec(s.names, pe, parent, r.Config.BaseDomain))
 		}},
-		{platformv1.FinalizerNamespace, "the namespace", true, func() error { return r.deleteNamespace(ctx, pe) }},
+		{platformv1.FinalizerNamespace, "the namespace", true, func() error { return r.deleteNamespace(ctx, pe, s.names) }},
 	}
 	for _, step := range steps {
 		if !controllerutil.ContainsFinalizer(pe, step.finalizer) {
@@ -77,9 +78,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 
 // deleteNamespace deletes the preview's namespace if it is the preview's
 // own; its objects go with it.
-func (r *Reconciler) deleteNamespace(ctx context.Context, pe *platformv1.PreviewEnvironment) error {
+func (r *Reconciler) deleteNamespace(ctx context.Context, pe *platformv1.PreviewEnvironment, n naming.Preview) error {
 	ns := &corev1.Namespace{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: names(pe).Namespace()}, ns)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: n.Namespace()}, ns)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

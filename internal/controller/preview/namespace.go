@@ -27,8 +27,10 @@ var previewQuota = corev1.ResourceList{
 	corev1.ResourcePods:           resource.MustParse("6"),
 }
 
-func names(pe *platformv1.PreviewEnvironment) naming.Preview {
-	return naming.Preview{App: pe.Spec.ApplicationRef, PR: pe.Spec.PullRequest}
+// names are the preview's generated names; tenant is its parent's
+// tenant ("" in a shared namespace).
+func names(pe *platformv1.PreviewEnvironment, tenant string) naming.Preview {
+	return naming.Preview{App: pe.Spec.ApplicationRef, PR: pe.Spec.PullRequest, Tenant: tenant}
 }
 
 // owner is the value of the namespace's ownership annotation.
@@ -57,7 +59,7 @@ func childLabels(pe *platformv1.PreviewEnvironment) map[string]string {
 // capabilities can go on.
 func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) bool {
 	pe := s.pe
-	name := names(pe).Namespace()
+	name := s.names.Namespace()
 	fail := func(reason, msg string, err error) bool {
 		setCondition(pe, platformv1.ConditionNamespaceReady, metav1.ConditionFalse, reason, msg)
 		s.errs = append(s.errs, err)

@@ -33,7 +33,7 @@ func (r *Reconciler) finish(s *scope) (ctrl.Result, error) {
 	pe := s.pe
 	pe.Status.URL = ""
 	if s.workloadUp {
-		pe.Status.URL = "https://" + names(pe).Host(r.Config.BaseDomain)
+		pe.Status.URL = "https://" + s.names.Host(r.Config.BaseDomain)
 	}
 	// Without a parent (or a valid ttl) Ready was set where that was found.
 	var notReady *metav1.Condition
