@@ -2,14 +2,11 @@ package stack
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -90,29 +87,11 @@ func (d *Dev) startAPI(ctx context.Context, api *proc.Process) error {
 	if _, err := os.Stat(api.Path); err != nil {
 		return fmt.Errorf("plattr-api not found next to plattr in %s: run `make build`", d.BinDir)
 	}
-	if _, running := api.Running(); !running {
-		if err := api.Start(); err != nil {
-			return err
-		}
-	}
 	url, err := d.apiURL()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return api.WaitFor(ctx, "ready", func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(resp.Status)
-		}
-		return nil
-	})
+	return startReady(ctx, api, url+"/readyz")
 }
 
 // apiToken is a long-lived API token of the local site admin (the Dex dev

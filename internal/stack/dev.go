@@ -233,25 +233,7 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 	}
 	op := d.operator(pg.URL(), plane.Kubeconfig(), port, store, idp)
 	if err := step("Plattr operator", func() error {
-		if _, running := op.Running(); !running {
-			if err := op.Start(); err != nil {
-				return err
-			}
-		}
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		return op.WaitFor(ctx, "ready", func(ctx context.Context) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return errors.New(resp.Status)
-			}
-			return nil
-		})
+		return startReady(ctx, op, fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
 	}); err != nil {
 		return err
 	}
@@ -371,4 +353,27 @@ func (d *Dev) Env() ([][2]string, error) {
 	}
 	sort.Slice(env, func(i, j int) bool { return env[i][0] < env[j][0] })
 	return env, nil
+}
+
+// startReady starts p unless it runs, and waits until url answers 200.
+func startReady(ctx context.Context, p *proc.Process, url string) error {
+	if _, running := p.Running(); !running {
+		if err := p.Start(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return p.WaitFor(ctx, "ready", func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
 }

@@ -71,18 +71,5 @@ func (s *Store) DeleteAppState(ctx context.Context, app AppKey) error {
 
 // AppStateKeys lists the apps with a recorded state.
 func (s *Store) AppStateKeys(ctx context.Context) ([]AppKey, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT namespace, name FROM app_states")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []AppKey
-	for rows.Next() {
-		var k AppKey
-		if err := rows.Scan(&k.Namespace, &k.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return s.appKeys(ctx, "SELECT namespace, name FROM app_states")
 }

@@ -48,18 +48,5 @@ func (s *Store) DeleteStatusReport(ctx context.Context, app AppKey) error {
 
 // StatusReportKeys lists the apps with a report.
 func (s *Store) StatusReportKeys(ctx context.Context) ([]AppKey, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT namespace, app FROM status_reports")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []AppKey
-	for rows.Next() {
-		var k AppKey
-		if err := rows.Scan(&k.Namespace, &k.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return s.appKeys(ctx, "SELECT namespace, app FROM status_reports")
 }

@@ -97,3 +97,21 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// appKeys runs a query returning (namespace, name) rows.
+func (s *Store) appKeys(ctx context.Context, query string) ([]AppKey, error) {
+	rows, err := s.Pool.Query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AppKey
+	for rows.Next() {
+		var k AppKey
+		if err := rows.Scan(&k.Namespace, &k.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
