@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -209,7 +210,8 @@ func newPreviewDeleteCommand(g *globals) *cobra.Command {
 				return err
 			}
 			// Its namespace, with the pods, goes last.
-			ns := naming.Preview{App: t.app, PR: int32(tf.pr)}.Namespace()
+			tenant, _ := capnamespace.TenantOf(ctx, s.c, pe.Namespace)
+			ns := naming.Preview{App: t.app, PR: int32(tf.pr), Tenant: tenant}.Namespace()
 			err = watchObject(ctx, s.c, client.ObjectKey{Name: ns}, &corev1.Namespace{}, &corev1.NamespaceList{},
 				func(*corev1.Namespace) (bool, error) { return false, nil })
 			if !apierrors.IsNotFound(err) && !errors.Is(err, errDeleted) {
