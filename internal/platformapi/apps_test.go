@@ -403,3 +403,32 @@ func TestStatusPathIsPolledAndShown(t *testing.T) {
 		return nil
 	})
 }
+
+// Recreate moves an app to another namespace: the new one runs, the old
+// one goes, and the history says so under the old name.
+func TestRecreateMovesAnApp(t *testing.T) {
+	ctx := context.Background()
+	c := admin(t)
+	install := createApp(t, c, "team-a", "mover", "registry.example.com/mover:1")
+	waitTask(t, c, install.ID, store.TaskDone)
+	if code, body := c.do(t, "POST", "/api/v1/apps/team-a/mover/recreate", map[string]any{"toNamespace": "team-a"}, nil); code != 400 || !strings.Contains(body, "toNamespace") {
+		t.Fatalf("recreate into its own namespace: HTTP %d %s", code, body)
+	}
+	var task store.Task
+	c.must(t, 202, "POST", "/api/v1/apps/team-a/mover/recreate", map[string]any{"toNamespace": "team-c"}, &task)
+	if task.Operation != store.OpRecreate {
+		t.Fatalf("task = %+v", task)
+	}
+	waitTask(t, c, task.ID, store.TaskDone)
+	waitPhase(t, c, "team-c", "mover", "Running")
+	eventually(t, 60*time.Second, "old app gone", func() error {
+		if err := kube.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "mover"}, &platformv1.Application{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	moved := &platformv1.Application{}
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: "team-c", Name: "mover"}, moved); err != nil || moved.Spec.ImageRef != "registry.example.com/mover:1" {
+		t.Fatalf("moved app: %+v %v", moved.Spec, err)
+	}
+}
