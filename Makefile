@@ -23,14 +23,21 @@ run: deps build ## Start the local stack, deploy the example apps and show them 
 	hack/run-example.sh
 
 .PHONY: test
-test: deps tools lint verify-generate ## Run every test against real servers (the CI entry point).
+test: test-deps tools portal-assets lint verify-generate ## Run every test against real servers (the CI entry point).
 	go test $(GO_TEST_FLAGS) ./...
 	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/
 
 ##@ Development
 
+.PHONY: portal-assets
+portal-assets: ## Fetch the portal's front-end packages from the npm registry (web/package-lock.json) and embed Chart.js.
+	@command -v npm >/dev/null || { echo "npm is missing: apt-get install -y npm (or run hack/install-deps.sh)"; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	mkdir -p internal/platformapi/portal/assets/vendor
+	cp web/node_modules/chart.js/dist/chart.umd.min.js internal/platformapi/portal/assets/vendor/
+
 .PHONY: build
-build: tools ## Build plattr, plattr-operator and plattr-api into bin/.
+build: tools portal-assets ## Build plattr, plattr-operator and plattr-api into bin/.
 	go build -trimpath -ldflags "-X github.com/plattr/plattr/internal/cli.Version=$(VERSION)" -o $(BIN)/plattr ./cmd/plattr
 	go build -trimpath -o $(BIN)/plattr-operator ./cmd/operator
 	go build -trimpath -ldflags "-X main.Version=$(VERSION)" -o $(BIN)/plattr-api ./cmd/plattr-api
@@ -78,8 +85,12 @@ tools: ## Build the control plane, kwok, versitygw and Dex from the Go module pr
 	hack/build-tools.sh all
 
 .PHONY: deps
-deps: ## Install system packages the stack needs (PostgreSQL server) if missing.
-	hack/install-deps.sh
+deps: ## Install system packages the stack needs (PostgreSQL server, npm) if missing.
+	hack/install-deps.sh postgres npm
+
+.PHONY: test-deps
+test-deps: ## Install what the tests need besides the stack (headless Chromium) if missing.
+	hack/install-deps.sh postgres npm chromium
 
 .PHONY: dev-down
 dev-down: ## Stop the local stack and delete its data.

@@ -95,7 +95,7 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 		pattern := rt.Method + " " + rt.Path
 		for _, p := range people {
 			path := strings.NewReplacer("{namespace}", "team-b", "{name}", "matrix", "{email}", "member@plattr.test",
-				"{action}", "rotate-database-credentials").Replace(rt.Path)
+				"{action}", "rotate-database-credentials", "{preview}", "matrix-pr-1").Replace(rt.Path)
 			if strings.Contains(path, "/tasks/{id}") {
 				path = strings.Replace(path, "{id}", fmt.Sprint(pendingTask()), 1)
 			}

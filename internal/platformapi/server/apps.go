@@ -35,6 +35,15 @@ type app struct {
 	Conditions         []metav1.Condition         `json:"conditions"`
 	// Reported is what the app answered at spec.statusPath, if it declares one.
 	Reported *store.StatusReport `json:"reported,omitempty"`
+	// Permissions say what the caller may do to the app, so a page shows
+	// only the actions its user may take (the API checks again).
+	Permissions permissions `json:"permissions"`
+}
+
+type permissions struct {
+	Operate       bool `json:"operate"`
+	Delete        bool `json:"delete"`
+	ManageMembers bool `json:"manageMembers"`
 }
 
 type appList struct {
@@ -117,6 +126,11 @@ func (s *Server) getApp(c *call) (any, error) {
 		return nil, err
 	}
 	v := view(a)
+	v.Permissions = permissions{
+		Operate:       c.p.Can(authz.OperateApp, key.Namespace, key.Name),
+		Delete:        c.p.Can(authz.DeleteApp, key.Namespace, key.Name),
+		ManageMembers: c.p.Can(authz.ManageAppMembers, key.Namespace, key.Name),
+	}
 	if a.Spec.StatusPath != "" {
 		if r, err := s.Store.StatusReportOf(c.ctx(), key); err == nil {
 			v.Reported = &r
@@ -435,4 +449,42 @@ func (s *Server) appResources(c *call) (any, error) {
 		return nil, err
 	}
 	return s.Store.Resources(c.ctx(), key)
+}
+
+type previewRequest struct {
+	PullRequest int32  `json:"pullRequest"`
+	ImageRef    string `json:"imageRef"`
+	// TTL is how long the preview lives, like 72h or 7d [72h].
+	TTL       string     `json:"ttl,omitempty"`
+	ExecuteAt *time.Time `json:"executeAt,omitempty"`
+}
+
+func (r *previewRequest) schedule() *time.Time { return r.ExecuteAt }
+
+// createPreview records an InvokeAction task that creates a
+// PreviewEnvironment of the app.
+func (s *Server) createPreview(c *call) (any, error) {
+	body := &previewRequest{}
+	return s.operate(c, authz.OperateApp, store.OpInvokeAction, body, func(a *platformv1.Application) (tasks.Request, error) {
+		if body.PullRequest <= 0 {
+			return tasks.Request{}, badRequest("pullRequest", "pullRequest must be the pull request's number, 1 or more")
+		}
+		if body.ImageRef == "" {
+			return tasks.Request{}, badRequest("imageRef", "imageRef is required: the pull request's image (previews never run the parent's)")
+		}
+		return tasks.Request{Action: tasks.ActionCreatePreview, Preview: &tasks.PreviewRef{PullRequest: body.PullRequest, ImageRef: body.ImageRef, TTL: body.TTL}}, nil
+	})
+}
+
+// deletePreview records an InvokeAction task that deletes one of the app's
+// previews, named by its PreviewEnvironment.
+func (s *Server) deletePreview(c *call) (any, error) {
+	name := c.path("preview")
+	return s.operate(c, authz.OperateApp, store.OpInvokeAction, &scheduleRequest{}, func(a *platformv1.Application) (tasks.Request, error) {
+		pe := &platformv1.PreviewEnvironment{}
+		if err := s.Cache.Get(c.ctx(), client.ObjectKey{Namespace: a.Namespace, Name: name}, pe); err != nil || pe.Spec.ApplicationRef != a.Name {
+			return tasks.Request{}, notFound("app %s has no preview %s", a.Name, name)
+		}
+		return tasks.Request{Action: tasks.ActionDeletePreview, Preview: &tasks.PreviewRef{Name: name, PullRequest: pe.Spec.PullRequest}}, nil
+	})
 }

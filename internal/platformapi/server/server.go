@@ -23,6 +23,7 @@ import (
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/mirror"
+	"github.com/plattr/plattr/internal/platformapi/portal"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/platformapi/stream"
 )
@@ -60,6 +61,9 @@ type Error struct {
 	Message string `json:"error"`
 	// Field names the request field at fault, when there is one.
 	Field string `json:"field,omitempty"`
+	// Fields names every field the cluster refused, with its message
+	// (field path → message), for forms to show next to each input.
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -86,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
+	portal.Register(s.mux)
 	// Cookie-authenticated browsers may not be made to change things from
 	// another site; token clients (no browser headers) pass.
 	return http.NewCrossOriginProtection().Handler(s.mux)
@@ -181,7 +186,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		apiErr = &Error{Status: http.StatusNotFound, Message: "not found"}
 	case apierrors.IsInvalid(err):
-		apiErr = &Error{Status: http.StatusUnprocessableEntity, Message: invalidMessage(err)}
+		apiErr = &Error{Status: http.StatusUnprocessableEntity, Message: invalidMessage(err), Fields: invalidFields(err)}
 	case apierrors.IsNotFound(err):
 		apiErr = &Error{Status: http.StatusNotFound, Message: err.Error()}
 	case apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
@@ -204,6 +209,21 @@ func invalidMessage(err error) string {
 		return "the cluster refuses this spec: " + strings.Join(parts, "; ")
 	}
 	return "the cluster refuses this spec: " + err.Error()
+}
+
+// invalidFields maps each refused field to its message.
+func invalidFields(err error) map[string]string {
+	var se apierrors.APIStatus
+	if !errors.As(err, &se) || se.Status().Details == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, c := range se.Status().Details.Causes {
+		if c.Field != "" {
+			out[c.Field] = c.Message
+		}
+	}
+	return out
 }
 
 // health and readiness, metrics.

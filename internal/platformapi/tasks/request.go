@@ -26,6 +26,16 @@ type Request struct {
 	ToNamespace string `json:"toNamespace,omitempty"`
 	// Reason says why a Reinstall was asked for.
 	Reason string `json:"reason,omitempty"`
+	// Preview is the preview to create or delete.
+	Preview *PreviewRef `json:"preview,omitempty"`
+}
+
+// PreviewRef describes a preview action.
+type PreviewRef struct {
+	Name        string `json:"name,omitempty"`
+	PullRequest int32  `json:"pullRequest"`
+	ImageRef    string `json:"imageRef,omitempty"`
+	TTL         string `json:"ttl,omitempty"`
 }
 
 // ResourceRef names a Kubernetes object in the app's namespace.
@@ -40,6 +50,9 @@ const (
 	ActionRotateDatabaseCredentials = "rotate-database-credentials"
 	ActionRotateStorageCredentials  = "rotate-storage-credentials"
 	ActionRotateAuthCredentials     = "rotate-auth-credentials"
+	// The preview actions every app has; the portal offers them as forms.
+	ActionCreatePreview = "create-preview"
+	ActionDeletePreview = "delete-preview"
 )
 
 // Action is one an app declares.

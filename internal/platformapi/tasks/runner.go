@@ -136,6 +136,16 @@ func (r *Runner) execute(ctx context.Context, t store.Task) error {
 	case store.OpRestartK8sResource:
 		return r.restart(ctx, key, req.Resource)
 	case store.OpInvokeAction:
+		switch req.Action {
+		case ActionCreatePreview:
+			return r.createPreview(ctx, key, req.Preview)
+		case ActionDeletePreview:
+			if req.Preview == nil {
+				return errors.New("the task names no preview")
+			}
+			err := r.Client.Delete(ctx, &platformv1.PreviewEnvironment{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: req.Preview.Name}})
+			return client.IgnoreNotFound(err)
+		}
 		name, err := credentialSecret(req.Action, t.App)
 		if err != nil {
 			return err
@@ -225,4 +235,22 @@ func (r *Runner) restart(ctx context.Context, app client.ObjectKey, ref *Resourc
 		}}}},
 	}}
 	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// createPreview applies a PreviewEnvironment <app>-pr-<N>, as plattr
+// preview create does.
+func (r *Runner) createPreview(ctx context.Context, app client.ObjectKey, p *PreviewRef) error {
+	if p == nil || p.PullRequest <= 0 || p.ImageRef == "" {
+		return errors.New("the task names no pull request or image")
+	}
+	spec := map[string]any{"applicationRef": app.Name, "pullRequest": int64(p.PullRequest), "imageRef": p.ImageRef}
+	if p.TTL != "" {
+		spec["ttl"] = p.TTL
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": platformv1.GroupVersion.String(), "kind": "PreviewEnvironment",
+		"metadata": map[string]any{"namespace": app.Namespace, "name": fmt.Sprintf("%s-pr-%d", app.Name, p.PullRequest)},
+		"spec":     spec,
+	}}
+	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
 }

@@ -1,0 +1,366 @@
+// Plattr portal. Every page reads the public API with the browser's session
+// and follows /api/v1/events; nothing is rendered from HTML strings (text
+// only), so no value from the API can inject markup.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+
+// el builds an element: el("td", {class: "x"}, "text", child, …).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+class APIError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || "HTTP " + status);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+async function api(method, path, body) {
+  const opts = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  if (r.status === 401) {
+    location.href = "/auth/login?return_to=" + encodeURIComponent(location.pathname + location.search);
+    throw new APIError(401, { error: "signing in…" });
+  }
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new APIError(r.status, data);
+  return data;
+}
+
+function badge(value) {
+  return el("span", { class: "status s-" + value }, value || "—");
+}
+
+function ago(iso) {
+  if (!iso) return "";
+  const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (s < 60) return Math.round(s) + "s";
+  if (s < 3600) return Math.round(s / 60) + "m";
+  if (s < 86400) return Math.round(s / 3600) + "h";
+  return Math.round(s / 86400) + "d";
+}
+
+function table(headers, rows, caption) {
+  return el("div", { class: "scroll" }, el("table", {},
+    caption ? el("caption", { class: "help" }, caption) : null,
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows)));
+}
+
+function banner(text) {
+  const b = $("#banner");
+  b.textContent = text || "";
+  b.hidden = !text;
+}
+
+// live follows the event stream; onEvent gets each event the user may see.
+// EventSource reconnects by itself and sends Last-Event-ID, so nothing is
+// missed; the banner says when the connection is down.
+function live(onEvent) {
+  const es = new EventSource("/api/v1/events");
+  es.onopen = () => banner("");
+  es.onerror = () => banner("Connection lost: reconnecting… (changes made meanwhile will appear)");
+  for (const kind of ["task", "app", "resource", "status", "roles"]) {
+    es.addEventListener(kind, (e) => onEvent(JSON.parse(e.data)));
+  }
+  return es;
+}
+
+// debounce coalesces a burst of events into one refresh.
+function debounce(f, ms) {
+  let t;
+  return () => { clearTimeout(t); t = setTimeout(f, ms); };
+}
+
+async function whoami() {
+  const me = await api("GET", "/api/v1/me");
+  $("#who").textContent = me.user.email + (me.user.siteAdmin ? " (site admin)" : "");
+  return me;
+}
+
+// ---- catalog ---------------------------------------------------------------
+
+async function catalogPage() {
+  await whoami();
+  let apps = [], tenantOf = {};
+  const render = () => {
+    const q = $("#q").value.toLowerCase(), env = $("#env").value, tenant = $("#tenant").value;
+    const shown = apps.filter((a) => (!q || a.name.includes(q) || a.namespace.includes(q)) &&
+      (!env || a.environment === env) && (!tenant || tenantOf[a.namespace] === tenant));
+    const rows = shown.map((a) => el("tr", {},
+      el("td", {}, el("a", { href: "/apps/" + a.namespace + "/" + a.name }, a.name)),
+      el("td", {}, a.namespace), el("td", {}, tenantOf[a.namespace] || "—"), el("td", {}, a.environment),
+      el("td", {}, badge(a.phase || "Pending")),
+      el("td", { class: "hide-narrow" }, a.url ? el("a", { href: a.url }, a.url) : "—"),
+      el("td", { class: "hide-narrow" }, el("code", {}, a.image || "—")),
+      el("td", {}, ago(a.createdAt))));
+    $("#catalog").replaceChildren(shown.length ? table(["App", "Namespace", "Tenant", "Environment", "Phase", "URL", "Image", "Age"], rows,
+      shown.length + " of " + apps.length + " apps") : el("p", {}, "No apps match."));
+    // Narrow screens hide two columns; keep the headers in step.
+    document.querySelectorAll("#catalog th:nth-child(6), #catalog th:nth-child(7)").forEach((th) => th.classList.add("hide-narrow"));
+  };
+  const load = async () => {
+    const [list, tenants] = await Promise.all([api("GET", "/api/v1/apps?limit=1000"), api("GET", "/api/v1/tenants")]);
+    apps = list.items;
+    tenantOf = {};
+    const sel = $("#tenant"), current = sel.value;
+    sel.replaceChildren(el("option", { value: "" }, "All"));
+    for (const t of tenants) {
+      for (const ns of t.namespaces) tenantOf[ns.name] = t.name;
+      sel.append(el("option", { value: t.name }, t.name));
+    }
+    sel.value = current;
+    render();
+  };
+  for (const id of ["#q", "#env", "#tenant"]) $(id).addEventListener("input", render);
+  await load();
+  const refresh = debounce(load, 100);
+  live((e) => { if (e.kind === "app" || e.kind === "roles") refresh(); });
+}
+
+// ---- app ---------------------------------------------------------------------
+
+async function appPage() {
+  await whoami();
+  const [, , ns, name] = location.pathname.split("/").map(decodeURIComponent);
+  const base = "/api/v1/apps/" + encodeURIComponent(ns) + "/" + encodeURIComponent(name);
+  $("#logs-cmd").textContent = "plattr logs " + name + " -n " + ns + " -f";
+  let app = null;
+
+  const act = async (label, method, path, body) => {
+    $("#action-result").textContent = label + "…";
+    try {
+      const t = await api(method, path, body);
+      $("#action-result").textContent = label + ": task " + (t && t.id) + " recorded (" + (t && t.state) + ").";
+      await loadHistory();
+    } catch (err) {
+      $("#action-result").textContent = label + " refused: " + err.message;
+    }
+  };
+
+  const renderActions = (actions) => {
+    const p = app.permissions || {};
+    const box = $("#actions");
+    box.replaceChildren();
+    if (p.operate) {
+      box.append(el("button", { type: "button", onclick: () => act("Restart", "POST", base + "/restart") }, "Restart"));
+      box.append(el("button", { type: "button", class: "secondary", onclick: () => act("Reinstall", "POST", base + "/reinstall", { reason: "from the portal" }) }, "Reinstall"));
+      for (const a of actions) {
+        box.append(el("button", { type: "button", class: "secondary", title: a.description, onclick: () => act(a.name, "POST", base + "/actions/" + a.name) }, a.name));
+      }
+    }
+    if (p.delete) {
+      box.append(el("button", { type: "button", class: "danger", onclick: () => {
+        if (confirm("Uninstall " + name + "? Its data follows its deletion policy.")) act("Uninstall", "DELETE", base);
+      } }, "Uninstall"));
+    }
+    $("#deploy").hidden = !p.operate;
+    $("#preview").hidden = !p.operate;
+    $("#actions-section").hidden = !p.operate && !p.delete;
+  };
+
+  const loadApp = async () => {
+    app = await api("GET", base);
+    $("#title").textContent = name;
+    document.title = name + " · Plattr";
+    const ready = (app.conditions.find((c) => c.type === "Ready") || {}).status;
+    $("#facts").replaceChildren(
+      el("dt", {}, "Phase"), el("dd", { id: "phase" }, badge(app.phase || "Pending")),
+      el("dt", {}, "Ready"), el("dd", {}, badge(ready || "Unknown")),
+      el("dt", {}, "URL"), el("dd", {}, app.url ? el("a", { href: app.url }, app.url) : "—"),
+      el("dt", {}, "Image"), el("dd", {}, el("code", {}, app.image || "—")),
+      el("dt", {}, "Namespace"), el("dd", {}, ns),
+      el("dt", {}, "Environment"), el("dd", {}, app.environment),
+      el("dt", {}, "Replicas"), el("dd", { id: "replicas" }, "—"),
+      app.reported ? [el("dt", {}, "Reported status"), el("dd", {}, app.reported.ok ? JSON.stringify(app.reported.body) : app.reported.error)] : []);
+    $("#conditions").replaceChildren(table(["Type", "Status", "Reason", "Message"], app.conditions.map((c) =>
+      el("tr", {}, el("td", {}, c.type), el("td", {}, badge(c.status)), el("td", {}, c.reason), el("td", {}, c.message)))));
+    const vars = app.spec.envVars || [];
+    // Names only: a value may be a secret's, and secret values never leave the cluster.
+    $("#envvars").replaceChildren(vars.length ? el("ul", {}, vars.map((v) => el("li", {}, el("code", {}, v.name),
+      v.secretKeyRef ? " (from Secret " + v.secretKeyRef.name + ")" : ""))) : el("p", {}, "None besides the platform's own."));
+    $("#image").value = app.image || "";
+    renderActions(await api("GET", base + "/actions"));
+  };
+
+  const loadResources = async () => {
+    const rs = await api("GET", base + "/resources");
+    const dep = rs.find((r) => r.kind === "Deployment" && r.name === name);
+    if (dep) $("#replicas").textContent = dep.summary;
+    const p = (app && app.permissions) || {};
+    $("#resources").replaceChildren(rs.length ? table(["Kind", "Name", "Status", "Summary", ""], rs.map((r) => el("tr", {},
+      el("td", {}, r.kind), el("td", {}, r.name), el("td", {}, badge(r.status)), el("td", {}, r.summary),
+      el("td", {}, r.kind === "PreviewEnvironment" && p.operate ? el("button", { type: "button", class: "secondary",
+        onclick: () => act("Delete preview " + r.name, "DELETE", base + "/previews/" + r.name) }, "Delete preview") : "")))) :
+      el("p", {}, "No resources yet."));
+  };
+
+  const loadHistory = async () => {
+    const ts = await api("GET", base + "/tasks");
+    $("#history").replaceChildren(ts.length ? table(["#", "Operation", "State", "By", "When", "Changes"], ts.map((t) => el("tr", { "data-task": t.id },
+      el("td", {}, t.id), el("td", {}, t.operation + (t.request && t.request.action ? " " + t.request.action : "")),
+      el("td", {}, badge(t.state), t.reason ? el("div", { class: "help" }, t.reason) : null),
+      el("td", {}, t.actor), el("td", {}, el("time", { datetime: t.createdAt }, ago(t.createdAt) + " ago")),
+      el("td", {}, t.diff.length ? el("ul", { class: "diff" }, t.diff.slice(0, 8).map((d) =>
+        el("li", {}, el("code", {}, d.path), ": ", JSON.stringify(d.from ?? null), " → ", JSON.stringify(d.to ?? null)))) : "—")))) :
+      el("p", {}, "No tasks yet."));
+  };
+
+  $("#deploy").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const spec = Object.assign({}, app.spec, { imageRef: $("#image").value.trim() });
+    act("Deploy " + spec.imageRef, "PUT", base, { spec });
+  });
+  $("#preview").addEventListener("submit", (e) => {
+    e.preventDefault();
+    act("Create preview", "POST", base + "/previews", { pullRequest: Number($("#pr").value), imageRef: $("#pr-image").value.trim() });
+  });
+
+  try {
+    await loadApp();
+  } catch (err) {
+    $("#title").textContent = err.status === 404 ? name + " does not exist" : "Cannot show " + name;
+    $("#facts").replaceChildren(el("dd", {}, err.message));
+    return;
+  }
+  await Promise.all([loadResources(), loadHistory()]);
+  const refreshApp = debounce(loadApp, 50), refreshRes = debounce(loadResources, 50), refreshHist = debounce(loadHistory, 50);
+  live((e) => {
+    if (e.namespace !== ns || e.app !== name) return;
+    if (e.kind === "task") refreshHist();
+    if (e.kind === "app" || e.kind === "status" || e.kind === "roles") refreshApp();
+    if (e.kind === "resource") refreshRes();
+  });
+}
+
+// ---- tenants -----------------------------------------------------------------
+
+async function tenantsPage() {
+  const me = await whoami();
+  const load = async () => {
+    const ts = await api("GET", "/api/v1/tenants");
+    $("#tenants").replaceChildren(ts.length ? table(["Tenant", "Team", "Phase", "Namespaces", "Quota", "Members"], ts.map((t) => el("tr", {},
+      el("td", {}, t.name), el("td", {}, t.displayName || "—"), el("td", {}, badge(t.phase || "Pending")),
+      el("td", {}, t.namespaces.map((n) => n.name).join(", ") || "—"), el("td", {}, t.quota),
+      el("td", {}, t.members.map((m) => m.email + " (" + m.role + ")").join(", "))))) :
+      el("p", {}, "You belong to no tenant yet."));
+  };
+  const form = $("#new-tenant");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    form.querySelectorAll(".error").forEach((p) => { p.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach((i) => i.removeAttribute("aria-invalid"));
+    const members = [];
+    for (const line of $("#t-members").value.split("\n").map((l) => l.trim()).filter(Boolean)) {
+      const [email, role] = line.split(/[\s,]+/);
+      members.push({ email, role: role || "User" });
+    }
+    const body = {
+      name: $("#t-name").value.trim(), displayName: $("#t-display").value.trim(), members,
+      environments: [...form.querySelectorAll("input[name=environments]:checked")].map((i) => i.value),
+      quota: $("#t-quota").value,
+    };
+    try {
+      await api("POST", "/api/v1/tenants", body);
+      form.reset();
+      await load();
+      $("#t-form-error").textContent = "";
+    } catch (err) {
+      showFieldErrors(form, err);
+    }
+  });
+  await load();
+  const refresh = debounce(load, 200);
+  setInterval(refresh, 5000); // a tenant's phase is not on the event stream yet
+  live((e) => { if (e.kind === "roles") refresh(); });
+  void me;
+}
+
+// showFieldErrors puts each error next to its field: the API names the
+// field in "field" or, for a spec the cluster refuses, in "fields".
+function showFieldErrors(form, err) {
+  const fields = Object.assign({}, err.body.fields || {});
+  if (err.body.field) fields[err.body.field] = err.message;
+  let placed = false;
+  for (const [path, msg] of Object.entries(fields)) {
+    for (const p of form.querySelectorAll(".error[data-field]")) {
+      if (p.dataset.field.split(" ").some((f) => path === f || path.startsWith(f + "[") || path.startsWith(f + "."))) {
+        p.textContent = msg;
+        const input = document.getElementById(p.id.replace(/-error$/, "")) || p.closest(".field").querySelector("input, select, textarea");
+        if (input) input.setAttribute("aria-invalid", "true");
+        placed = true;
+      }
+    }
+  }
+  if (!placed) $("#t-form-error").textContent = err.message;
+  const first = form.querySelector("[aria-invalid]");
+  if (first) first.focus();
+}
+
+// ---- costs -------------------------------------------------------------------
+
+async function costsPage() {
+  await whoami();
+  const day = (d) => d.toISOString().slice(0, 10);
+  const now = new Date();
+  $("#to").value = day(new Date(now.getTime() + 86400000));
+  $("#from").value = day(new Date(now.getTime() - 30 * 86400000));
+  let chart = null;
+  const load = async () => {
+    let sum;
+    try {
+      sum = await api("GET", "/api/v1/costs/summary?from=" + $("#from").value + "&to=" + $("#to").value);
+    } catch (err) {
+      $("#costs").replaceChildren(el("p", { class: "error" }, err.message));
+      return;
+    }
+    const rows = [], labels = [], values = [];
+    for (const t of sum.tenants) {
+      for (const a of t.apps) {
+        rows.push(el("tr", {}, el("td", {}, t.tenant || "(shared)"), el("td", {}, a.namespace + "/" + a.app),
+          el("td", {}, a.cpuCoreHours.toFixed(2)), el("td", {}, a.memoryGiBHours.toFixed(2)), el("td", {}, a.cost.toFixed(4) + " " + sum.prices.currency)));
+        labels.push(a.namespace + "/" + a.app);
+        values.push(a.cost);
+      }
+    }
+    $("#costs").replaceChildren(el("p", {}, "Total: " + sum.total.toFixed(4) + " " + sum.prices.currency +
+      " (CPU " + sum.prices.cpuCoreHour + "/core-hour, memory " + sum.prices.memoryGiBHour + "/GiB-hour)"),
+      rows.length ? table(["Tenant", "App", "CPU core-hours", "Memory GiB-hours", "Cost"], rows) : el("p", {}, "No usage in this period."));
+    if (window.Chart) {
+      if (chart) chart.destroy();
+      chart = new window.Chart($("#chart"), {
+        type: "bar",
+        data: { labels, datasets: [{ label: "Cost (" + sum.prices.currency + ")", data: values, backgroundColor: "#0b57d0" }] },
+        options: { responsive: true, maintainAspectRatio: false, animation: false },
+      });
+    } else {
+      $(".chart").replaceChildren(el("p", { class: "help" }, "The chart library is not built into this binary (make portal-assets)."));
+    }
+  };
+  $("#range").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  await load();
+}
+
+const pages = { catalog: catalogPage, app: appPage, tenants: tenantsPage, costs: costsPage };
+document.addEventListener("DOMContentLoaded", () => {
+  const run = pages[document.body.dataset.page];
+  if (run) run().catch((err) => { if (err.status !== 401) banner("Something went wrong: " + err.message); });
+});
