@@ -59,9 +59,11 @@ function ago(iso) {
 }
 
 function table(headers, rows, caption) {
-  return el("div", { class: "scroll" }, el("table", {},
+  // A region that may scroll sideways on a narrow screen takes the focus,
+  // so it can be scrolled from the keyboard.
+  return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": caption || headers.filter(Boolean).join(", ") }, el("table", {},
     caption ? el("caption", { class: "help" }, caption) : null,
-    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h || el("span", { class: "sr-only" }, "Actions"))))),
     el("tbody", {}, rows)));
 }
 

@@ -1,0 +1,331 @@
+package platformapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/plattr/plattr/internal/platformapi/authn"
+	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/store"
+	"github.com/plattr/plattr/internal/testenv"
+)
+
+// The portal, driven in a real headless Chromium (Debian's) through the
+// real Dex sign-in. Screenshots go to $PLATTR_ARTIFACTS/portal, or
+// artifacts/portal at the repository root.
+
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("Chromium is missing: make test-deps installs it")
+	}
+	t.Skip("Chromium is not installed (make test-deps installs it)")
+	return ""
+}
+
+// browser starts a headless Chromium at 1280 px.
+func browser(t *testing.T, width, height int64) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.WindowSize(int(width), int(height)),
+		chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancel3)
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PLATTR_ARTIFACTS")
+	if dir == "" {
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, "artifacts")
+	}
+	dir = filepath.Join(dir, "portal")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var buf []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&buf, 100)); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(artifacts(t), name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// axe runs axe-core (from the npm registry, web/node_modules) in the page
+// and fails on serious or critical violations.
+func axe(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	root, _ := testenv.RepoRoot()
+	src, err := os.ReadFile(filepath.Join(root, "web", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core is missing (make portal-assets installs it): %v", err)
+	}
+	var res string
+	err = chromedp.Run(ctx,
+		chromedp.Evaluate(string(src), nil),
+		chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 3)}))))`,
+			&res, func(p *runtimeEvaluateParams) *runtimeEvaluateParams { return p.WithAwaitPromise(true) }))
+	if err != nil {
+		t.Fatalf("axe on %s: %v", page, err)
+	}
+	var violations []struct {
+		ID, Impact, Help string
+		Nodes            []string
+	}
+	if err := json.Unmarshal([]byte(res), &violations); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range violations {
+		if v.Impact == "serious" || v.Impact == "critical" {
+			t.Errorf("%s: accessibility (%s) %s: %s at %v", page, v.Impact, v.ID, v.Help, v.Nodes)
+		} else {
+			t.Logf("%s: accessibility (%s) %s: %s", page, v.Impact, v.ID, v.Help)
+		}
+	}
+}
+
+// signInDex goes from the portal through Dex's login form and back.
+func signInDex(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(apiA.URL+"/"),
+		chromedp.WaitVisible(`input[name="login"]`),
+		chromedp.SendKeys(`input[name="login"]`, testenv.TestUserEmail),
+		chromedp.SendKeys(`input[name="password"]`, testenv.TestUserPassword),
+		chromedp.Submit(`input[name="password"]`),
+		chromedp.WaitVisible(`#catalog table`),
+	)
+	if err != nil {
+		t.Fatalf("signing in through Dex: %v", err)
+	}
+}
+
+// asSession opens the portal as email, with a session made in the store
+// (the Dex test user is one person; other roles need other people).
+func asSession(t *testing.T, ctx context.Context, email string) {
+	t.Helper()
+	u, err := db.EnsureUser(context.Background(), email, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := authn.NewSecret("")
+	if err := db.CreateSession(context.Background(), u.ID, authn.Hash(secret), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		return network.SetCookie(authn.SessionCookie, secret).WithURL(apiA.URL).WithHTTPOnly(true).Do(ctx)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func textOf(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	var s string
+	if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery)); err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func TestPortalInChromium(t *testing.T) {
+	ctx := browser(t, 1280, 900)
+	c := admin(t)
+	if err := db.SetEnvironmentRole(context.Background(), "team-a", testenv.TestUserEmail, authz.EnvAdmin); err != nil {
+		t.Fatal(err)
+	}
+	install := createApp(t, c, "team-a", "portal-web", "registry.example.com/portal-web:1")
+	waitTask(t, c, install.ID, store.TaskDone)
+	waitPhase(t, c, "team-a", "portal-web", "Running")
+
+	// Sign in through the real Dex form; the catalog lists the apps.
+	signInDex(t, ctx)
+	if cat := textOf(t, ctx, "#catalog"); !strings.Contains(cat, "portal-web") || !strings.Contains(cat, "Running") {
+		t.Fatalf("catalog = %q", cat)
+	}
+	screenshot(t, ctx, "catalog")
+	axe(t, ctx, "catalog")
+
+	// The app page; a restart scheduled through the page's own API moves
+	// from Pending to Done in the history without a reload.
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/apps/team-a/portal-web"), chromedp.WaitVisible(`#history table`),
+		chromedp.WaitVisible(`#resources table`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"DeploymentReady", "Restart", "registry.example.com/portal-web:1"} {
+		if !strings.Contains(textOf(t, ctx, "main"), want) {
+			t.Errorf("app page lacks %q", want)
+		}
+	}
+	var clicked store.Task
+	if err := chromedp.Run(ctx, chromedp.Click(`//button[text()="Restart"]`, chromedp.BySearch)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the restart recorded", func() error {
+		ts, err := db.AppTasks(context.Background(), store.AppKey{Namespace: "team-a", Name: "portal-web"}, 1)
+		if err != nil || len(ts) == 0 || ts[0].Operation != store.OpRestartK8sResource {
+			return fmt.Errorf("%v %v", ts, err)
+		}
+		clicked = ts[0]
+		return nil
+	})
+	waitRow := func(id int64, state string, within time.Duration) {
+		t.Helper()
+		sel := fmt.Sprintf(`#history tr[data-task="%d"]`, id)
+		eventually(t, within, fmt.Sprintf("task %d %s on the page", id, state), func() error {
+			var s string
+			if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery, chromedp.AtLeast(0))); err != nil {
+				return err
+			}
+			if !strings.Contains(s, state) {
+				return fmt.Errorf("row: %q", s)
+			}
+			return nil
+		})
+	}
+	waitRow(clicked.ID, "Done", 5*time.Second)
+	var scheduled store.Task
+	c.must(t, 202, "POST", "/api/v1/apps/team-a/portal-web/restart", map[string]any{"executeAt": time.Now().Add(2 * time.Second)}, &scheduled)
+	waitRow(scheduled.ID, "Pending", 2*time.Second)
+	waitRow(scheduled.ID, "Done", 10*time.Second)
+	screenshot(t, ctx, "app")
+	axe(t, ctx, "app")
+
+	// A change made in the cluster by hand shows on the open page.
+	dep := &appsv1.Deployment{}
+	if err := kube.Get(context.Background(), client.ObjectKey{Namespace: "team-a", Name: "portal-web"}, dep); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(dep.DeepCopy())
+	one := int32(1)
+	dep.Spec.Replicas = &one
+	start := time.Now()
+	if err := kube.Patch(context.Background(), dep, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the scaled Deployment on the page", func() error {
+		if s := textOf(t, ctx, "#replicas"); !strings.Contains(s, "/1 available") {
+			return fmt.Errorf("replicas: %q", s)
+		}
+		return nil
+	})
+	t.Logf("cluster change → page: %s", time.Since(start).Round(time.Millisecond))
+
+	// Tenants: an invalid submission shows the field's message; a valid
+	// one appears in the list and its namespace exists.
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/tenants"), chromedp.WaitVisible(`#new-tenant`),
+		chromedp.SendKeys(`#t-name`, "Bad Name"), chromedp.Click(`#new-tenant button[type=submit]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the name's message", func() error {
+		if s := textOf(t, ctx, "#t-name-error"); !strings.Contains(s, "metadata.name") && !strings.Contains(s, "lowercase") {
+			return fmt.Errorf("name error: %q (form: %q)", s, textOf(t, ctx, "#t-form-error"))
+		}
+		return nil
+	})
+	var invalid string
+	_ = chromedp.Run(ctx, chromedp.AttributeValue(`#t-name`, "aria-invalid", &invalid, nil))
+	if invalid != "true" {
+		t.Errorf("the name field is not marked invalid")
+	}
+	screenshot(t, ctx, "tenants-invalid")
+	if err := chromedp.Run(ctx, chromedp.SetValue(`#t-name`, "gamma"), chromedp.SendKeys(`#t-display`, "Team Gamma"),
+		chromedp.Click(`#new-tenant button[type=submit]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "gamma Running in the list and its namespace", func() error {
+		s := textOf(t, ctx, "#tenants")
+		if !strings.Contains(s, "gamma") || !strings.Contains(s, "Running") {
+			return fmt.Errorf("list: %q", s)
+		}
+		return kube.Get(context.Background(), client.ObjectKey{Name: "gamma-staging"}, &corev1.Namespace{})
+	})
+	screenshot(t, ctx, "tenants")
+	axe(t, ctx, "tenants")
+
+	// Costs, with the chart.
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/costs"), chromedp.WaitVisible(`#costs p`)); err != nil {
+		t.Fatal(err)
+	}
+	var hasChart bool
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`!!window.Chart`, &hasChart)); err != nil || !hasChart {
+		t.Errorf("Chart.js is not loaded on the cost page: %v", err)
+	}
+	screenshot(t, ctx, "costs")
+	axe(t, ctx, "costs")
+}
+
+// A user who may see an app but not operate it sees no action buttons,
+// and the API refuses the call when forced from the page.
+func TestPortalHidesActionsWithoutTheRole(t *testing.T) {
+	ctx := browser(t, 390, 844) // a phone's width
+	c := admin(t)
+	install := createApp(t, c, "team-a", "portal-ro", "registry.example.com/portal-ro:1")
+	waitTask(t, c, install.ID, store.TaskDone)
+	if err := db.SetEnvironmentRole(context.Background(), "team-a", "viewer@plattr.test", authz.EnvUser); err != nil {
+		t.Fatal(err)
+	}
+	asSession(t, ctx, "viewer@plattr.test")
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/apps/team-a/portal-ro"), chromedp.WaitVisible(`#conditions table`)); err != nil {
+		t.Fatal(err)
+	}
+	var hidden bool
+	var buttons int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("actions-section").hidden`, &hidden),
+		chromedp.Evaluate(`document.querySelectorAll("#actions button").length`, &buttons)); err != nil {
+		t.Fatal(err)
+	}
+	if !hidden || buttons != 0 {
+		t.Fatalf("a viewer sees actions: section hidden %v, %d buttons", hidden, buttons)
+	}
+	var status int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`fetch("/api/v1/apps/team-a/portal-ro/restart", {method: "POST"}).then(r => r.status)`, &status,
+		func(p *runtimeEvaluateParams) *runtimeEvaluateParams { return p.WithAwaitPromise(true) })); err != nil {
+		t.Fatal(err)
+	}
+	if status != 403 {
+		t.Fatalf("a forced restart answered %d, want 403", status)
+	}
+	screenshot(t, ctx, "app-viewer-phone")
+	axe(t, ctx, "app (viewer, phone width)")
+}
+
+type runtimeEvaluateParams = runtime.EvaluateParams
