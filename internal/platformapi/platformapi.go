@@ -192,7 +192,10 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
-	_ = httpSrv.Shutdown(sctx)
+	hub.CloseAll()
+	if httpSrv.Shutdown(sctx) != nil {
+		_ = httpSrv.Close()
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,8 +227,29 @@ func TestPortalInChromium(t *testing.T) {
 	c.must(t, 202, "POST", "/api/v1/apps/team-a/portal-web/restart", map[string]any{"executeAt": time.Now().Add(2 * time.Second)}, &scheduled)
 	waitRow(scheduled.ID, "Pending", 2*time.Second)
 	waitRow(scheduled.ID, "Done", 10*time.Second)
+	// A preview made from the page's form appears among the resources
+	// without a reload, and under its app in the catalog.
+	if err := chromedp.Run(ctx, chromedp.SendKeys(`#pr`, "7"), chromedp.SendKeys(`#pr-image`, "registry.example.com/portal-web:pr7"),
+		chromedp.Click(`#preview button[type=submit]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the preview among the resources", func() error {
+		if s := textOf(t, ctx, "#resources"); !strings.Contains(s, "portal-web-pr-7") || !strings.Contains(s, "Running") {
+			return fmt.Errorf("resources: %q", s)
+		}
+		return nil
+	})
 	screenshot(t, ctx, "app")
 	axe(t, ctx, "app")
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/"), chromedp.WaitVisible(`#catalog table`)); err != nil {
+		t.Fatal(err)
+	}
+	if cat := textOf(t, ctx, "#catalog"); !strings.Contains(cat, "PR #7") || !strings.Contains(cat, "expires in") {
+		t.Errorf("the catalog does not show the preview under its app: %q", cat)
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/apps/team-a/portal-web"), chromedp.WaitVisible(`#resources table`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// A change made in the cluster by hand shows on the open page.
 	dep := &appsv1.Deployment{}
@@ -329,3 +351,68 @@ func TestPortalHidesActionsWithoutTheRole(t *testing.T) {
 }
 
 type runtimeEvaluateParams = runtime.EvaluateParams
+
+// A lost connection shows a banner; when the API is back the page resumes
+// from the last event it had, showing what happened meanwhile.
+func TestPortalShowsLostConnectionAndResumes(t *testing.T) {
+	ctx := browser(t, 1280, 900)
+	c := admin(t)
+	install := createApp(t, c, "team-a", "portal-live", "registry.example.com/portal-live:1")
+	waitTask(t, c, install.ID, store.TaskDone)
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	rc, err := startReplica("c", lis, apiA.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asSession(t, ctx, siteAdmin) // cookies are per host, not per port: valid on replica C too
+	if err := chromedp.Run(ctx, chromedp.Navigate(rc.URL+"/apps/team-a/portal-live"), chromedp.WaitVisible(`#history table`)); err != nil {
+		t.Fatal(err)
+	}
+	rc.Stop()
+	eventually(t, 5*time.Second, "the banner", func() error {
+		var hidden bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("banner").hidden`, &hidden)); err != nil {
+			return err
+		}
+		if hidden || !strings.Contains(textOf(t, ctx, "#banner"), "Connection lost") {
+			return fmt.Errorf("banner hidden %v", hidden)
+		}
+		return nil
+	})
+	screenshot(t, ctx, "app-connection-lost")
+	// Meanwhile, through the other replica.
+	var missed store.Task
+	c.must(t, 202, "POST", "/api/v1/apps/team-a/portal-live/restart", map[string]any{"executeAt": time.Now().Add(time.Hour)}, &missed)
+
+	var lis2 net.Listener
+	eventually(t, 10*time.Second, "the address again", func() error {
+		var err error
+		lis2, err = net.Listen("tcp", addr)
+		return err
+	})
+	rc2, err := startReplica("c2", lis2, apiA.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc2.Stop()
+	eventually(t, 15*time.Second, "resumed: banner gone and the missed task shown", func() error {
+		var hidden bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("banner").hidden`, &hidden)); err != nil {
+			return err
+		}
+		var rows int
+		if err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(`document.querySelectorAll('#history tr[data-task="%d"]').length`, missed.ID), &rows)); err != nil {
+			return err
+		}
+		if !hidden || rows != 1 {
+			return fmt.Errorf("banner hidden %v, missed task rows %d", hidden, rows)
+		}
+		return nil
+	})
+	_, _ = db.CancelTask(context.Background(), missed.ID, "test")
+}

@@ -64,6 +64,11 @@ func (m *Apps) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Catalog != nil {
+		if err := m.watchPreviews(ctx); err != nil {
+			return err
+		}
+	}
 	go func() {
 		if !m.Cache.WaitForCacheSync(ctx) {
 			return
@@ -128,4 +133,30 @@ func State(a *platformv1.Application) AppState {
 		Generation: a.Generation, ObservedGeneration: a.Status.ObservedGeneration,
 		Deleting: a.DeletionTimestamp != nil, Conditions: conds,
 	}
+}
+
+// watchPreviews keeps each app's previews in the catalog.
+func (m *Apps) watchPreviews(ctx context.Context) error {
+	inf, err := m.Cache.GetInformer(ctx, &platformv1.PreviewEnvironment{})
+	if err != nil {
+		return err
+	}
+	set := func(obj any) {
+		if pe, ok := obj.(*platformv1.PreviewEnvironment); ok {
+			m.Catalog.setPreview(pe.Namespace, pe.Spec.ApplicationRef, SummarizePreview(pe))
+		}
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    set,
+		UpdateFunc: func(_, obj any) { set(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if pe, ok := obj.(*platformv1.PreviewEnvironment); ok {
+				m.Catalog.removePreview(pe.Namespace, pe.Spec.ApplicationRef, pe.Name)
+			}
+		},
+	})
+	return err
 }

@@ -176,6 +176,19 @@ func (h *Hub) Unsubscribe(s *Subscription) {
 	}
 }
 
+// CloseAll ends every client's stream: on shutdown, so the clients
+// reconnect (to another replica) and resume from their last event, rather
+// than hold a connection the server no longer feeds.
+func (h *Hub) CloseAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		delete(h.subs, s)
+		s.closed = true
+		close(s.C)
+	}
+}
+
 // Subscribers counts connected clients.
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()

@@ -63,6 +63,10 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, visible Filter) {
 			}
 		}
 	}
+	// Give the client its cursor even when nothing it may see has happened
+	// yet: an id line alone sets an EventSource's Last-Event-ID, so a
+	// reconnect resumes here rather than from whenever it reconnects.
+	fmt.Fprintf(w, "id: %d\n\n", sent)
 	flusher.Flush()
 
 	tick := time.NewTicker(Heartbeat)

@@ -58,6 +58,13 @@ function ago(iso) {
   return Math.round(s / 86400) + "d";
 }
 
+function until(iso) {
+  const s = Math.max(0, (new Date(iso).getTime() - Date.now()) / 1000);
+  if (s < 3600) return Math.round(s / 60) + "m";
+  if (s < 86400) return Math.round(s / 3600) + "h";
+  return Math.round(s / 86400) + "d";
+}
+
 function table(headers, rows, caption) {
   // A region that may scroll sideways on a narrow screen takes the focus,
   // so it can be scrolled from the keyboard.
@@ -107,13 +114,20 @@ async function catalogPage() {
     const q = $("#q").value.toLowerCase(), env = $("#env").value, tenant = $("#tenant").value;
     const shown = apps.filter((a) => (!q || a.name.includes(q) || a.namespace.includes(q)) &&
       (!env || a.environment === env) && (!tenant || tenantOf[a.namespace] === tenant));
-    const rows = shown.map((a) => el("tr", {},
+    const rows = shown.flatMap((a) => [el("tr", {},
       el("td", {}, el("a", { href: "/apps/" + a.namespace + "/" + a.name }, a.name)),
       el("td", {}, a.namespace), el("td", {}, tenantOf[a.namespace] || "—"), el("td", {}, a.environment),
       el("td", {}, badge(a.phase || "Pending")),
       el("td", { class: "hide-narrow" }, a.url ? el("a", { href: a.url }, a.url) : "—"),
       el("td", { class: "hide-narrow" }, el("code", {}, a.image || "—")),
-      el("td", {}, ago(a.createdAt))));
+      el("td", {}, ago(a.createdAt))),
+    // Previews under their app.
+    ...(a.previews || []).map((p) => el("tr", { class: "preview" },
+      el("td", {}, "↳ PR #" + p.pullRequest), el("td", {}, a.namespace), el("td", {}, tenantOf[a.namespace] || "—"),
+      el("td", {}, "preview"), el("td", {}, badge(p.phase || "Pending")),
+      el("td", { class: "hide-narrow" }, p.url ? el("a", { href: p.url }, p.url) : "—"),
+      el("td", { class: "hide-narrow" }, el("code", {}, p.image)),
+      el("td", {}, p.expiresAt ? "expires in " + until(p.expiresAt) : "")))]);
     $("#catalog").replaceChildren(shown.length ? table(["App", "Namespace", "Tenant", "Environment", "Phase", "URL", "Image", "Age"], rows,
       shown.length + " of " + apps.length + " apps") : el("p", {}, "No apps match."));
     // Narrow screens hide two columns; keep the headers in step.
@@ -135,7 +149,7 @@ async function catalogPage() {
   for (const id of ["#q", "#env", "#tenant"]) $(id).addEventListener("input", render);
   await load();
   const refresh = debounce(load, 100);
-  live((e) => { if (e.kind === "app" || e.kind === "roles") refresh(); });
+  live((e) => { if (e.kind === "app" || e.kind === "roles" || (e.kind === "resource" && e.data.kind === "PreviewEnvironment")) refresh(); });
 }
 
 // ---- app ---------------------------------------------------------------------
@@ -146,6 +160,7 @@ async function appPage() {
   const base = "/api/v1/apps/" + encodeURIComponent(ns) + "/" + encodeURIComponent(name);
   $("#logs-cmd").textContent = "plattr logs " + name + " -n " + ns + " -f";
   let app = null;
+  let replicas = "—"; // the Deployment's summary, from the resources
 
   const act = async (label, method, path, body) => {
     $("#action-result").textContent = label + "…";
@@ -191,7 +206,7 @@ async function appPage() {
       el("dt", {}, "Image"), el("dd", {}, el("code", {}, app.image || "—")),
       el("dt", {}, "Namespace"), el("dd", {}, ns),
       el("dt", {}, "Environment"), el("dd", {}, app.environment),
-      el("dt", {}, "Replicas"), el("dd", { id: "replicas" }, "—"),
+      el("dt", {}, "Replicas"), el("dd", { id: "replicas" }, replicas),
       app.reported ? [el("dt", {}, "Reported status"), el("dd", {}, app.reported.ok ? JSON.stringify(app.reported.body) : app.reported.error)] : []);
     $("#conditions").replaceChildren(table(["Type", "Status", "Reason", "Message"], app.conditions.map((c) =>
       el("tr", {}, el("td", {}, c.type), el("td", {}, badge(c.status)), el("td", {}, c.reason), el("td", {}, c.message)))));
@@ -206,7 +221,8 @@ async function appPage() {
   const loadResources = async () => {
     const rs = await api("GET", base + "/resources");
     const dep = rs.find((r) => r.kind === "Deployment" && r.name === name);
-    if (dep) $("#replicas").textContent = dep.summary;
+    replicas = dep ? dep.summary : "—";
+    if ($("#replicas")) $("#replicas").textContent = replicas;
     const p = (app && app.permissions) || {};
     $("#resources").replaceChildren(rs.length ? table(["Kind", "Name", "Status", "Summary", ""], rs.map((r) => el("tr", {},
       el("td", {}, r.kind), el("td", {}, r.name), el("td", {}, badge(r.status)), el("td", {}, r.summary),
