@@ -38,5 +38,7 @@ else
   echo "(curl is not installed: apt-get install curl to try it)"
 fi
 echo
+echo
+echo "Portal: $PLATTR_API_URL  (sign in as $PLATTR_DEV_USER, password $PLATTR_DEV_PASSWORD)"
 echo "The stack keeps running. Use it from a shell with: eval \"\$($plattr dev env)\""
 echo "Stop it with: $plattr dev down   (add --purge to delete its data)"

@@ -53,8 +53,11 @@ func newDevCommand(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Ready. Use it from this shell with:\n  eval \"$(%s dev env)\"\n", os.Args[0])
 			if url, err := d.APIURL(); err == nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "Platform API: %s (sign in as %s; the password is in `plattr dev env`)\n"+
-					"  curl -H \"Authorization: Bearer $PLATTR_TOKEN\" $PLATTR_API_URL/api/v1/apps\n", url, stack.DevUserEmail)
+				// The local stack's own dev user: showing its password is
+				// the point (it exists only on this machine).
+				password, _ := d.DevPassword()
+				fmt.Fprintf(cmd.OutOrStdout(), "Portal: %s  (sign in as %s, password %s)\n"+
+					"API:    curl -H \"Authorization: Bearer $PLATTR_TOKEN\" $PLATTR_API_URL/api/v1/apps\n", url, stack.DevUserEmail, password)
 			}
 			return nil
 		}),

@@ -21,6 +21,7 @@ import (
 
 	"github.com/plattr/plattr/internal/platformapi/authn"
 	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/testenv"
 )
@@ -303,9 +304,27 @@ func TestPortalInChromium(t *testing.T) {
 	screenshot(t, ctx, "tenants")
 	axe(t, ctx, "tenants")
 
-	// Costs, with the chart.
-	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/costs"), chromedp.WaitVisible(`#costs p`)); err != nil {
+	// Costs, with the chart, for a period with samples of portal-web.
+	sampler := &costs.Sampler{Cache: kube, Store: db}
+	for h := 0; h < 3; h++ {
+		if _, err := sampler.SampleAt(context.Background(), time.Date(2021, 6, 1, h, 0, 0, 0, time.UTC), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/costs"), chromedp.WaitVisible(`#costs p`),
+		chromedp.SetValue(`#from`, "2021-06-01"), chromedp.SetValue(`#to`, "2021-06-02"),
+		chromedp.Click(`#range button[type=submit]`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "portal-web's cost", func() error {
+		if s := textOf(t, ctx, "#costs"); !strings.Contains(s, "team-a/portal-web") {
+			return fmt.Errorf("costs: %q", s)
+		}
+		return nil
+	})
+	var bars int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Chart.getChart(document.getElementById("chart")).data.labels.length`, &bars)); err != nil || bars == 0 {
+		t.Errorf("the chart shows %d bars: %v", bars, err)
 	}
 	var hasChart bool
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`!!window.Chart`, &hasChart)); err != nil || !hasChart {

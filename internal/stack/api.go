@@ -21,6 +21,9 @@ import (
 // APIClientID is the platform API's OAuth2 client at the local Dex.
 const APIClientID = "plattr-api"
 
+// DevPassword is the local Dex dev user's password.
+func (d *Dev) DevPassword() (string, error) { return d.secret("dex.password") }
+
 // APIURL is where the local platform API listens.
 func (d *Dev) APIURL() (string, error) { return d.apiURL() }
 
