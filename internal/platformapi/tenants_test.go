@@ -59,6 +59,10 @@ func TestTenantSelfServiceAndIsolation(t *testing.T) {
 		t.Fatalf("bad name: HTTP %d %s", code, body)
 	}
 
+	aliceEvents, stopA := subscribe(t, alice, "")
+	defer stopA()
+	beaEvents, stopB := subscribe(t, bea, "")
+	defer stopB()
 	var created tenantView
 	alice.must(t, 201, "POST", "/api/v1/tenants", map[string]any{
 		"name": "alpha", "displayName": "Team Alpha", "environments": []string{"staging"}, "quota": "small",
@@ -70,6 +74,15 @@ func TestTenantSelfServiceAndIsolation(t *testing.T) {
 	}
 	tv := waitTenant(t, alice, "alpha")
 	waitTenant(t, bea, "beta")
+	// The tenant's changes are on its members' streams only.
+	next(t, aliceEvents, 5*time.Second, func(e sse) bool { return e.Kind == "tenant" && e.Data.App == "alpha" && field(e, "phase") == "Running" })
+	next(t, beaEvents, 5*time.Second, func(e sse) bool {
+		if e.Kind == "tenant" && e.Data.App == "alpha" {
+			t.Errorf("bea received alpha's event %s", e.Data.Data)
+		}
+		return e.Kind == "tenant" && e.Data.App == "beta" && field(e, "phase") == "Running"
+	})
+	none(t, beaEvents, 300*time.Millisecond, func(e sse) bool { return e.Kind == "tenant" && e.Data.App == "alpha" })
 	if len(tv.Namespaces) != 1 || tv.Namespaces[0].Name != "alpha-staging" {
 		t.Fatalf("alpha's namespaces = %+v", tv.Namespaces)
 	}

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 
@@ -41,11 +42,19 @@ func (m *Tenants) Start(ctx context.Context) error {
 	return err
 }
 
+// TenantState is what the stream tells a tenant's members.
+type TenantState struct {
+	Phase      string                       `json:"phase"`
+	Namespaces []platformv1.TenantNamespace `json:"namespaces"`
+	Members    []string                     `json:"members"` // emails: who may see the event
+}
+
 func (m *Tenants) sync(ctx context.Context, obj any, deleted bool) {
 	t, ok := obj.(*platformv1.Tenant)
 	if !ok {
 		return
 	}
+	m.record(ctx, t, deleted)
 	members := map[string]string{}
 	if !deleted && t.DeletionTimestamp.IsZero() {
 		for _, mem := range t.Spec.Members {
@@ -70,4 +79,23 @@ func (m *Tenants) sync(ctx context.Context, obj any, deleted bool) {
 
 func containsEnv(list []platformv1.Environment, e platformv1.Environment) bool {
 	return slices.Contains(list, e)
+}
+
+func (m *Tenants) record(ctx context.Context, t *platformv1.Tenant, deleted bool) {
+	var err error
+	if deleted {
+		err = m.Store.DeleteTenantState(ctx, t.Name)
+	} else {
+		st := TenantState{Phase: string(t.Status.Phase), Namespaces: t.Status.Namespaces, Members: []string{}}
+		for _, mem := range t.Spec.Members {
+			st.Members = append(st.Members, strings.ToLower(mem.Email))
+		}
+		var b []byte
+		if b, err = json.Marshal(st); err == nil {
+			err = m.Store.SetTenantState(ctx, t.Name, b)
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		m.Log.Error(err, "recording a tenant's state", "tenant", t.Name)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -425,6 +426,14 @@ func (s *Server) cancelTask(c *call) (any, error) {
 func (s *Server) events(c *call) {
 	p := c.p
 	s.Hub.Serve(c.w, c.r, func(e store.Event) bool {
+		if e.Kind == "tenant" {
+			// A tenant's events go to its members (and site admins).
+			var d struct {
+				Members []string `json:"members"`
+			}
+			_ = json.Unmarshal(e.Data, &d)
+			return p.User.SiteAdmin || slices.Contains(d.Members, p.User.Email)
+		}
 		if e.Kind == "roles" {
 			var d struct {
 				UserID int64 `json:"userId"`

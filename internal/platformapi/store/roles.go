@@ -182,3 +182,16 @@ func (s *Store) ForgetApp(ctx context.Context, app AppKey) error {
 	_, err := s.Pool.Exec(ctx, "DELETE FROM app_roles WHERE namespace = $1 AND app = $2", app.Namespace, app.Name)
 	return err
 }
+
+// SetTenantState records a tenant's state; an unchanged one writes nothing.
+func (s *Store) SetTenantState(ctx context.Context, name string, state []byte) error {
+	_, err := s.Pool.Exec(ctx, `INSERT INTO tenant_states (name, state) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state WHERE tenant_states.state IS DISTINCT FROM EXCLUDED.state`, name, state)
+	return err
+}
+
+// DeleteTenantState forgets a tenant that is gone.
+func (s *Store) DeleteTenantState(ctx context.Context, name string) error {
+	_, err := s.Pool.Exec(ctx, "DELETE FROM tenant_states WHERE name = $1", name)
+	return err
+}

@@ -87,7 +87,7 @@ function live(onEvent) {
   const es = new EventSource("/api/v1/events");
   es.onopen = () => banner("");
   es.onerror = () => banner("Connection lost: reconnecting… (changes made meanwhile will appear)");
-  for (const kind of ["task", "app", "resource", "status", "roles"]) {
+  for (const kind of ["task", "app", "resource", "status", "roles", "tenant"]) {
     es.addEventListener(kind, (e) => onEvent(JSON.parse(e.data)));
   }
   return es;
@@ -306,9 +306,8 @@ async function tenantsPage() {
     }
   });
   await load();
-  const refresh = debounce(load, 200);
-  setInterval(refresh, 5000); // a tenant's phase is not on the event stream yet
-  live((e) => { if (e.kind === "roles") refresh(); });
+  const refresh = debounce(load, 100);
+  live((e) => { if (e.kind === "tenant" || e.kind === "roles") refresh(); });
   void me;
 }
 
