@@ -306,6 +306,13 @@ func TestResourcesMirrorTheClusterByWatching(t *testing.T) {
 		return nil
 	})
 
+	// The pods' logs, through the Kubernetes API (the simulated nodes serve
+	// fixed lines).
+	logs := c.must(t, 200, "GET", "/api/v1/apps/team-a/mirrored/logs?tailLines=2", nil, nil)
+	if strings.Count(logs, "==> pod mirrored-") < 2 || !strings.Contains(logs, "GET / 200") {
+		t.Fatalf("logs = %q", logs)
+	}
+
 	events, stop := subscribe(t, c, "")
 	defer stop()
 	time.Sleep(100 * time.Millisecond)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -152,7 +153,12 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	clientset, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
 	srv := &server.Server{
+		Pods:      clientset,
 		Discovery: disco, ClusterName: cfg.ClusterName, Prices: cfg.Prices,
 		Store: st, Auth: auth, Cache: informers, Catalog: catalog, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
 		Ready: func(ctx context.Context) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/plattr/plattr/internal/platformapi/authn"
@@ -39,6 +40,8 @@ type Server struct {
 	// Kube writes to the cluster (dry runs that validate a spec).
 	Kube client.Client
 	Hub  *stream.Hub
+	// Pods reads pod logs through the Kubernetes API.
+	Pods kubernetes.Interface
 	// Discovery reaches the API server for its version and /readyz.
 	Discovery discovery.DiscoveryInterface
 	// ClusterName names the cluster in /api/v1/clusters (CLUSTER_NAME).

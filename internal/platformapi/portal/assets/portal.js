@@ -159,6 +159,7 @@ async function appPage() {
   const [, , ns, name] = location.pathname.split("/").map(decodeURIComponent);
   const base = "/api/v1/apps/" + encodeURIComponent(ns) + "/" + encodeURIComponent(name);
   $("#logs-cmd").textContent = "plattr logs " + name + " -n " + ns + " -f";
+  $("#logs-link").href = base + "/logs";
   let app = null;
   let replicas = "—"; // the Deployment's summary, from the resources
 
