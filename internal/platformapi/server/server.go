@@ -93,7 +93,9 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
-	portal.Register(s.mux)
+	if err := portal.Register(s.mux); err != nil {
+		panic("the embedded portal does not parse: " + err.Error()) // a build defect, caught by every test
+	}
 	// Cookie-authenticated browsers may not be made to change things from
 	// another site; token clients (no browser headers) pass.
 	return http.NewCrossOriginProtection().Handler(s.mux)
