@@ -283,9 +283,13 @@ func (r *Reconciler) ensureMetadata(ctx context.Context, pe *platformv1.PreviewE
 	}
 	patch := client.MergeFromWithOptions(pe.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	pe.OwnerReferences, pe.Finalizers = want.OwnerReferences, want.Finalizers
+	// The answer carries the stored status; the one being built (expiresAt
+	// already set) is what this reconcile will write.
+	building := pe.Status.DeepCopy()
 	if err := r.Patch(ctx, pe, patch); err != nil {
 		return fmt.Errorf("recording the parent and the cleanup (owner reference, finalizers): %w", err)
 	}
+	pe.Status = *building
 	return nil
 }
 

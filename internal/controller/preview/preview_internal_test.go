@@ -79,3 +79,29 @@ func TestPreviewOfChild(t *testing.T) {
 		t.Errorf("an object Plattr does not manage mapped to %v", got)
 	}
 }
+
+// Regression: recording the owner and finalizers patched the object, and
+// the patch's answer replaced the status being built in memory, so a
+// preview that reached Running in its first reconcile was written without
+// its expiresAt (seen as a flaky integration test).
+func TestEnsureMetadataKeepsTheStatusBeingBuilt(t *testing.T) {
+	env := capabilitytest.NewEnv(t, preview("p", "1h"))
+	r := &Reconciler{Client: env.Client}
+	pe := &platformv1.PreviewEnvironment{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "p"}, pe); err != nil {
+		t.Fatal(err)
+	}
+	expires := metav1.NewTime(created.Add(time.Hour))
+	pe.Status.ExpiresAt, pe.Status.Phase = &expires, platformv1.PhaseRunning
+	parent := capabilitytest.App("shop", "web")
+	parent.UID = "parent-uid"
+	if err := r.ensureMetadata(context.Background(), pe, parent); err != nil {
+		t.Fatal(err)
+	}
+	if len(pe.OwnerReferences) != 1 || env.Writes() != 1 {
+		t.Fatalf("owner references %v after %d writes", pe.OwnerReferences, env.Writes())
+	}
+	if pe.Status.ExpiresAt == nil || !pe.Status.ExpiresAt.Equal(&expires) || pe.Status.Phase != platformv1.PhaseRunning {
+		t.Fatalf("status after recording the metadata: %+v", pe.Status)
+	}
+}
