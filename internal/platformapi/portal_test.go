@@ -311,8 +311,16 @@ func TestPortalInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/costs"), chromedp.WaitVisible(`#costs p`),
-		chromedp.SetValue(`#from`, "2021-06-01"), chromedp.SetValue(`#to`, "2021-06-02"),
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/costs"), chromedp.WaitVisible(`#costs p`)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the first cost summary", func() error {
+		if s := textOf(t, ctx, "#costs"); !strings.Contains(s, "Total:") {
+			return fmt.Errorf("costs: %q", s)
+		}
+		return nil
+	})
+	if err := chromedp.Run(ctx, chromedp.SetValue(`#from`, "2021-06-01"), chromedp.SetValue(`#to`, "2021-06-02"),
 		chromedp.Click(`#range button[type=submit]`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}

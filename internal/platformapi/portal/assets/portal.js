@@ -93,6 +93,17 @@ function live(onEvent) {
   return es;
 }
 
+// sequenced wraps a loader so that the answer of a call overtaken by a
+// later one is dropped: the loader gets a stale() check to ask after each
+// await, and an older read arriving late never overwrites a newer one.
+function sequenced(load) {
+  let n = 0;
+  return () => {
+    const mine = ++n;
+    return load(() => mine !== n);
+  };
+}
+
 // debounce coalesces a burst of events into one refresh.
 function debounce(f, ms) {
   let t;
@@ -133,8 +144,9 @@ async function catalogPage() {
     // Narrow screens hide two columns; keep the headers in step.
     document.querySelectorAll("#catalog th:nth-child(6), #catalog th:nth-child(7)").forEach((th) => th.classList.add("hide-narrow"));
   };
-  const load = async () => {
+  const load = sequenced(async (stale) => {
     const [list, tenants] = await Promise.all([api("GET", "/api/v1/apps?limit=1000"), api("GET", "/api/v1/tenants")]);
+    if (stale()) return;
     apps = list.items;
     tenantOf = {};
     const sel = $("#tenant"), current = sel.value;
@@ -145,7 +157,7 @@ async function catalogPage() {
     }
     sel.value = current;
     render();
-  };
+  });
   for (const id of ["#q", "#env", "#tenant"]) $(id).addEventListener("input", render);
   await load();
   const refresh = debounce(load, 100);
@@ -195,8 +207,10 @@ async function appPage() {
     $("#actions-section").hidden = !p.operate && !p.delete;
   };
 
-  const loadApp = async () => {
-    app = await api("GET", base);
+  const loadApp = sequenced(async (stale) => {
+    const got = await api("GET", base);
+    if (stale()) return;
+    app = got;
     $("#title").textContent = name;
     document.title = name + " · Plattr";
     const ready = (app.conditions.find((c) => c.type === "Ready") || {}).status;
@@ -216,11 +230,13 @@ async function appPage() {
     $("#envvars").replaceChildren(vars.length ? el("ul", {}, vars.map((v) => el("li", {}, el("code", {}, v.name),
       v.secretKeyRef ? " (from Secret " + v.secretKeyRef.name + ")" : ""))) : el("p", {}, "None besides the platform's own."));
     $("#image").value = app.image || "";
-    renderActions(await api("GET", base + "/actions"));
-  };
+    const actions = await api("GET", base + "/actions");
+    if (!stale()) renderActions(actions);
+  });
 
-  const loadResources = async () => {
+  const loadResources = sequenced(async (stale) => {
     const rs = await api("GET", base + "/resources");
+    if (stale()) return;
     const dep = rs.find((r) => r.kind === "Deployment" && r.name === name);
     replicas = dep ? dep.summary : "—";
     if ($("#replicas")) $("#replicas").textContent = replicas;
@@ -230,10 +246,11 @@ async function appPage() {
       el("td", {}, r.kind === "PreviewEnvironment" && p.operate ? el("button", { type: "button", class: "secondary",
         onclick: () => act("Delete preview " + r.name, "DELETE", base + "/previews/" + r.name) }, "Delete preview") : "")))) :
       el("p", {}, "No resources yet."));
-  };
+  });
 
-  const loadHistory = async () => {
+  const loadHistory = sequenced(async (stale) => {
     const ts = await api("GET", base + "/tasks");
+    if (stale()) return;
     $("#history").replaceChildren(ts.length ? table(["#", "Operation", "State", "By", "When", "Changes"], ts.map((t) => el("tr", { "data-task": t.id },
       el("td", {}, t.id), el("td", {}, t.operation + (t.request && t.request.action ? " " + t.request.action : "")),
       el("td", {}, badge(t.state), t.reason ? el("div", { class: "help" }, t.reason) : null),
@@ -241,7 +258,7 @@ async function appPage() {
       el("td", {}, t.diff.length ? el("ul", { class: "diff" }, t.diff.slice(0, 8).map((d) =>
         el("li", {}, el("code", {}, d.path), ": ", JSON.stringify(d.from ?? null), " → ", JSON.stringify(d.to ?? null)))) : "—")))) :
       el("p", {}, "No tasks yet."));
-  };
+  });
 
   $("#deploy").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -274,14 +291,15 @@ async function appPage() {
 
 async function tenantsPage() {
   const me = await whoami();
-  const load = async () => {
+  const load = sequenced(async (stale) => {
     const ts = await api("GET", "/api/v1/tenants");
+    if (stale()) return;
     $("#tenants").replaceChildren(ts.length ? table(["Tenant", "Team", "Phase", "Namespaces", "Quota", "Members"], ts.map((t) => el("tr", {},
       el("td", {}, t.name), el("td", {}, t.displayName || "—"), el("td", {}, badge(t.phase || "Pending")),
       el("td", {}, t.namespaces.map((n) => n.name).join(", ") || "—"), el("td", {}, t.quota),
       el("td", {}, t.members.map((m) => m.email + " (" + m.role + ")").join(", "))))) :
       el("p", {}, "You belong to no tenant yet."));
-  };
+  });
   const form = $("#new-tenant");
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -342,11 +360,13 @@ async function costsPage() {
   $("#to").value = day(new Date(now.getTime() + 86400000));
   $("#from").value = day(new Date(now.getTime() - 30 * 86400000));
   let chart = null;
-  const load = async () => {
+  const load = sequenced(async (stale) => {
     let sum;
     try {
       sum = await api("GET", "/api/v1/costs/summary?from=" + $("#from").value + "&to=" + $("#to").value);
+      if (stale()) return;
     } catch (err) {
+      if (stale()) return;
       $("#costs").replaceChildren(el("p", { class: "error" }, err.message));
       return;
     }
@@ -372,7 +392,7 @@ async function costsPage() {
     } else {
       $(".chart").replaceChildren(el("p", { class: "help" }, "The chart library is not built into this binary (make portal-assets)."));
     }
-  };
+  });
   $("#range").addEventListener("submit", (e) => { e.preventDefault(); load(); });
   await load();
 }
