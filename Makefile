@@ -72,6 +72,10 @@ bench-scale: deps build ## N apps (APPS=1000) against a baseline: throughput, la
 bench-api: deps tools ## The platform API at APPS=1000: GET /api/v1/apps p50/p99 at RATE=1000 req/s, event fan-out to CLIENTS=1000.
 	go run ./hack/benchapi -apps $(or $(APPS),1000) -rate $(or $(RATE),1000) -clients $(or $(CLIENTS),1000)
 
+.PHONY: images
+images: ## Build the operator and API images without Docker; REGISTRY=… TAG=… pushes them, else bin/images/*.tar.
+	go run ./hack/images -tag $(or $(TAG),$(VERSION)) $(if $(REGISTRY),-registry $(REGISTRY))
+
 .PHONY: chaos
 chaos: deps tools ## SIGKILL the operator at random while 200 apps are created, edited, rotated, deleted; check it converges.
 	PLATTR_CHAOS_APPS=$(or $(APPS),200) PLATTR_CHAOS_KILLS=$(or $(KILLS),20) go test -count=1 -v -timeout 30m -run TestChaos ./internal/controller/application/
