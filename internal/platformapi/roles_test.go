@@ -185,6 +185,20 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 			t.Errorf("%s, who may not operate the app, recorded a task", a)
 		}
 	}
+	// A grant names its field when refused, and grants nothing.
+	for path, hint := range map[string]string{
+		"/api/v1/environments/team-b/members/bad@plattr.test": "Admin or User",
+		"/api/v1/apps/team-b/matrix/members/bad@plattr.test":  "Owner or Maintainer",
+	} {
+		if code, body := adminC.do(t, "PUT", path, map[string]any{"role": "Boss"}, nil); code != 400 || !strings.Contains(body, `"field":"role"`) || !strings.Contains(body, hint) {
+			t.Errorf("PUT %s role Boss: HTTP %d %s", path, code, body)
+		}
+	}
+	if u, err := db.UserByEmail(ctx, "bad@plattr.test"); err == nil {
+		if r, _ := db.RolesOf(ctx, u.ID); len(r.Environments)+len(r.Apps) != 0 {
+			t.Errorf("a refused grant granted %+v", r)
+		}
+	}
 	_, _ = db.Pool.Exec(ctx, "UPDATE tasks SET state = 'Canceled' WHERE namespace = 'team-b' AND state = 'Pending'")
 }
 

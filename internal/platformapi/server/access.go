@@ -142,6 +142,22 @@ func (c *call) email() (string, error) {
 	return strings.ToLower(addr.Address), nil
 }
 
+// member reads a grant: the email in the path and the role in the body,
+// which valid must accept (hint says which roles are).
+func (c *call) member(valid func(string) bool, hint string) (email, role string, err error) {
+	if email, err = c.email(); err != nil {
+		return "", "", err
+	}
+	var req roleRequest
+	if err := c.decode(&req); err != nil {
+		return "", "", err
+	}
+	if !valid(req.Role) {
+		return "", "", badRequest("role", "role %q: %s", req.Role, hint)
+	}
+	return email, req.Role, nil
+}
+
 func (s *Server) environmentMembers(c *call) (any, error) {
 	ns := c.path("namespace")
 	if err := c.p.Check(authz.ViewEnvironment, ns, ""); err != nil {
@@ -155,18 +171,11 @@ func (s *Server) setEnvironmentMember(c *call) (any, error) {
 	if err := c.p.Check(authz.ManageEnvironment, ns, ""); err != nil {
 		return nil, err
 	}
-	email, err := c.email()
+	email, role, err := c.member(authz.ValidEnvironmentRole, "an environment role is Admin or User")
 	if err != nil {
 		return nil, err
 	}
-	var req roleRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
-	if !authz.ValidEnvironmentRole(req.Role) {
-		return nil, badRequest("role", "role %q: an environment role is Admin or User", req.Role)
-	}
-	return nil, s.Store.SetEnvironmentRole(c.ctx(), ns, email, req.Role)
+	return nil, s.Store.SetEnvironmentRole(c.ctx(), ns, email, role)
 }
 
 func (s *Server) removeEnvironmentMember(c *call) (any, error) {
@@ -194,18 +203,11 @@ func (s *Server) setAppMember(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	email, err := c.email()
+	email, role, err := c.member(authz.ValidAppRole, "an app role is Owner or Maintainer")
 	if err != nil {
 		return nil, err
 	}
-	var req roleRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
-	if !authz.ValidAppRole(req.Role) {
-		return nil, badRequest("role", "role %q: an app role is Owner or Maintainer", req.Role)
-	}
-	return nil, s.Store.SetAppRole(c.ctx(), key, email, req.Role)
+	return nil, s.Store.SetAppRole(c.ctx(), key, email, role)
 }
 
 func (s *Server) removeAppMember(c *call) (any, error) {
