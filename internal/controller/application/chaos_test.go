@@ -244,6 +244,15 @@ func newOperatorProcess(t *testing.T) *operatorProcess {
 		if t.Failed() {
 			b, _ := os.ReadFile(log.Name())
 			t.Logf("operator log (last 4 kB):\n%s", tail(string(b), 4096))
+			// The reconcile errors, which the tail may not reach: they say
+			// why an app did not converge.
+			var errs []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, "Reconciler error") {
+					errs = append(errs, tail(line, 600))
+				}
+			}
+			t.Logf("last reconcile errors:\n%s", strings.Join(errs[max(0, len(errs)-15):], "\n"))
 		}
 	})
 	return &operatorProcess{bin: bin, log: log}
