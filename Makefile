@@ -46,16 +46,22 @@ build: tools portal-assets ## Build plattr, plattr-operator and plattr-api into 
 	go build -trimpath -ldflags "-X main.Version=$(VERSION)" -o $(BIN)/plattr-api ./cmd/plattr-api
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, CRDs and RBAC from api/ and the controllers.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, CRDs, RBAC and the chart's copies and README.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./internal/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=plattr-operator 'paths=./internal/controller/...;./internal/operator/...' output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=plattr-api paths=./internal/platformapi/... output:rbac:artifacts:config=config/rbac/api
+	@# The chart carries copies: Helm reads only files inside the chart.
+	cp config/crd/bases/*.yaml charts/plattr/files/crds/
+	cp config/rbac/role.yaml charts/plattr/files/rbac/operator-role.yaml
+	cp config/rbac/api/role.yaml charts/plattr/files/rbac/api-role.yaml
+	go run ./hack/chartdoc charts/plattr
 
 .PHONY: verify-generate
 verify-generate: $(CONTROLLER_GEN) ## Fail if generated files are stale.
-	@before=$$(find api config -type f -print0 | sort -z | xargs -0 sha256sum); \
+	@before=$$(find api config charts -type f -print0 | sort -z | xargs -0 sha256sum); \
 	$(MAKE) --no-print-directory generate >/dev/null; \
-	after=$$(find api config -type f -print0 | sort -z | xargs -0 sha256sum); \
+	after=$$(find api config charts -type f -print0 | sort -z | xargs -0 sha256sum); \
 	if [ "$$before" != "$$after" ]; then echo "generated files were stale: 'make generate' has updated them; review and commit"; exit 1; fi
 
 .PHONY: lint

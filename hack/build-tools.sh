@@ -2,7 +2,7 @@
 # Builds the real components Plattr's tests and local stack run, from the Go
 # module proxy, into bin/<name>-<version>/. A binary is rebuilt only when its
 # version changes (the directory name is the cache key), so a warm run is a
-# no-op. Usage: hack/build-tools.sh [k8s|kwok|versitygw|dex|all]
+# no-op. Usage: hack/build-tools.sh [k8s|kwok|versitygw|dex|helm|promtool|actionlint|all]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/hack/tools"
@@ -15,6 +15,12 @@ versitygw_version=v1.8.0
 # Dex has only a pseudo-version on the proxy and needs newer libraries than
 # Kubernetes allows, so it has its own module (hack/dex) with a small main.
 dex_version=$(awk '$1=="github.com/dexidp/dex"{print $2; exit}' "$root/hack/dex/go.mod")
+# What the chart, alert and workflow tests run: Helm, promtool (from the
+# Prometheus module, whose versions are v0.<major><minor>.<patch>, pinned in
+# hack/promtool/go.mod) and actionlint, each built from its module.
+helm_version=v3.22.0
+promtool_version=$(awk '$1=="github.com/prometheus/prometheus"{print $2; exit}' "$root/hack/promtool/go.mod")
+actionlint_version=v1.7.12
 
 build_k8s() {
   local dir="$bin/k8s-$k8s_version"
@@ -64,16 +70,50 @@ build_dex() {
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
+# go_install NAME VERSION PACKAGE [LDFLAGS]: one binary from the module
+# proxy into bin/NAME-VERSION/.
+go_install() {
+  local name=$1 version=$2 pkg=$3 ldflags=${4:-} dir="$bin/$1-$2"
+  if [ -x "$dir/$name" ]; then return; fi
+  echo "building $name $version..." >&2
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  GOBIN="$dir.tmp" go install -trimpath -ldflags "-s -w $ldflags" "$pkg@$version"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+# Helm's release build stamps its version and the Kubernetes version its
+# offline commands (template, lint) assume; without them it claims v1.20.
+build_helm() {
+  go_install helm "$helm_version" helm.sh/helm/v3/cmd/helm \
+    "-X helm.sh/helm/v3/internal/version.version=$helm_version -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=36 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=36"
+}
+# promtool is built in its own module (hack/promtool: see its go.mod for why).
+build_promtool() {
+  local dir="$bin/promtool-$promtool_version"
+  if [ -x "$dir/promtool" ]; then return; fi
+  echo "building promtool $promtool_version (about 3 minutes cold)..." >&2
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  (cd "$root/hack/promtool" && go build -trimpath -ldflags "-s -w" -o "$dir.tmp/promtool" github.com/prometheus/prometheus/cmd/promtool)
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+build_actionlint() { go_install actionlint "$actionlint_version" github.com/rhysd/actionlint/cmd/actionlint; }
+
 case "${1:-all}" in
   k8s) build_k8s ;;
   kwok) build_kwok ;;
   versitygw) build_versitygw ;;
   dex) build_dex ;;
-  all) build_k8s; build_kwok; build_versitygw; build_dex ;;
-  *) echo "usage: $0 [k8s|kwok|versitygw|dex|all]" >&2; exit 2 ;;
+  helm) build_helm ;;
+  promtool) build_promtool ;;
+  actionlint) build_actionlint ;;
+  all) build_k8s; build_kwok; build_versitygw; build_dex; build_helm; build_promtool; build_actionlint ;;
+  *) echo "usage: $0 [k8s|kwok|versitygw|dex|helm|promtool|actionlint|all]" >&2; exit 2 ;;
 esac
 # Print the directories so callers can pick them up.
 echo "K8S_BIN=$bin/k8s-$k8s_version"
 echo "KWOK_BIN=$bin/kwok-$kwok_version"
 echo "VERSITYGW_BIN=$bin/versitygw-$versitygw_version"
 echo "DEX_BIN=$bin/dex-$dex_version"
+echo "HELM=$bin/helm-$helm_version/helm"
+echo "PROMTOOL=$bin/promtool-$promtool_version/promtool"
+echo "ACTIONLINT=$bin/actionlint-$actionlint_version/actionlint"

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/plattr/plattr/internal/config"
@@ -14,12 +15,16 @@ import (
 )
 
 func main() {
-	ctrl.SetLogger(zap.New())
 	cfg, err := config.FromEnv()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plattr-operator: configuration error:\n%v\n", err)
 		os.Exit(2)
 	}
+	level := zapcore.InfoLevel
+	if cfg.LogLevel == "debug" {
+		level = zapcore.DebugLevel
+	}
+	ctrl.SetLogger(zap.New(zap.Level(level)))
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plattr-operator: no Kubernetes API server: %v (set KUBECONFIG or run in a cluster)\n", err)

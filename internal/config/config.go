@@ -35,6 +35,12 @@ type Operator struct {
 	WatchNamespaces []string // WATCH_NAMESPACES, comma-separated [all]
 
 	MetricsAddr string // METRICS_ADDR [:9090]: /metrics, /healthz, /readyz
+	// HealthAddr serves /healthz and /readyz on a port of their own
+	// (HEALTH_ADDR, e.g. :8081 [none: only on METRICS_ADDR]), so probes
+	// keep working when the metrics port is locked down.
+	HealthAddr string
+	// LogLevel is info or debug (LOG_LEVEL [info]).
+	LogLevel string
 	// Pprof serves Go's /debug/pprof/ on the metrics address (PPROF
 	// [false]), for profiling memory and CPU at scale.
 	Pprof bool
@@ -144,6 +150,8 @@ func Parse(getenv func(string) string) (Operator, error) {
 		IngressNamespace:        get("INGRESS_NAMESPACE", "ingress-nginx"),
 		LeaseNamespace:          get("LEASE_NAMESPACE", ""),
 		MetricsAddr:             get("METRICS_ADDR", ":9090"),
+		HealthAddr:              get("HEALTH_ADDR", ""),
+		LogLevel:                strings.ToLower(get("LOG_LEVEL", "info")),
 		MaxConcurrentReconciles: integer("MAX_CONCURRENT_RECONCILES", 8),
 		KubeAPIQPS:              float32(integer("KUBE_API_QPS", 200)),
 		KubeAPIBurst:            integer("KUBE_API_BURST", 400),
@@ -154,6 +162,9 @@ func Parse(getenv func(string) string) (Operator, error) {
 			// The value is not quoted: it holds a password.
 			fail(errors.New("DB_ADMIN_URL is not a PostgreSQL URL: want postgres://user:password@host:5432/db"))
 		}
+	}
+	if c.LogLevel != "info" && c.LogLevel != "debug" {
+		fail(fmt.Errorf("LOG_LEVEL=%q: want info or debug", c.LogLevel))
 	}
 	c.LeaderElection = boolean("LEADER_ELECTION", false)
 	c.Pprof = boolean("PPROF", false)

@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 			BindAddress:   cfg.MetricsAddr,
 			ExtraHandlers: extraHandlers(cfg, ready),
 		},
-		HealthProbeBindAddress:        "0",
+		HealthProbeBindAddress:        or(cfg.HealthAddr, "0"),
 		LeaderElection:                cfg.LeaderElection,
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       cfg.LeaseNamespace,
@@ -140,6 +140,14 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if cfg.HealthAddr != "" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("cache", ready); err != nil {
+			return err
+		}
 	}
 	store, err := objectStore(cfg.S3)
 	if err != nil {
@@ -205,6 +213,13 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // extraHandlers are served beside /metrics: health, readiness and, when
