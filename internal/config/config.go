@@ -20,8 +20,11 @@ import (
 
 // Operator is the operator's configuration.
 type Operator struct {
-	DBAdminURL string // DB_ADMIN_URL (required)
-	DBHost     string // DB_HOST: host written into app Secrets, when it differs from the admin URL's
+	DBAdminURL string // DB_ADMIN_URL (this or DB_SECRET_ARN)
+	DBHost     string // DB_HOST: host written into app Secrets, when it differs from the admin URL's; with DB_SECRET_ARN, the operator's too
+	// DBSecret takes the admin credentials from AWS Secrets Manager
+	// instead of DB_ADMIN_URL.
+	DBSecret DBSecret
 	BaseDomain string // BASE_DOMAIN (required)
 
 	IngressClass  string // INGRESS_CLASS [nginx]
@@ -89,6 +92,16 @@ type Operator struct {
 	Auth Auth // identity provider; optional: without it apps asking for auth wait
 }
 
+// DBSecret locates the admin credentials in AWS Secrets Manager (SPEC §5,
+// the team guide's production mode). ARN empty means DB_ADMIN_URL is used.
+type DBSecret struct {
+	ARN     string        // DB_SECRET_ARN
+	Region  string        // AWS_REGION [the ARN's region]
+	Refresh time.Duration // DB_SECRET_REFRESH_INTERVAL [5m]
+	DBName  string        // DB_NAME [the secret's dbname, else postgres]
+	SSLMode string        // DB_SSLMODE [require]
+}
+
 // EnvironmentNamespace is one namespace of one environment.
 type EnvironmentNamespace struct {
 	Namespace   string
@@ -142,7 +155,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 	get, required, integer, boolean, duration := env.Get, env.Required, env.Int, env.Bool, env.Duration
 	fail := env.Fail
 	c := Operator{
-		DBAdminURL:              required("DB_ADMIN_URL", "set it to the PostgreSQL admin connection, postgres://user:password@host:5432/db"),
+		DBAdminURL:              get("DB_ADMIN_URL", ""),
 		DBHost:                  get("DB_HOST", ""),
 		BaseDomain:              required("BASE_DOMAIN", "set it to the domain apps are served under, e.g. apps.example.com"),
 		IngressClass:            get("INGRESS_CLASS", "nginx"),
@@ -155,6 +168,31 @@ func Parse(getenv func(string) string) (Operator, error) {
 		MaxConcurrentReconciles: integer("MAX_CONCURRENT_RECONCILES", 8),
 		KubeAPIQPS:              float32(integer("KUBE_API_QPS", 200)),
 		KubeAPIBurst:            integer("KUBE_API_BURST", 400),
+	}
+	c.DBSecret = DBSecret{
+		ARN:     get("DB_SECRET_ARN", ""),
+		Region:  get("AWS_REGION", ""),
+		Refresh: duration("DB_SECRET_REFRESH_INTERVAL", 5*time.Minute),
+		DBName:  get("DB_NAME", ""),
+		SSLMode: get("DB_SSLMODE", "require"),
+	}
+	switch {
+	case c.DBAdminURL == "" && c.DBSecret.ARN == "":
+		fail(errors.New("DB_ADMIN_URL is not set: set it to the PostgreSQL admin connection, postgres://user:password@host:5432/db, or set DB_SECRET_ARN and DB_HOST to read the credentials from AWS Secrets Manager"))
+	case c.DBAdminURL != "" && c.DBSecret.ARN != "":
+		fail(errors.New("DB_ADMIN_URL and DB_SECRET_ARN are both set: keep one"))
+	case c.DBSecret.ARN != "":
+		if !strings.HasPrefix(c.DBSecret.ARN, "arn:") || !strings.Contains(c.DBSecret.ARN, ":secretsmanager:") {
+			fail(fmt.Errorf("DB_SECRET_ARN=%q: want a Secrets Manager ARN, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME", c.DBSecret.ARN))
+		}
+		if c.DBHost == "" {
+			fail(errors.New("DB_HOST is not set: with DB_SECRET_ARN it names the database endpoint, e.g. the Aurora cluster endpoint"))
+		}
+		switch c.DBSecret.SSLMode {
+		case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+		default:
+			fail(fmt.Errorf("DB_SSLMODE=%q: want disable, allow, prefer, require, verify-ca or verify-full", c.DBSecret.SSLMode))
+		}
 	}
 	if c.DBAdminURL != "" {
 		u, err := url.Parse(c.DBAdminURL)

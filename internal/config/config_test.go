@@ -53,6 +53,27 @@ func TestParse(t *testing.T) {
 			wantErr: []string{"S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set", "KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set"},
 		},
 		{
+			name: "Secrets Manager mode needs DB_HOST, a real ARN and one source of credentials",
+			env: map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:x",
+				"BASE_DOMAIN": "x.dev", "LOG_LEVEL": "loud"},
+			wantErr: []string{"DB_ADMIN_URL and DB_SECRET_ARN are both set", "DB_HOST is not set", "LOG_LEVEL"},
+		},
+		{
+			name:    "a DB_SECRET_ARN that is not an ARN",
+			env:     map[string]string{"DB_SECRET_ARN": "plattr/db-admin", "DB_HOST": "db", "BASE_DOMAIN": "x.dev", "DB_SSLMODE": "sometimes"},
+			wantErr: []string{"want a Secrets Manager ARN", "DB_SSLMODE"},
+		},
+		{
+			name: "Secrets Manager mode",
+			env: map[string]string{"DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:plattr/db-admin-AbCdEf",
+				"DB_HOST": "aurora.cluster", "BASE_DOMAIN": "x.dev", "HEALTH_ADDR": ":8081"},
+			check: func(t *testing.T, c Operator) {
+				if c.DBAdminURL != "" || c.DBSecret.SSLMode != "require" || c.DBSecret.Refresh != 5*time.Minute || c.HealthAddr != ":8081" {
+					t.Errorf("unexpected: %+v", c)
+				}
+			},
+		},
+		{
 			name:    "two identity providers need a choice",
 			env:     map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "KEYCLOAK_URL": "https://kc", "DEX_ISSUER_URL": "https://dex/dex"},
 			wantErr: []string{"set AUTH_PROVIDER to keycloak or dex"},

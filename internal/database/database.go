@@ -40,6 +40,12 @@ type Provisioner struct {
 type Options struct {
 	// ConnectionLimit is each app role's CONNECTION LIMIT; -1 for none.
 	ConnectionLimit int
+	// Credentials, when set, gives the admin user and password for each
+	// new connection (AWS Secrets Manager), instead of the URL's.
+	Credentials func(context.Context) (user, password string, err error)
+	// AuthFailed is called when the server refuses the admin credentials,
+	// so Credentials reads them again: they have probably been rotated.
+	AuthFailed func()
 }
 
 // sharedACLLock is the advisory lock key serialising changes of the
@@ -70,6 +76,18 @@ func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisio
 	if opts.ConnectionLimit == 0 {
 		opts.ConnectionLimit = -1
 	}
+	if creds := opts.Credentials; creds != nil {
+		// Open connections keep working after a rotation; new ones use the
+		// credentials current when they are made.
+		cfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
+			user, password, err := creds(ctx)
+			if err != nil {
+				return err
+			}
+			cc.User, cc.Password = user, password
+			return nil
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening the admin connection pool: %w", err)
@@ -95,7 +113,17 @@ func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisio
 func (p *Provisioner) Close() { p.pool.Close() }
 
 // Ping checks the admin connection.
-func (p *Provisioner) Ping(ctx context.Context) error { return p.pool.Ping(ctx) }
+func (p *Provisioner) Ping(ctx context.Context) error { return p.noteAuth(p.pool.Ping(ctx)) }
+
+// noteAuth tells Options.AuthFailed when err is the server refusing the
+// admin credentials (SQLSTATE 28P01 or 28000), and returns err.
+func (p *Provisioner) noteAuth(err error) error {
+	var pgErr *pgconn.PgError
+	if p.opts.AuthFailed != nil && errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
+		p.opts.AuthFailed()
+	}
+	return err
+}
 
 // Owner identifies the app a schema and its roles belong to; it is recorded
 // as a comment on them so two apps can never share one.
@@ -162,7 +190,9 @@ SELECT
 		&s.adminIsMember, &s.adminIsSuper, &s.database, &s.appConnLimit, &s.appConnect,
 		&s.funcsPrivate, &s.publicCreate, &s.publicConnect)
 	if err != nil || !s.adminIsSuper || !s.appRoleExists {
-		return s, err
+		// Every reconcile reads the catalog first: where a rotated admin
+		// password shows.
+		return s, p.noteAuth(err)
 	}
 	// Only a superuser may read verifiers; others check by logging in.
 	err = p.pool.QueryRow(ctx, "SELECT COALESCE(rolpassword, '') FROM pg_authid WHERE rolname = $1", n.AppRole).Scan(&s.passwordStored)

@@ -3,6 +3,10 @@
 package operator
 
 import (
+	"cmp"
+	"net"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"k8s.io/utils/clock"
@@ -14,6 +18,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/plattr/plattr/internal/awssecrets"
 	"github.com/plattr/plattr/internal/capability"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,7 +83,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	// client-go's default of 5 QPS / 10 burst throttles a busy operator.
 	restConfig.QPS, restConfig.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
 
-	db, err := database.New(ctx, cfg.DBAdminURL, cfg.DBHost, database.Options{ConnectionLimit: cfg.DBAppConnectionLimit})
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -255,6 +260,42 @@ func countPreviews(ctx context.Context, c client.Client) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// openDatabase opens the admin connection pool: from DB_ADMIN_URL, or
+// from DB_HOST with the credentials in AWS Secrets Manager (DB_SECRET_ARN),
+// read at start — a missing permission stops the operator with the reason —
+// and again on rotation.
+func openDatabase(ctx context.Context, cfg config.Operator) (*database.Provisioner, error) {
+	opts := database.Options{ConnectionLimit: cfg.DBAppConnectionLimit}
+	if cfg.DBSecret.ARN == "" {
+		return database.New(ctx, cfg.DBAdminURL, cfg.DBHost, opts)
+	}
+	src, err := awssecrets.New(ctx, cfg.DBSecret.ARN, cfg.DBSecret.Region, cfg.DBSecret.Refresh)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := src.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	host := cfg.DBHost
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		port := creds.Port
+		if port == 0 {
+			port = 5432
+		}
+		host = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	dbname := cmp.Or(cfg.DBSecret.DBName, creds.DBName, "postgres")
+	admin := url.URL{Scheme: "postgres", User: url.User(creds.Username), Host: host, Path: "/" + dbname,
+		RawQuery: url.Values{"sslmode": {cfg.DBSecret.SSLMode}}.Encode()}
+	opts.Credentials = func(ctx context.Context) (string, string, error) {
+		c, err := src.Get(ctx)
+		return c.Username, c.Password, err
+	}
+	opts.AuthFailed = src.Invalidate
+	return database.New(ctx, admin.String(), "", opts)
 }
 
 // objectStore connects to the configured object store; nil when none is.
