@@ -53,15 +53,15 @@ func TestParse(t *testing.T) {
 			wantErr: []string{"S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set", "KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set"},
 		},
 		{
-			name: "Secrets Manager mode needs DB_HOST, a real ARN and one source of credentials",
+			name: "one source of admin credentials",
 			env: map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:x",
 				"BASE_DOMAIN": "x.dev", "LOG_LEVEL": "loud"},
-			wantErr: []string{"DB_ADMIN_URL and DB_SECRET_ARN are both set", "DB_HOST is not set", "LOG_LEVEL"},
+			wantErr: []string{"DB_ADMIN_URL and DB_SECRET_ARN are both set", "LOG_LEVEL"},
 		},
 		{
-			name:    "a DB_SECRET_ARN that is not an ARN",
-			env:     map[string]string{"DB_SECRET_ARN": "plattr/db-admin", "DB_HOST": "db", "BASE_DOMAIN": "x.dev", "DB_SSLMODE": "sometimes"},
-			wantErr: []string{"want a Secrets Manager ARN", "DB_SSLMODE"},
+			name:    "Secrets Manager mode needs a real ARN, a known sslmode and DB_HOST",
+			env:     map[string]string{"DB_SECRET_ARN": "plattr/db-admin", "BASE_DOMAIN": "x.dev", "DB_SSLMODE": "sometimes"},
+			wantErr: []string{"want a Secrets Manager ARN", "DB_SSLMODE", "DB_HOST is not set"},
 		},
 		{
 			name: "Secrets Manager mode",
