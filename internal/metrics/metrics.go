@@ -27,6 +27,21 @@ var (
 		Buckets: []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800},
 	})
 
+	// PreviewEnvironmentsExpired counts previews past their expiresAt that
+	// still exist: the sweep deletes them within PREVIEW_SWEEP_INTERVAL, so
+	// one that stays points at a stuck sweep or a stuck finalizer.
+	PreviewEnvironmentsExpired = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "plattr_preview_environments_expired",
+		Help: "PreviewEnvironments past their expiresAt that still exist.",
+	})
+
+	// BackendUp is 1 while the operator reaches a backing service
+	// (database, objectstore, identity) and 0 while it does not.
+	BackendUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "plattr_backend_up",
+		Help: "1 if the operator's last check reached the backing service, else 0.",
+	}, []string{"backend"})
+
 	// PreviewEnvironmentsActive is the number of PreviewEnvironments that exist.
 	PreviewEnvironmentsActive = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "plattr_preview_environments_active",
@@ -35,7 +50,8 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(ApplicationPhase, ReconcileTotal, ProvisioningDuration, PreviewEnvironmentsActive)
+	ctrlmetrics.Registry.MustRegister(ApplicationPhase, ReconcileTotal, ProvisioningDuration, PreviewEnvironmentsActive,
+		PreviewEnvironmentsExpired, BackendUp)
 }
 
 // Phases lists every phase, so SetPhase can zero the ones an app is not in.

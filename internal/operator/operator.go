@@ -212,9 +212,16 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 			return err
 		}
 	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		return countPreviews(ctx, mgr.GetClient())
+		return countPreviews(ctx, mgr.GetClient(), clk)
 	})); err != nil {
+		return err
+	}
+	if err := mgr.Add(&backendProbe{pings: backendPings(db, store, identityProvider(cfg.Auth, mgr.GetClient())), interval: 30 * time.Second}); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
@@ -245,14 +252,22 @@ func extraHandlers(cfg config.Operator, ready healthz.Checker) map[string]http.H
 // +kubebuilder:rbac:groups=platform.internal,resources=previewenvironments,verbs=get;list;watch
 
 // countPreviews keeps plattr_preview_environments_active equal to the
-// number of PreviewEnvironments that exist, reading the informer cache.
-func countPreviews(ctx context.Context, c client.Client) error {
+// number of PreviewEnvironments that exist, and ..._expired to those past
+// their expiry, reading the informer cache.
+func countPreviews(ctx context.Context, c client.Client, clk clock.PassiveClock) error {
 	tick := time.NewTicker(15 * time.Second)
 	defer tick.Stop()
 	for {
 		list := &platformv1.PreviewEnvironmentList{}
 		if err := c.List(ctx, list); err == nil {
 			metrics.PreviewEnvironmentsActive.Set(float64(len(list.Items)))
+			expired := 0
+			for _, p := range list.Items {
+				if p.Status.ExpiresAt != nil && !clk.Now().Before(p.Status.ExpiresAt.Time) {
+					expired++
+				}
+			}
+			metrics.PreviewEnvironmentsExpired.Set(float64(expired))
 		}
 		select {
 		case <-ctx.Done():
@@ -296,6 +311,53 @@ func openDatabase(ctx context.Context, cfg config.Operator) (*database.Provision
 	}
 	opts.AuthFailed = src.Invalidate
 	return database.New(ctx, admin.String(), "", opts)
+}
+
+// backendPings are the checks of the configured backing services.
+func backendPings(db *database.Provisioner, store *objectstore.Store, id identity.Provider) map[string]func(context.Context) error {
+	pings := map[string]func(context.Context) error{capability.BackendDatabase: db.Ping}
+	if store != nil {
+		pings[capability.BackendObjectStore] = store.Ping
+	}
+	if id != nil {
+		pings[capability.BackendIdentity] = id.Ping
+	}
+	return pings
+}
+
+// backendProbe sets plattr_backend_up for each backing service every
+// interval, on every replica: the PlattrBackingServiceUnavailable alert
+// fires when none reaches it, whether or not an app is waiting for it.
+type backendProbe struct {
+	pings    map[string]func(context.Context) error
+	interval time.Duration
+}
+
+func (b *backendProbe) NeedLeaderElection() bool { return false }
+
+func (b *backendProbe) Start(ctx context.Context) error {
+	probe := func() {
+		for name, ping := range b.pings {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			up := 0.0
+			if ping(pctx) == nil {
+				up = 1
+			}
+			cancel()
+			metrics.BackendUp.WithLabelValues(name).Set(up)
+		}
+	}
+	probe()
+	tick := time.NewTicker(b.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			probe()
+		}
+	}
 }
 
 // objectStore connects to the configured object store; nil when none is.
