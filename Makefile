@@ -82,7 +82,7 @@ bench-api: deps tools ## The platform API at APPS=1000: GET /api/v1/apps p50/p99
 	go run ./hack/benchapi -apps $(or $(APPS),1000) -rate $(or $(RATE),1000) -clients $(or $(CLIENTS),1000)
 
 .PHONY: images
-images: ## Build the operator and API images without Docker; REGISTRY=… TAG=… pushes them, else bin/images/*.tar.
+images: portal-assets ## Build the operator and API images without Docker; REGISTRY=… TAG=… pushes them, else bin/images/*.tar.
 	go run ./hack/images -tag $(or $(TAG),$(VERSION)) $(if $(REGISTRY),-registry $(REGISTRY))
 
 .PHONY: chaos

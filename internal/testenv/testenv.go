@@ -54,14 +54,24 @@ func StartCluster(ctx context.Context) (*Cluster, error) { return StartClusterWi
 // StartClusterWith is StartCluster with the given number of simulated
 // nodes (500 pods each).
 func StartClusterWith(ctx context.Context, nodes int) (*Cluster, error) {
-	c, err := startCluster(ctx, nodes)
+	return retry(ctx, func() (*Cluster, error) { return startCluster(ctx, nodes, true) })
+}
+
+// StartBareCluster starts a control plane without Plattr's CRDs, for tests
+// that install them the way a platform team does (the Helm chart).
+func StartBareCluster(ctx context.Context) (*Cluster, error) {
+	return retry(ctx, func() (*Cluster, error) { return startCluster(ctx, 1, false) })
+}
+
+func retry(ctx context.Context, start func() (*Cluster, error)) (*Cluster, error) {
+	c, err := start()
 	if err != nil && ctx.Err() == nil {
-		c, err = startCluster(ctx, nodes)
+		c, err = start()
 	}
 	return c, err
 }
 
-func startCluster(ctx context.Context, nodes int) (*Cluster, error) {
+func startCluster(ctx context.Context, nodes int, installCRDs bool) (*Cluster, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -84,6 +94,9 @@ func startCluster(ctx context.Context, nodes int) (*Cluster, error) {
 		return nil, err
 	}
 	c.Config.QPS, c.Config.Burst = 100, 200
+	if !installCRDs {
+		return c, nil
+	}
 	if err := crds.Install(ctx, c.Config); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("installing CRDs: %w", err)

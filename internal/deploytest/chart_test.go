@@ -1,0 +1,257 @@
+package deploytest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// minimal are the values a platform team must set (README "Install on
+// your cluster").
+var minimal = []string{
+	"--set", "operator.baseDomain=apps.example.com",
+	"--set", "operator.database.adminUrlSecret.name=plattr-db",
+	"--set", "api.databaseUrlSecret.name=plattr-api-db",
+}
+
+func TestChartLint(t *testing.T) {
+	helm := tool(t, "helm")
+	for _, args := range [][]string{
+		{"lint", chartDir, "--strict"},
+		append([]string{"lint", chartDir, "--strict"}, minimal...),
+		{"lint", chartDir, "--strict", "-f", filepath.Join(chartDir, "ci", "full-values.yaml")},
+	} {
+		out := mustRun(t, helm, args...)
+		if !strings.Contains(out, "0 chart(s) failed") || strings.Contains(out, "[WARNING]") || strings.Contains(out, "[ERROR]") {
+			t.Errorf("helm %s:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
+
+// render runs helm template and decodes every object.
+func render(t *testing.T, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out := mustRun(t, tool(t, "helm"), append([]string{"template", "plattr", chartDir, "-n", "plattr-system"}, args...)...)
+	return decode(t, out)
+}
+
+func decode(t *testing.T, manifest string) []*unstructured.Unstructured {
+	t.Helper()
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("rendered YAML does not parse: %v", err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	return objs
+}
+
+func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s rendered", kind, name)
+	return nil
+}
+
+func into(t *testing.T, u *unstructured.Unstructured, out any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func kinds(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.GetKind()+"/"+o.GetName())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestChartTemplateMinimal renders the chart with only the required values
+// and checks what the issue asks of the operator's Deployment.
+func TestChartTemplateMinimal(t *testing.T) {
+	objs := render(t, minimal...)
+	want := []string{
+		"ClusterRole/plattr-api", "ClusterRole/plattr-operator",
+		"ClusterRoleBinding/plattr-api", "ClusterRoleBinding/plattr-operator",
+		"ConfigMap/plattr-operator",
+		"CustomResourceDefinition/applications.platform.internal",
+		"CustomResourceDefinition/previewenvironments.platform.internal",
+		"CustomResourceDefinition/tenants.platform.internal",
+		"Deployment/plattr-api", "Deployment/plattr-operator",
+		"PodDisruptionBudget/plattr-api", "PodDisruptionBudget/plattr-operator",
+		"Service/plattr-api", "Service/plattr-operator-metrics",
+		"ServiceAccount/plattr-api", "ServiceAccount/plattr-operator",
+	}
+	if got := kinds(objs); !slices.Equal(got, want) {
+		t.Fatalf("rendered:\n %s\nwant:\n %s", strings.Join(got, "\n "), strings.Join(want, "\n "))
+	}
+
+	var d appsv1.Deployment
+	into(t, find(t, objs, "Deployment", "plattr-operator"), &d)
+	if *d.Spec.Replicas != 2 {
+		t.Errorf("operator replicas %d, want 2", *d.Spec.Replicas)
+	}
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	if c.Image != "ghcr.io/plattr/plattr-operator:0.1.0" {
+		t.Errorf("image %s: want the chart's appVersion as tag", c.Image)
+	}
+	// The restricted Pod Security profile (the install test enforces it).
+	if pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault ||
+		*c.SecurityContext.AllowPrivilegeEscalation || !*c.SecurityContext.ReadOnlyRootFilesystem || c.SecurityContext.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("not restricted: pod %+v, container %+v", pod.SecurityContext, c.SecurityContext)
+	}
+	if c.LivenessProbe.HTTPGet.Port.String() != "health" || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("probes %+v / %+v, resources %+v", c.LivenessProbe, c.ReadinessProbe, c.Resources)
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if env["LEADER_ELECTION"].Value != "true" || env["LEASE_NAMESPACE"].ValueFrom.FieldRef.FieldPath != "metadata.namespace" ||
+		env["HEALTH_ADDR"].Value != ":8081" || env["DB_ADMIN_URL"].ValueFrom.SecretKeyRef.Name != "plattr-db" {
+		t.Errorf("operator env: %+v", c.Env)
+	}
+	var cm corev1.ConfigMap
+	into(t, find(t, objs, "ConfigMap", "plattr-operator"), &cm)
+	if cm.Data["BASE_DOMAIN"] != "apps.example.com" || cm.Data["ENVIRONMENT_NAMESPACES"] != "staging,uat,production" {
+		t.Errorf("operator ConfigMap: %v", cm.Data)
+	}
+	for k, v := range cm.Data {
+		if strings.Contains(strings.ToLower(k), "password") || strings.Contains(v, "postgres://") {
+			t.Errorf("a credential in the ConfigMap: %s", k)
+		}
+	}
+	crd := find(t, objs, "CustomResourceDefinition", "applications.platform.internal")
+	if crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+		t.Errorf("CRD annotations %v: want helm.sh/resource-policy: keep", crd.GetAnnotations())
+	}
+}
+
+// TestChartTemplateFull renders every optional part and checks the values
+// reach the objects.
+func TestChartTemplateFull(t *testing.T) {
+	objs := render(t, "-f", filepath.Join(chartDir, "ci", "full-values.yaml"))
+	for _, k := range []string{"ServiceMonitor/plattr-operator", "ServiceMonitor/plattr-api", "PrometheusRule/plattr",
+		"ConfigMap/plattr-dashboard", "Ingress/plattr-api"} {
+		if !slices.Contains(kinds(objs), k) {
+			t.Errorf("%s not rendered with full values", k)
+		}
+	}
+	var cm corev1.ConfigMap
+	into(t, find(t, objs, "ConfigMap", "plattr-operator"), &cm)
+	if cm.Data["DB_SECRET_ARN"] == "" || cm.Data["DB_HOST"] == "" || cm.Data["AWS_REGION"] != "us-east-1" ||
+		cm.Data["AUTH_PROVIDER"] != "keycloak" || cm.Data["ENVIRONMENT_NAMESPACES"] != "staging,uat,shop-prod=production" {
+		t.Errorf("operator ConfigMap with full values: %v", cm.Data)
+	}
+	sa := find(t, objs, "ServiceAccount", "plattr-operator")
+	if sa.GetAnnotations()["eks.amazonaws.com/role-arn"] == "" {
+		t.Errorf("the IRSA annotation did not reach the ServiceAccount: %v", sa.GetAnnotations())
+	}
+	var d appsv1.Deployment
+	into(t, find(t, objs, "Deployment", "plattr-operator"), &d)
+	if d.Spec.Template.Spec.Containers[0].Image != "registry.example.com/plattr/plattr-operator:v1.2.3" || *d.Spec.Replicas != 3 {
+		t.Errorf("image %s replicas %d", d.Spec.Template.Spec.Containers[0].Image, *d.Spec.Replicas)
+	}
+
+	// The PrometheusRule is the promtool-tested file, links rebased.
+	rule := find(t, objs, "PrometheusRule", "plattr")
+	spec, _ := yaml.Marshal(rule.Object["spec"])
+	if !bytes.Contains(spec, []byte("https://wiki.example.com/plattr/runbooks/PlattrOperatorDown.md")) || bytes.Contains(spec, []byte("github.com/plattr/plattr/blob")) {
+		t.Errorf("runbook links not rebased:\n%s", spec)
+	}
+	groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
+	if len(groups) != 2 {
+		t.Errorf("%d rule groups, want 2", len(groups))
+	}
+	dash := find(t, objs, "ConfigMap", "plattr-dashboard")
+	if j, _, _ := unstructured.NestedString(dash.Object, "data", "plattr.json"); !strings.Contains(j, `"uid": "plattr-overview"`) || dash.GetLabels()["grafana_dashboard"] != "1" {
+		t.Errorf("dashboard ConfigMap: labels %v, %d bytes", dash.GetLabels(), len(j))
+	}
+}
+
+// TestChartRefusesBadValues: a wrong type or a misspelt key fails on the
+// schema naming the value; missing required values are reported together.
+func TestChartRefusesBadValues(t *testing.T) {
+	helm := tool(t, "helm")
+	for _, tc := range []struct {
+		set  []string
+		want []string
+	}{
+		{[]string{"operator.replicas=two"}, []string{"/operator/replicas", "want integer"}},
+		{[]string{"operator.replica=2"}, []string{"/operator", "replica"}},
+		{[]string{"operator.baseDomain=Apps_Example"}, []string{"/operator/baseDomain"}},
+		{[]string{"operator.previews.maxTTL=3 weeks"}, []string{"/operator/previews/maxTTL"}},
+		{[]string{"operator.database.secretsManager.secretArn=plattr/db"}, []string{"/operator/database/secretsManager/secretArn"}},
+		{[]string{"api.service.type=Public"}, []string{"/api/service/type"}},
+		{[]string{"metrics.serviceMonitor.enabled=yes please"}, []string{"/metrics/serviceMonitor/enabled", "want boolean"}},
+	} {
+		args := []string{"template", "plattr", chartDir}
+		args = append(args, minimal...)
+		for _, s := range tc.set {
+			args = append(args, "--set", s)
+		}
+		out, err := run(t, helm, args...)
+		if err == nil {
+			t.Errorf("--set %v rendered; want a schema error", tc.set)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("--set %v: error does not name %q:\n%s", tc.set, w, out)
+			}
+		}
+	}
+
+	out, err := run(t, helm, "template", "plattr", chartDir)
+	if err == nil {
+		t.Fatal("rendered without a base domain or a database")
+	}
+	for _, w := range []string{"operator.baseDomain is empty", "operator.database: name the PostgreSQL admin credentials", "api.databaseUrlSecret.name is empty"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("missing %q in:\n%s", w, out)
+		}
+	}
+	out, err = run(t, helm, append([]string{"template", "plattr", chartDir, "--set", "operator.database.secretsManager.secretArn=arn:aws:secretsmanager:us-east-1:123456789012:secret:x"}, minimal...)...)
+	if err == nil || !strings.Contains(out, "adminUrlSecret.name and secretsManager.secretArn are both set") || !strings.Contains(out, "operator.database.host is empty") {
+		t.Errorf("both credential sources: err %v\n%s", err, out)
+	}
+}
+
+// TestChartReadmeDocumentsEveryValue: the README is generated from the
+// values' comments and lists each one (verify-generate keeps it fresh).
+func TestChartReadmeDocumentsEveryValue(t *testing.T) {
+	readme := readFile(t, filepath.Join(chartDir, "README.md"))
+	for _, key := range []string{"operator.baseDomain", "operator.database.secretsManager.secretArn", "operator.serviceAccount.annotations",
+		"api.ingress.host", "metrics.prometheusRule.runbookBaseUrl", "crds.keep"} {
+		if !strings.Contains(readme, fmt.Sprintf("| `%s` |", key)) {
+			t.Errorf("README.md has no row for %s", key)
+		}
+	}
+}
