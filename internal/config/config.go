@@ -24,7 +24,7 @@ type Operator struct {
 	DBHost     string // DB_HOST: host written into app Secrets, when it differs from the admin URL's; with DB_SECRET_ARN, the operator's too
 	// DBSecret takes the admin credentials from AWS Secrets Manager
 	// instead of DB_ADMIN_URL.
-	DBSecret DBSecret
+	DBSecret   DBSecret
 	BaseDomain string // BASE_DOMAIN (required)
 
 	IngressClass  string // INGRESS_CLASS [nginx]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -252,6 +253,26 @@ func TestChartReadmeDocumentsEveryValue(t *testing.T) {
 		"api.ingress.host", "metrics.prometheusRule.runbookBaseUrl", "crds.keep"} {
 		if !strings.Contains(readme, fmt.Sprintf("| `%s` |", key)) {
 			t.Errorf("README.md has no row for %s", key)
+		}
+	}
+}
+
+// TestChartSetsEveryOperatorVariable: every environment variable the
+// operator reads (internal/config) is set by the chart, so a new setting
+// cannot be added without a value for it.
+func TestChartSetsEveryOperatorVariable(t *testing.T) {
+	src := readFile(t, filepath.Join(root, "internal", "config", "config.go"))
+	vars := regexp.MustCompile(`\("([A-Z][A-Z0-9_]+)"`).FindAllStringSubmatch(src, -1)
+	if len(vars) < 30 {
+		t.Fatalf("found %d variables in internal/config/config.go; the pattern no longer matches how it reads them", len(vars))
+	}
+	var templates strings.Builder
+	for _, f := range []string{"operator-config.yaml", "operator-deployment.yaml"} {
+		templates.WriteString(readFile(t, filepath.Join(chartDir, "templates", f)))
+	}
+	for _, v := range vars {
+		if !strings.Contains(templates.String(), v[1]+":") && !strings.Contains(templates.String(), "name: "+v[1]+"\n") {
+			t.Errorf("the operator reads %s, which the chart never sets: add a value for it", v[1])
 		}
 	}
 }
