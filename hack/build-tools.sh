@@ -2,7 +2,7 @@
 # Builds the real components Plattr's tests and local stack run, from the Go
 # module proxy, into bin/<name>-<version>/. A binary is rebuilt only when its
 # version changes (the directory name is the cache key), so a warm run is a
-# no-op. Usage: hack/build-tools.sh [k8s|kwok|versitygw|dex|helm|promtool|actionlint|all]
+# no-op. Usage: hack/build-tools.sh [k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds|all]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/hack/tools"
@@ -21,6 +21,10 @@ dex_version=$(awk '$1=="github.com/dexidp/dex"{print $2; exit}' "$root/hack/dex/
 helm_version=v3.22.0
 promtool_version=$(awk '$1=="github.com/prometheus/prometheus"{print $2; exit}' "$root/hack/promtool/go.mod")
 actionlint_version=v1.7.12
+# The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, from its
+# module's examples: the chart's install test applies them first, as a
+# cluster with kube-prometheus-stack has them.
+monitoring_crds_version=v0.89.0
 
 build_k8s() {
   local dir="$bin/k8s-$k8s_version"
@@ -98,6 +102,18 @@ build_promtool() {
 }
 build_actionlint() { go_install actionlint "$actionlint_version" github.com/rhysd/actionlint/cmd/actionlint; }
 
+build_monitoring_crds() {
+  local dir="$bin/monitoring-crds-$monitoring_crds_version"
+  if [ -f "$dir/monitoring.coreos.com_prometheusrules.yaml" ]; then return; fi
+  echo "fetching the Prometheus Operator's CRDs $monitoring_crds_version..." >&2
+  local src
+  src=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$monitoring_crds_version" | awk -F'"' '$2=="Dir"{print $4}')
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  cp "$src/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" \
+     "$src/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml" "$dir.tmp/"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
 case "${1:-all}" in
   k8s) build_k8s ;;
   kwok) build_kwok ;;
@@ -106,8 +122,9 @@ case "${1:-all}" in
   helm) build_helm ;;
   promtool) build_promtool ;;
   actionlint) build_actionlint ;;
-  all) build_k8s; build_kwok; build_versitygw; build_dex; build_helm; build_promtool; build_actionlint ;;
-  *) echo "usage: $0 [k8s|kwok|versitygw|dex|helm|promtool|actionlint|all]" >&2; exit 2 ;;
+  monitoring-crds) build_monitoring_crds ;;
+  all) build_k8s; build_kwok; build_versitygw; build_dex; build_helm; build_promtool; build_actionlint; build_monitoring_crds ;;
+  *) echo "usage: $0 [k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds|all]" >&2; exit 2 ;;
 esac
 # Print the directories so callers can pick them up.
 echo "K8S_BIN=$bin/k8s-$k8s_version"

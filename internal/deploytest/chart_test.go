@@ -108,6 +108,8 @@ func TestChartTemplateMinimal(t *testing.T) {
 		"PodDisruptionBudget/plattr-api", "PodDisruptionBudget/plattr-operator",
 		"Service/plattr-api", "Service/plattr-operator-metrics",
 		"ServiceAccount/plattr-api", "ServiceAccount/plattr-operator",
+		"ValidatingAdmissionPolicy/plattr-application-environment",
+		"ValidatingAdmissionPolicyBinding/plattr-application-environment",
 	}
 	if got := kinds(objs); !slices.Equal(got, want) {
 		t.Fatalf("rendered:\n %s\nwant:\n %s", strings.Join(got, "\n "), strings.Join(want, "\n "))

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -85,8 +86,11 @@ func TestChartInstallOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// What the platform team prepares: the namespace (restricted) and the
+	// What the platform team has: the Prometheus Operator's CRDs (so the
+	// chart's ServiceMonitors and PrometheusRule are checked against their
+	// real schemas), a namespace enforcing the restricted profile, and the
 	// Secrets the chart refers to.
+	applyCRDs(t, ctx, c, tool(t, "monitoring-crds"))
 	mustCreate(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
 		"pod-security.kubernetes.io/enforce": "restricted"}}})
 	pgExec(t, ctx, pg.URL(), "CREATE DATABASE plattr_api")
@@ -104,6 +108,9 @@ func TestChartInstallOnCluster(t *testing.T) {
 		"--set", "operator.objectStore.credentialsSecret.name=plattr-s3",
 		"--set", "api.databaseUrlSecret.name=plattr-api-db",
 		"--set", "api.siteAdmins={admin@example.com}",
+		"--set", "metrics.serviceMonitor.enabled=true",
+		"--set", "metrics.prometheusRule.enabled=true",
+		"--set", "metrics.dashboard.enabled=true",
 	}
 	start := time.Now()
 	mustRun(t, helm, append([]string{"install", "plattr", chartDir, "-n", ns, "--kubeconfig", kubeconfig,
@@ -128,8 +135,8 @@ func TestChartInstallOnCluster(t *testing.T) {
 			t.Errorf("%s %s not in the cluster: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
-	if len(objs) < 16 {
-		t.Errorf("%d objects in the release; want at least 16", len(objs))
+	if got := kinds(objs); len(got) < 22 {
+		t.Errorf("%d objects in the release; want at least 22: %v", len(got), got)
 	}
 
 	// The operator, as its Deployment runs it.
@@ -181,6 +188,16 @@ func TestChartInstallOnCluster(t *testing.T) {
 	t.Logf("helm install --wait: %s; helm install to the app Running: %s", installed.Round(time.Millisecond), running.Round(time.Millisecond))
 	if app.Status.URL != "https://shop.staging.apps.test" && !strings.Contains(app.Status.URL, "apps.test") {
 		t.Errorf("app URL %q: BASE_DOMAIN from the chart did not reach it", app.Status.URL)
+	}
+
+	// The chart's admission policy refuses an app in a namespace of another
+	// environment, naming the field (staging is one of the environment
+	// namespaces the operator labelled).
+	wrong := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "staging", Name: "misplaced"},
+		Spec: platformv1.ApplicationSpec{Repository: "github.com/example/x", Framework: "docker",
+			Environment: platformv1.EnvironmentProduction, ImageRef: "registry.example.com/x:1", Port: 8080}}
+	if err := c.Create(ctx, wrong); err == nil || !strings.Contains(err.Error(), "spec.environment") {
+		t.Errorf("a production app in staging: %v; want the admission policy's refusal", err)
 	}
 
 	// The metrics the alerts and dashboard use are exported by the operator
@@ -249,6 +266,49 @@ func TestChartInstallOnCluster(t *testing.T) {
 		"--wait", "--timeout", "3m", "--set", "image.tag=v2"}, values...)...)
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "staging", Name: "shop"}, kept); err != nil {
 		t.Fatalf("the app is gone after installing again: %v", err)
+	}
+}
+
+// applyCRDs applies every CRD file in dir and waits until each is
+// Established.
+func applyCRDs(t *testing.T, ctx context.Context, c client.Client, dir string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files) == 0 {
+		t.Fatalf("no CRDs in %s: run `make tools`", dir)
+	}
+	for _, f := range files {
+		for _, obj := range decode(t, readFile(t, f)) {
+			if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("test"), client.ForceOwnership); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			name := obj.GetName()
+			waitFor(t, ctx, func() bool {
+				got := &unstructured.Unstructured{}
+				got.SetGroupVersionKind(obj.GroupVersionKind())
+				if c.Get(ctx, client.ObjectKey{Name: name}, got) != nil {
+					return false
+				}
+				conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+				for _, cond := range conds {
+					if m, ok := cond.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+						return true
+					}
+				}
+				return false
+			}, "CRD "+name+" established")
+		}
+	}
+}
+
+func waitFor(t *testing.T, ctx context.Context, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
