@@ -4,14 +4,17 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
@@ -65,6 +68,12 @@ type Operator struct {
 	// "namespace" — named after its environment — or
 	// "namespace=environment"; "none" for none).
 	EnvironmentNamespaces []EnvironmentNamespace
+	// EnvironmentQuotas replace the built-in ResourceQuota of an
+	// environment's namespaces (ENVIRONMENT_QUOTAS: JSON, environment →
+	// resource name → quantity, e.g. {"production":{"requests.cpu":"80",
+	// "requests.memory":"160Gi","pods":"800"}}; environments not named
+	// keep the built-in quota).
+	EnvironmentQuotas map[platformv1.Environment]corev1.ResourceList
 	// PreviewSweepInterval is how often the leader deletes expired
 	// previews, across all namespaces (PREVIEW_SWEEP_INTERVAL [5m]).
 	PreviewSweepInterval time.Duration
@@ -225,6 +234,11 @@ func Parse(getenv func(string) string) (Operator, error) {
 		fail(err)
 	}
 	c.EnvironmentNamespaces = envs
+	if q, err := parseEnvironmentQuotas(get("ENVIRONMENT_QUOTAS", "")); err != nil {
+		fail(err)
+	} else {
+		c.EnvironmentQuotas = q
+	}
 	if c.ProgressDeadline < time.Second {
 		fail(errors.New("DEPLOYMENT_PROGRESS_DEADLINE must be at least 1s"))
 	}
@@ -362,6 +376,45 @@ func (c Operator) WithDefaults() Operator {
 		c.MaxConcurrentReconciles = 8
 	}
 	return c
+}
+
+// parseEnvironmentQuotas reads ENVIRONMENT_QUOTAS.
+func parseEnvironmentQuotas(v string) (map[platformv1.Environment]corev1.ResourceList, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	// Quantities may be JSON strings or numbers (Helm writes pods: 800 as a number).
+	var raw map[string]map[string]any
+	if err := json.Unmarshal([]byte(v), &raw); err != nil {
+		return nil, fmt.Errorf(`ENVIRONMENT_QUOTAS is not JSON of the form {"production":{"requests.cpu":"80","requests.memory":"160Gi","pods":"800"}}: %v`, err)
+	}
+	out := map[platformv1.Environment]corev1.ResourceList{}
+	var bad []string
+	for env, resources := range raw {
+		e := platformv1.Environment(env)
+		switch e {
+		case platformv1.EnvironmentStaging, platformv1.EnvironmentUAT, platformv1.EnvironmentProduction, platformv1.EnvironmentPreview:
+		default:
+			bad = append(bad, fmt.Sprintf("%q is not an environment (staging, uat, production, preview)", env))
+			continue
+		}
+		list := corev1.ResourceList{}
+		for name, v := range resources {
+			qty := fmt.Sprint(v)
+			q, err := resource.ParseQuantity(qty)
+			if err != nil || q.Sign() < 0 {
+				bad = append(bad, fmt.Sprintf("%s.%s=%q is not a quantity such as 40, 500m or 80Gi", env, name, qty))
+				continue
+			}
+			list[corev1.ResourceName(name)] = q
+		}
+		out[e] = list
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return nil, fmt.Errorf("ENVIRONMENT_QUOTAS: %s", strings.Join(bad, "; "))
+	}
+	return out, nil
 }
 
 // parseEnvironmentNamespaces reads ENVIRONMENT_NAMESPACES.

@@ -74,6 +74,23 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "environment quotas: every bad entry named",
+			env: map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev",
+				"ENVIRONMENT_QUOTAS": `{"production":{"requests.cpu":"lots"},"prod":{"pods":"1"}}`},
+			wantErr: []string{`production.requests.cpu="lots"`, `"prod" is not an environment`},
+		},
+		{
+			name: "environment quotas",
+			env: map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev",
+				"ENVIRONMENT_QUOTAS": `{"production":{"requests.cpu":"80","pods":"800"}}`},
+			check: func(t *testing.T, c Operator) {
+				q := c.EnvironmentQuotas["production"]
+				if cpu := q["requests.cpu"]; cpu.String() != "80" || len(q) != 2 || len(c.EnvironmentQuotas) != 1 {
+					t.Errorf("quotas %v", c.EnvironmentQuotas)
+				}
+			},
+		},
+		{
 			name:    "two identity providers need a choice",
 			env:     map[string]string{"DB_ADMIN_URL": "postgres://a@db/p", "BASE_DOMAIN": "x.dev", "KEYCLOAK_URL": "https://kc", "DEX_ISSUER_URL": "https://dex/dex"},
 			wantErr: []string{"set AUTH_PROVIDER to keycloak or dex"},

@@ -108,6 +108,7 @@ func TestChartInstallOnCluster(t *testing.T) {
 		"--set", "operator.objectStore.credentialsSecret.name=plattr-s3",
 		"--set", "api.databaseUrlSecret.name=plattr-api-db",
 		"--set", "api.siteAdmins={admin@example.com}",
+		"--set", "operator.environmentQuotas.staging.pods=150",
 		"--set", "metrics.serviceMonitor.enabled=true",
 		"--set", "metrics.prometheusRule.enabled=true",
 		"--set", "metrics.dashboard.enabled=true",
@@ -198,6 +199,14 @@ func TestChartInstallOnCluster(t *testing.T) {
 			Environment: platformv1.EnvironmentProduction, ImageRef: "registry.example.com/x:1", Port: 8080}}
 	if err := c.Create(ctx, wrong); err == nil || !strings.Contains(err.Error(), "spec.environment") {
 		t.Errorf("a production app in staging: %v; want the admission policy's refusal", err)
+	}
+	// The environment namespaces are guarded with the chart's quota.
+	quota, err := cs.CoreV1().ResourceQuotas("staging").Get(ctx, "plattr", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pods := quota.Spec.Hard[corev1.ResourcePods]; pods.String() != "150" {
+		t.Errorf("staging quota %v: want pods 150 from operator.environmentQuotas", quota.Spec.Hard)
 	}
 
 	// The metrics the alerts and dashboard use are exported by the operator

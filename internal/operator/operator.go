@@ -208,6 +208,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		if err := mgr.Add(&environments.Keeper{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plattr-operator"),
 			Namespaces: cfg.EnvironmentNamespaces, IngressNamespace: cfg.IngressNamespace, Interval: 5 * time.Minute,
+			Quotas: cfg.EnvironmentQuotas,
 		}); err != nil {
 			return err
 		}

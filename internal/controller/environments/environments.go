@@ -56,6 +56,9 @@ type Keeper struct {
 	// IngressNamespace is let through the default NetworkPolicy.
 	IngressNamespace string
 	Interval         time.Duration
+	// Quotas replace the built-in quota of the environments they name
+	// (ENVIRONMENT_QUOTAS).
+	Quotas map[platformv1.Environment]corev1.ResourceList
 }
 
 // NeedLeaderElection: one replica writes.
@@ -113,11 +116,18 @@ func (k *Keeper) ensure(ctx context.Context, en config.EnvironmentNamespace) err
 	}
 	return namespace.Ensure(ctx, kube, t, namespace.Guards{
 		Name:             "plattr",
-		Quota:            quotas[en.Environment],
+		Quota:            k.quota(en.Environment),
 		DefaultRequest:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
 		DefaultLimit:     corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
 		IngressNamespace: k.IngressNamespace,
 	})
+}
+
+func (k *Keeper) quota(env platformv1.Environment) corev1.ResourceList {
+	if q, ok := k.Quotas[env]; ok {
+		return q
+	}
+	return quotas[env]
 }
 
 func hasLabels(obj metav1.Object, want map[string]string) bool {
