@@ -86,6 +86,12 @@ bench-api: deps tools ## The platform API at APPS=1000: GET /api/v1/apps p50/p99
 images: portal-assets ## Build the operator and API images without Docker; REGISTRY=… TAG=… pushes them, else bin/images/*.tar.
 	go run ./hack/images -tag $(or $(TAG),$(VERSION)) $(if $(REGISTRY),-registry $(REGISTRY))
 
+.PHONY: chart
+chart: ## Lint and package the Helm chart into bin/charts (CHART_VERSION=… overrides Chart.yaml's).
+	hack/build-tools.sh helm >/dev/null
+	$(BIN)/helm-*/helm lint charts/plattr --strict
+	$(BIN)/helm-*/helm package charts/plattr --destination $(BIN)/charts $(if $(CHART_VERSION),--version $(CHART_VERSION) --app-version v$(CHART_VERSION))
+
 .PHONY: chaos
 chaos: deps tools ## SIGKILL the operator at random while 200 apps are created, edited, rotated, deleted; check it converges.
 	PLATTR_CHAOS_APPS=$(or $(APPS),200) PLATTR_CHAOS_KILLS=$(or $(KILLS),20) go test -count=1 -v -timeout 30m -run TestChaos ./internal/controller/application/
