@@ -133,7 +133,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 			BindAddress:   cfg.MetricsAddr,
 			ExtraHandlers: extraHandlers(cfg, ready),
 		},
-		HealthProbeBindAddress:        or(cfg.HealthAddr, "0"),
+		HealthProbeBindAddress:        cmp.Or(cfg.HealthAddr, "0"),
 		LeaderElection:                cfg.LeaderElection,
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       cfg.LeaseNamespace,
@@ -226,13 +226,6 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		return err
 	}
 	return mgr.Start(ctx)
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // extraHandlers are served beside /metrics: health, readiness and, when
