@@ -111,6 +111,12 @@ func (s *Server) visibleApp(c *call, action authz.Action) (store.AppKey, error) 
 func (s *Server) loadApp(ctx context.Context, key store.AppKey) (*platformv1.Application, error) {
 	a := &platformv1.Application{}
 	err := s.Cache.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, a)
+	if apierrors.IsNotFound(err) && s.Kube != nil {
+		// This replica's informer may not have seen an app another replica's
+		// task runner created a moment ago (its Install task already Done):
+		// before answering 404, ask the API server.
+		err = s.Kube.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, a)
+	}
 	if apierrors.IsNotFound(err) {
 		return nil, notFound("application %s/%s does not exist", key.Namespace, key.Name)
 	}
