@@ -157,6 +157,18 @@ func TestChartTemplateMinimal(t *testing.T) {
 	}
 }
 
+// TestChartWithoutCRDs: crds.install=false leaves the CRDs to the team
+// (kubectl apply --server-side -f files/crds/) and renders the rest.
+func TestChartWithoutCRDs(t *testing.T) {
+	objs := render(t, append([]string{"--set", "crds.install=false"}, minimal...)...)
+	for _, k := range kinds(objs) {
+		if strings.HasPrefix(k, "CustomResourceDefinition/") {
+			t.Errorf("%s rendered with crds.install=false", k)
+		}
+	}
+	find(t, objs, "Deployment", "plattr-operator")
+}
+
 // TestChartTemplateFull renders every optional part and checks the values
 // reach the objects.
 func TestChartTemplateFull(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/operator"
@@ -225,10 +226,22 @@ func TestChartInstallOnCluster(t *testing.T) {
 		}
 	}
 
-	// Upgrade to a new image tag: the Deployments roll to it, the CRDs are
-	// upgraded in place, the app is untouched.
-	mustRun(t, helm, append([]string{"upgrade", "plattr", chartDir, "-n", ns, "--kubeconfig", kubeconfig,
+	// Upgrade to a new image tag with a chart whose Application CRD
+	// changed (as a new release's would): the Deployments roll to the tag,
+	// the CRD is upgraded in place — what Helm's crds/ would not do — and
+	// the app is untouched.
+	newChart := chartWithChangedCRD(t)
+	mustRun(t, helm, append([]string{"upgrade", "plattr", newChart, "-n", ns, "--kubeconfig", kubeconfig,
 		"--wait", "--timeout", "3m", "--set", "image.tag=v2"}, values...)...)
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	if err := c.Get(ctx, client.ObjectKey{Name: "applications.platform.internal"}, crd); err != nil {
+		t.Fatal(err)
+	}
+	if crd.GetAnnotations()["plattr.test/next-release"] != "true" {
+		t.Errorf("helm upgrade did not upgrade the CRD: annotations %v", crd.GetAnnotations())
+	}
 	for _, name := range []string{"plattr-operator", "plattr-api"} {
 		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -276,6 +289,32 @@ func TestChartInstallOnCluster(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "staging", Name: "shop"}, kept); err != nil {
 		t.Fatalf("the app is gone after installing again: %v", err)
 	}
+}
+
+// chartWithChangedCRD copies the chart and changes its Application CRD, as
+// the next release's chart would.
+func chartWithChangedCRD(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "plattr")
+	if err := os.CopyFS(dir, os.DirFS(chartDir)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "files", "crds", "platform.internal_applications.yaml")
+	objs := decode(t, readFile(t, path))
+	ann := objs[0].GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann["plattr.test/next-release"] = "true"
+	objs[0].SetAnnotations(ann)
+	b, err := yaml.Marshal(objs[0].Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // applyCRDs applies every CRD file in dir and waits until each is
