@@ -76,6 +76,10 @@ func tenantRole(p *authz.Principal, t *platformv1.Tenant) string {
 func (s *Server) loadTenant(c *call, manage bool) (*platformv1.Tenant, error) {
 	t := &platformv1.Tenant{}
 	err := s.Cache.Get(c.ctx(), client.ObjectKey{Name: c.path("name")}, t)
+	if apierrors.IsNotFound(err) && s.Kube != nil {
+		// As for apps: this replica's cache may lag another's write.
+		err = s.Kube.Get(c.ctx(), client.ObjectKey{Name: c.path("name")}, t)
+	}
 	role := ""
 	if err == nil {
 		role = tenantRole(c.p, t)
