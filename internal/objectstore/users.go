@@ -89,3 +89,20 @@ func (s *Store) checkUserOwner(ctx context.Context, access, owner string) error 
 	}
 	return nil
 }
+
+// UserSecrets lists every user's secret key, by access key, in one call:
+// the drift sweep compares them with the apps' Secrets.
+func (s *Store) UserSecrets(ctx context.Context) (map[string]string, error) {
+	if s.admin == nil {
+		return nil, nil
+	}
+	users, err := s.admin.users(ctx)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	out := make(map[string]string, len(users))
+	for access, acc := range users {
+		out[access] = acc.Secret
+	}
+	return out, nil
+}

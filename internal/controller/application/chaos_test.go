@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -134,9 +135,17 @@ func TestChaosOperatorKilledAtRandomPointsConverges(t *testing.T) {
 		_ = conn.Close(ctx)
 		switch i % 3 {
 		case 1:
+			// A key write from a killed operator can land after its
+			// successor's; the drift sweep (every second here) sets the
+			// Secret's key back, so the keys work within a few sweeps.
 			bucket := configMapData(t, ns, name(i)+"-storage")["S3_BUCKET_FILES"]
-			if err := putObject(s3As(t, ns, name(i)), bucket, "chaos"); err != nil {
-				t.Errorf("%s: the storage keys do not work: %v", name(i), err)
+			err := putObject(s3As(t, ns, name(i)), bucket, "chaos")
+			for deadline := time.Now().Add(15 * time.Second); err != nil && time.Now().Before(deadline); {
+				time.Sleep(500 * time.Millisecond)
+				err = putObject(s3As(t, ns, name(i)), bucket, "chaos")
+			}
+			if err != nil {
+				t.Errorf("%s: the storage keys do not work: %v (%s)", name(i), err, storeUserDiagnosis(t, ns, name(i)))
 			}
 		case 2:
 			if _, err := passwordToken(t, ns, name(i)); err != nil {
@@ -269,7 +278,7 @@ func (p *operatorProcess) start(t *testing.T) {
 		"S3_ADMIN_ENDPOINT="+c.S3.AdminEndpoint,
 		"DEX_ISSUER_URL="+c.Auth.DexIssuer, "DEX_NAMESPACE="+c.Auth.DexNamespace,
 		"DEX_SHARED_CONNECTORS="+strings.Join(c.Auth.DexSharedConnectors, ","),
-		"RETRY_MAX_BACKOFF=5s")
+		"RETRY_MAX_BACKOFF=5s", "DRIFT_CHECK_INTERVAL=1s")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -296,4 +305,33 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// storeUserDiagnosis compares the app's Secret with the key versitygw
+// stored for its user (its IAM file), to tell a divergence between the
+// Secret and the store from a store answering with a stale key.
+func storeUserDiagnosis(t *testing.T, ns, app string) string {
+	data := secretData(t, ns, app+"-storage")
+	access, secret := string(data["AWS_ACCESS_KEY_ID"]), string(data["AWS_SECRET_ACCESS_KEY"])
+	raw, err := os.ReadFile(filepath.Join(s3.Dir, "iam", "users.json"))
+	if err != nil {
+		return "cannot read versitygw's IAM file: " + err.Error()
+	}
+	var iam struct {
+		AccessAccounts map[string]struct {
+			Secret string `json:"secret"`
+		} `json:"accessAccounts"`
+	}
+	if err := json.Unmarshal(raw, &iam); err != nil {
+		return "cannot parse versitygw's IAM file: " + err.Error()
+	}
+	acc, ok := iam.AccessAccounts[access]
+	switch {
+	case !ok:
+		return fmt.Sprintf("user %s is not in the store", access)
+	case acc.Secret == secret:
+		return fmt.Sprintf("the store's file holds the Secret's key for %s: the store answers with a stale key", access)
+	default:
+		return fmt.Sprintf("the store holds another key for %s than the Secret: the operator left them diverged", access)
+	}
 }

@@ -19,8 +19,11 @@ import (
 // driftSweep finds Running apps whose database no longer matches what
 // they were given — a schema or role dropped by hand, login revoked, a
 // password changed behind the Secret's back (a restored backup, a DBA) —
-// with one catalog query per interval, and reconciles only those. Idle apps
-// are not reconciled and nothing is written when nothing drifted.
+// with one catalog query per interval, and apps whose object-store key
+// differs from their Secret's (changed on the store, or a key write from an
+// operator killed mid-rotation landing after its successor's) with one user
+// listing, and reconciles only those. Idle apps are not reconciled and
+// nothing is written when nothing drifted.
 type driftSweep struct {
 	r        *Reconciler
 	interval time.Duration
@@ -47,12 +50,56 @@ func (d *driftSweep) Start(ctx context.Context) error {
 	})
 }
 
-// sweep returns the apps whose database drifted.
+// sweep returns the apps whose database or object-store key drifted.
 func (d *driftSweep) sweep(ctx context.Context) ([]types.NamespacedName, error) {
 	list := &platformv1.ApplicationList{}
 	if err := d.r.List(ctx, list); err != nil {
 		return nil, err
 	}
+	drifted, err := d.storageDrift(ctx, list)
+	if err != nil {
+		return nil, err
+	}
+	db, err := d.databaseDrift(ctx, list)
+	return append(drifted, db...), err
+}
+
+// storageDrift returns the settled apps with per-app object-store keys
+// whose user is missing or holds another secret than the app's Secret.
+func (d *driftSweep) storageDrift(ctx context.Context, list *platformv1.ApplicationList) ([]types.NamespacedName, error) {
+	if d.r.Store == nil || !d.r.Store.PerAppUsers() {
+		return nil, nil
+	}
+	var settled []*platformv1.Application
+	for i := range list.Items {
+		app := &list.Items[i]
+		if app.Spec.StorageEnabled() && app.Status.Phase == platformv1.PhaseRunning && app.DeletionTimestamp.IsZero() {
+			settled = append(settled, app)
+		}
+	}
+	if len(settled) == 0 {
+		return nil, nil
+	}
+	secrets, err := d.r.Store.UserSecrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var drifted []types.NamespacedName
+	for _, app := range settled {
+		secret := &corev1.Secret{}
+		if err := d.r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: naming.ObjectsFor(app.Name).StorageSecret}, secret); err != nil {
+			continue // the reconciler notices a missing Secret by itself
+		}
+		stored, ok := secrets[string(secret.Data[platformv1.KeyAccessKeyID])]
+		if !ok || stored != string(secret.Data[platformv1.KeySecretAccessKey]) {
+			drifted = append(drifted, client.ObjectKeyFromObject(app))
+		}
+	}
+	return drifted, nil
+}
+
+// databaseDrift returns the settled apps whose database drifted.
+func (d *driftSweep) databaseDrift(ctx context.Context, list *platformv1.ApplicationList) ([]types.NamespacedName, error) {
 	var apps []*platformv1.Application
 	var names []naming.Database
 	for i := range list.Items {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/objectstore"
 )
 
 func withBuckets(buckets ...platformv1.BucketSpec) func(*platformv1.Application) {
@@ -241,5 +243,50 @@ func TestStorageKeysAreStableAndRotateOnSecretDeletion(t *testing.T) {
 	}
 	if err := putObject(oldClient, bucket, "old.txt"); err == nil {
 		t.Fatal("the old key still works after rotation")
+	}
+}
+
+// Found by the chaos test (1 run in about 10, under load): an app Running
+// whose Secret's storage key the store did not accept. An operator killed
+// mid-rotation can leave a key write in flight that lands after its
+// successor's; nothing about the app changes afterwards, so nothing
+// reconciled it. The drift sweep now compares every per-app user's key with
+// its Secret and sets the Secret's back.
+func TestADriftedStorageKeyIsNoticedAndSetBack(t *testing.T) {
+	startOperator(t)
+	ns := newNamespace(t)
+	create(t, newApp(ns, "keyed", withBuckets(platformv1.BucketSpec{Name: "files"})))
+	waitPhase(t, ns, "keyed", platformv1.PhaseRunning, runningTimeout)
+	bucket := configMapData(t, ns, "keyed-storage")["S3_BUCKET_FILES"]
+	if err := putObject(s3As(t, ns, "keyed"), bucket, "before"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Settled: the sweeps every second write nothing.
+	time.Sleep(2 * time.Second)
+	writes.snapshot()
+	time.Sleep(3 * time.Second)
+	if n, what := writesTo(writes.snapshot(), ns, "keyed"); n > 0 {
+		t.Fatalf("a settled app was written %d times while the drift sweep ran: %v", n, what)
+	}
+
+	// The store's key changes behind the Secret's back.
+	store, err := objectstore.New(objectstore.Config{Endpoint: s3.Endpoint(), Region: "us-east-1",
+		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, AdminEndpoint: s3.AdminEndpoint()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := string(secretData(t, ns, "keyed-storage")["AWS_ACCESS_KEY_ID"])
+	if err := store.EnsureUser(context.Background(), user, "a-key-from-a-killed-operator", ns+"/keyed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := putObject(s3As(t, ns, "keyed"), bucket, "diverged"); err == nil {
+		t.Fatal("the Secret's key still works after the store's changed: the test changed nothing")
+	}
+	eventually(t, 20*time.Second, "the Secret's storage key to work again", func() error {
+		return putObject(s3As(t, ns, "keyed"), bucket, "after")
+	})
+	if app := getApp(t, ns, "keyed"); app.Status.Phase != platformv1.PhaseRunning {
+		t.Errorf("phase %s after the key was set back", app.Status.Phase)
 	}
 }
