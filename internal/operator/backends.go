@@ -14,6 +14,7 @@ import (
 	"github.com/plattr/plattr/internal/awssecrets"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
@@ -80,7 +81,7 @@ type backendProbe struct {
 func (b *backendProbe) NeedLeaderElection() bool { return false }
 
 func (b *backendProbe) Start(ctx context.Context) error {
-	probe := func() {
+	return wake.Periodically(ctx, b.interval, func(ctx context.Context) {
 		for name, ping := range b.pings {
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			up := 0.0
@@ -90,18 +91,7 @@ func (b *backendProbe) Start(ctx context.Context) error {
 			cancel()
 			metrics.BackendUp.WithLabelValues(name).Set(up)
 		}
-	}
-	probe()
-	tick := time.NewTicker(b.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			probe()
-		}
-	}
+	})
 }
 
 // objectStore connects to the configured object store; nil when none is.
