@@ -51,7 +51,7 @@ func TestCopySchemaCopiesTablesRowsSequencesAndKeysAndIsolatesTheCopy(t *testing
 		}
 	}
 
-	res, err := prov.CopySchema(ctx, parent, copy, 1<<30)
+	res, err := prov.CopySchema(ctx, parent, copy, "copy-pw", 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestCopySchemaCopiesTablesRowsSequencesAndKeysAndIsolatesTheCopy(t *testing
 	}
 
 	// Once only: a second copy finds tables and writes nothing.
-	if _, err := prov.CopySchema(ctx, parent, copy, 1<<30); !errors.Is(err, database.ErrCopyTargetNotEmpty) {
+	if _, err := prov.CopySchema(ctx, parent, copy, "copy-pw", 1<<30); !errors.Is(err, database.ErrCopyTargetNotEmpty) {
 		t.Errorf("a second copy: %v, want ErrCopyTargetNotEmpty", err)
 	}
 }
@@ -121,7 +121,7 @@ func TestCopySchemaRefusesASchemaOverTheLimitBeforeWriting(t *testing.T) {
 	if _, err := connectAs(t, parent, "pw").Exec(ctx, "CREATE TABLE blobs AS SELECT repeat('x', 1000) AS b FROM generate_series(1, 1000)"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := prov.CopySchema(ctx, parent, copy, 1024)
+	_, err := prov.CopySchema(ctx, parent, copy, "pw2", 1024)
 	if !errors.Is(err, database.ErrCopyTooLarge) {
 		t.Fatalf("err %v, want ErrCopyTooLarge", err)
 	}

@@ -103,7 +103,7 @@ func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabili
 	if err == nil && copyRequested(s.pe) {
 		// The workload waits for the data: the app's migrations must not
 		// create tables in the schema before the copy fills it.
-		if err = r.copyParentData(ctx, s); err != nil {
+		if err = r.copyParentData(ctx, s, sources); err != nil {
 			sources, s.dataPending = nil, true
 		}
 	}

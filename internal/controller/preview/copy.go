@@ -9,6 +9,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	capdatabase "github.com/plattr/plattr/internal/capability/database"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -22,8 +23,12 @@ func copyRequested(pe *platformv1.PreviewEnvironment) bool {
 // is never copied into. A copy the platform does not allow — a production
 // parent without PREVIEW_COPY_FROM_PRODUCTION, a schema over
 // PREVIEW_COPY_MAX_SIZE — fails the preview at once, saying which setting
-// allows it.
-func (r *Reconciler) copyParentData(ctx context.Context, s *scope) error {
+// allows it; so does a parent schema the copy cannot bring over (a
+// constraint calling a function the preview's role may not run), saying
+// which table and constraint. The copy writes as the preview's own role,
+// logged in with the password of the database capability's Secret
+// (sources).
+func (r *Reconciler) copyParentData(ctx context.Context, s *scope, sources []capability.Source) error {
 	pe, parent := s.pe, s.parent
 	if c := capability.Condition(pe, platformv1.ConditionDataCopied); c != nil && c.Status == metav1.ConditionTrue {
 		return nil
@@ -41,8 +46,21 @@ func (r *Reconciler) copyParentData(ctx context.Context, s *scope) error {
 	}
 	// The parent lives in the preview's namespace: the same tenant.
 	from, to := naming.For(parent, s.names.Tenant).Database(), s.names.Database()
-	res, err := r.DB.CopySchema(ctx, from, to, r.Config.PreviewCopyMaxSize)
+	var password string
+	for _, src := range sources {
+		if p := src.Data[platformv1.KeyDBPassword]; src.From == capdatabase.Name && len(p) > 0 {
+			password = string(p)
+		}
+	}
+	if password == "" {
+		return errors.New("the preview's database credentials are not known yet")
+	}
+	res, err := r.DB.CopySchema(ctx, from, to, password, r.Config.PreviewCopyMaxSize)
 	switch {
+	case errors.Is(err, database.ErrCopyUnsupported):
+		return refuse(fmt.Sprintf("spec.database.copyFrom: schema %s %v; the copy brings tables, their enum and domain types and sequences, "+
+			"not functions, views, triggers or policies, and writes as the preview's role, which may not use the parent's schema: "+
+			"change that in %s's schema (the copy is tried again, with backoff), or remove spec.database from the preview", from.Schema, err, parent.Name))
 	case errors.Is(err, database.ErrCopyTooLarge):
 		return refuse(fmt.Sprintf("spec.database.copyFrom: %v; remove spec.database from the preview, or ask the platform team to raise PREVIEW_COPY_MAX_SIZE", err))
 	case errors.Is(err, database.ErrCopyTargetNotEmpty):
