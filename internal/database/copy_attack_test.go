@@ -139,6 +139,17 @@ func TestCopySchemaNeverEvaluatesTheParentsCodeAsTheAdmin(t *testing.T) {
 			"CREATE TABLE t (id int)",
 			"CREATE INDEX t_partial_idx ON t (id) WHERE probe(id)",
 		}, []string{`table "t"`, `"t_partial_idx"`}},
+		// The planner folds an index's constant subexpressions when it
+		// first plans a query on the table — any query, a plain SELECT of
+		// the rows included: the admin must not plan one.
+		{"constant index predicate", "atkfold", []string{
+			"CREATE TABLE t (id int)",
+			"CREATE INDEX t_folded_idx ON t (id) WHERE probe(0)",
+		}, []string{`table "t"`, `"t_folded_idx"`}},
+		{"constant index expression", "atkfoldx", []string{
+			"CREATE TABLE t (id int)",
+			"CREATE INDEX t_foldedx_idx ON t ((id > 0 AND probe(0)))",
+		}, []string{`table "t"`, `"t_foldedx_idx"`}},
 		{"exclusion constraint", "atkexcl", []string{
 			"CREATE TABLE t (id int, CONSTRAINT t_excl EXCLUDE USING btree ((probe(id)) WITH =))",
 		}, []string{`table "t"`, `"t_excl"`}},

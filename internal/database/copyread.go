@@ -18,11 +18,14 @@ import (
 //     pg_catalog, so no name in them can resolve to a tenant's function or
 //     operator; pg_get_expr and friends print stored definitions without
 //     evaluating them;
-//   - COPY (SELECT <columns> FROM ONLY <table>) TO STDOUT reads a plain
-//     table: no constraint, default, generated column, index expression or
-//     trigger runs on a read. With row_security = off a table whose
-//     policies would apply is an error, never a policy evaluated as the
-//     admin (and such tables are refused before, by name);
+//   - COPY <table> (<columns>) TO STDOUT reads a plain table's heap: no
+//     constraint, default, generated column, index or trigger runs on a
+//     read, and nothing is planned (the planner folds constant calls of
+//     IMMUTABLE functions in index expressions and predicates — a query
+//     on the table, even a bare SELECT, would run them). With
+//     row_security = off a table whose policies would apply is an error,
+//     never a policy evaluated as the admin (and such tables are refused
+//     before, by name);
 //   - printing values calls the types' output functions; those of base
 //     types are C functions only a superuser can create (enums, domains,
 //     composites, arrays and ranges print through built-in ones);
@@ -116,7 +119,6 @@ type tableDef struct {
 	constraints      []constraintDef // CHECK, then primary key, unique, exclusion
 	indexes          []indexDef      // those no constraint owns
 	copyOut, copyIn  string          // the COPY statements, rows out of the source, into the target
-	hasCopyableCols  bool
 	generatedColumns []string
 }
 
@@ -137,14 +139,14 @@ type constraintDef struct{ table, name, def string }
 type indexDef struct{ name, def string }
 
 type sequenceDef struct {
-	oid                            uint32
-	name                           string
-	typ                            string
-	start, inc, min, max, cache    int64
-	cycle                          bool
-	last                           int64
-	called                         bool
-	ownedByTable, ownedByColumn    string
+	oid                         uint32
+	name                        string
+	typ                         string
+	start, inc, min, max, cache int64
+	cycle                       bool
+	last                        int64
+	called                      bool
+	ownedByTable, ownedByColumn string
 }
 
 type typeDef struct {
@@ -235,12 +237,12 @@ func (r *reader) table(ctx context.Context, t *tableDef) error {
 		return err
 	}
 	type raw struct {
-		c                  *columnDef
-		typ, collation     uint32
-		typmod             int32
-		identity, genKind  string
-		expr               string
-		idSeq              uint32
+		c                 *columnDef
+		typ, collation    uint32
+		typmod            int32
+		identity, genKind string
+		expr              string
+		idSeq             uint32
 	}
 	var cols []raw
 	for rows.Next() {
@@ -288,12 +290,18 @@ func (r *reader) table(ctx context.Context, t *tableDef) error {
 		}
 		t.columns = append(t.columns, c)
 	}
-	t.hasCopyableCols = len(out) > 0
-	t.copyOut = fmt.Sprintf("COPY (SELECT %s FROM ONLY %s.%s) TO STDOUT", quoteAll(out), q(r.from), q(t.name))
-	t.copyIn = fmt.Sprintf("COPY %s.%s (%s) FROM STDIN", q(r.to), q(t.name), quoteAll(in))
-	if !t.hasCopyableCols {
-		t.copyOut = fmt.Sprintf("SELECT count(*) FROM ONLY %s.%s", q(r.from), q(t.name))
+	// COPY of a table, not of a query: it scans the table's heap without
+	// planning, and the planner would evaluate the tenant's functions — it
+	// folds an index's constant subexpressions (WHERE f(0), declared
+	// IMMUTABLE) when it first looks at the table's indexes. It copies that
+	// table's rows only, not those of inheritance children (copied as
+	// tables of their own), and refuses a view.
+	list := ""
+	if len(out) > 0 { // a table without columns still has rows
+		list = " (" + quoteAll(out) + ")"
 	}
+	t.copyOut = fmt.Sprintf("COPY %s.%s%s TO STDOUT", q(r.from), q(t.name), list)
+	t.copyIn = fmt.Sprintf("COPY %s.%s%s FROM STDIN", q(r.to), q(t.name), list)
 
 	rows, err = r.tx.Query(ctx, `SELECT conname, contype::text, pg_get_constraintdef(oid) FROM pg_constraint
 		WHERE conrelid = $1 AND contype IN ('c', 'p', 'u', 'x', 'f')
@@ -351,9 +359,9 @@ func (r *reader) typeName(ctx context.Context, oid uint32, typmod int32, where s
 	}
 	var (
 		name, schema, kind, category, formatted, def string
-		elem, base, collation, baseCollation       uint32
-		baseTypmod                                 int32
-		notNull                                    bool
+		elem, base, collation, baseCollation         uint32
+		baseTypmod                                   int32
+		notNull                                      bool
 	)
 	err := r.tx.QueryRow(ctx, `SELECT t.typname, n.nspname, t.typtype::text, t.typcategory::text, format_type(t.oid, $2), t.typelem,
 		t.typbasetype, t.typtypmod, t.typnotnull, coalesce(pg_get_expr(t.typdefaultbin, 0), ''), t.typcollation, coalesce(bt.typcollation, 0)

@@ -205,24 +205,12 @@ func (w *targetWrite) createTable(ctx context.Context, t *tableDef, src *sourceR
 		return 0, err
 	}
 
-	var rows int64
-	if t.hasCopyableCols {
-		n, readErr, writeErr := pipeRows(ctx, src.tx.Conn().PgConn(), w.conn.PgConn(), t.copyOut, t.copyIn)
-		switch {
-		case readErr != nil:
-			return 0, fmt.Errorf("table %s: reading the rows: %w", q(t.name), readErr)
-		case writeErr != nil:
-			return 0, definitionErr("table "+q(t.name)+": copying the rows", writeErr)
-		}
-		rows = n
-	} else {
-		// A table without columns still has rows.
-		if err := src.tx.QueryRow(ctx, t.copyOut).Scan(&rows); err != nil {
-			return 0, fmt.Errorf("table %s: counting the rows: %w", q(t.name), err)
-		}
-		if err := w.exec(ctx, what, fmt.Sprintf("INSERT INTO %s SELECT FROM generate_series(1, $1)", w.table(t.name)), rows); err != nil {
-			return 0, err
-		}
+	rows, readErr, writeErr := pipeRows(ctx, src.tx.Conn().PgConn(), w.conn.PgConn(), t.copyOut, t.copyIn)
+	switch {
+	case readErr != nil:
+		return 0, fmt.Errorf("table %s: reading the rows: %w", q(t.name), readErr)
+	case writeErr != nil:
+		return 0, definitionErr("table "+q(t.name)+": copying the rows", writeErr)
 	}
 
 	for _, c := range t.columns {
