@@ -352,6 +352,12 @@ func TestCopySchemaRefusesRowLevelSecurityTheAdminCannotBypass(t *testing.T) {
 	if rels, types := previewObjects(t, c.preview.Schema); rels != 0 || types != 0 {
 		t.Errorf("the refused copy left %d relation(s) and %d type(s) in the preview", rels, types)
 	}
+	// Without row-level security the same admin copies the table.
+	execAll(t, c.p, "ALTER TABLE notes NO FORCE ROW LEVEL SECURITY", "ALTER TABLE notes DISABLE ROW LEVEL SECURITY")
+	res, err := c.copyWith(ctx, nonSuper)
+	if err != nil || res.Tables != 1 || res.Rows != 2 {
+		t.Fatalf("the copy without row-level security: %+v, %v; want 1 table, 2 rows", res, err)
+	}
 }
 
 // The parent's enum and domain types are made again in the preview's
