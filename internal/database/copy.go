@@ -94,24 +94,28 @@ func (p *Provisioner) CopySchema(ctx context.Context, from, to naming.Database, 
 	return res, dst.commit(ctx)
 }
 
+// errTargetStopped ends the source's side of a pipe whose target stopped.
+var errTargetStopped = errors.New("the copy into the target stopped")
+
 // pipeRows streams one table's rows from the source's COPY … TO STDOUT into
-// the target's COPY … FROM STDIN. A failure on either side ends both.
-func pipeRows(ctx context.Context, src, dst *pgconn.PgConn, out, in string) (int64, error, error) {
+// the target's COPY … FROM STDIN. A failure on either side ends both, and
+// is returned as that side's.
+func pipeRows(ctx context.Context, src, dst *pgconn.PgConn, out, in string) (rows int64, readErr, writeErr error) {
 	pr, pw := io.Pipe()
 	read := make(chan error, 1)
 	go func() {
 		_, err := src.CopyTo(ctx, pw, out)
-		_ = pw.CloseWithError(err) // nil: the reader sees EOF
+		_ = pw.CloseWithError(err) // nil: the target reads to the end
 		read <- err
 	}()
 	tag, writeErr := dst.CopyFrom(ctx, pr, in)
-	// The target stopped: the source's writes must not block for ever.
-	_ = pr.CloseWithError(errors.New("the copy into the target stopped"))
-	readErr := <-read
-	if writeErr != nil && readErr != nil && errors.Is(writeErr, readErr) {
-		writeErr = nil // the target failed because the source did
+	// Should the target have stopped early, the source's writes fail
+	// rather than block for ever (and end its connection).
+	_ = pr.CloseWithError(errTargetStopped)
+	if readErr = <-read; readErr != nil && !errors.Is(readErr, errTargetStopped) {
+		return 0, readErr, nil // the target failed, if it did, because of it
 	}
-	return tag.RowsAffected(), readErr, writeErr
+	return tag.RowsAffected(), nil, writeErr
 }
 
 // definitionErr names what failed on the target. An error that comes from

@@ -426,3 +426,37 @@ func TestCopySchemaRecreatesEnumAndDomainTypesInThePreview(t *testing.T) {
 		}
 	})
 }
+
+// A failure while the rows stream in — here the preview's own function,
+// which a generated column calls, raises at row 15000 — ends both sides:
+// the preview's schema is left empty, the admin's connections keep
+// working, and the next copy starts afresh.
+func TestCopySchemaFailingWhileRowsStreamLeavesThePreviewEmpty(t *testing.T) {
+	ctx := context.Background()
+	c := newCopyPair(t, "cpmidway")
+	fn := func(body string) string {
+		return `CREATE FUNCTION checked(v int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN ` + body + ` RETURN true; END $$`
+	}
+	execAll(t, c.p, fn(""),
+		"CREATE TABLE t (id int, pad text, ok boolean GENERATED ALWAYS AS (checked(id)) STORED)",
+		"INSERT INTO t (id, pad) SELECT i, repeat('x', 200) FROM generate_series(1, 20000) i")
+	pv := connectAs(t, c.preview, c.previewPW)
+	execAll(t, pv, fn("IF v = 15000 THEN RAISE EXCEPTION 'row % refused', v; END IF;"))
+	_, err := c.copy(ctx)
+	if !errors.Is(err, database.ErrCopyUnsupported) || !strings.Contains(err.Error(), `table "t": copying the rows`) || !strings.Contains(err.Error(), "row 15000 refused") {
+		t.Fatalf("copy: %v, want ErrCopyUnsupported naming table t and the preview function's error", err)
+	}
+	if rels, types := previewObjects(t, c.preview.Schema); rels != 0 || types != 0 {
+		t.Errorf("the failed copy left %d relation(s) and %d type(s) in the preview", rels, types)
+	}
+	execAll(t, pv, "CREATE OR REPLACE FUNCTION checked(v int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true'")
+	for i := range 3 { // more than once: a broken connection back in the pool would show
+		if i > 0 {
+			execAll(t, admin(t), "DROP TABLE "+naming.QuoteIdentifier(c.preview.Schema)+".t")
+		}
+		res, err := c.copy(ctx)
+		if err != nil || res.Rows != 20000 {
+			t.Fatalf("copy %d after the fix: %+v, %v; want 20000 rows", i+1, res, err)
+		}
+	}
+}
