@@ -72,6 +72,8 @@ const (
 	ReasonWaitingForAuth = "WaitingForAuth"
 	// ReasonSecretMissing: an envVars secretKeyRef names a Secret or key that does not exist.
 	ReasonSecretMissing = "SecretMissing"
+	// ReasonSecretNotAllowed: an envVars secretKeyRef names a Secret that is not the app's to read (another app's, Plattr's credentials, a token, a release record) and not shared with it.
+	ReasonSecretNotAllowed = "SecretNotAllowed"
 	// ReasonApplyFailed: the API server refused a child object.
 	ReasonApplyFailed = "ApplyFailed"
 	// ReasonRollingOut: the Deployment's new pods are not all available yet.
@@ -194,6 +196,11 @@ const (
 	// AnnotationRestartedAt on the pod template is set by the platform
 	// API's restart: a new value rolls the pods.
 	AnnotationRestartedAt = "platform.internal/restarted-at"
+	// AnnotationSharedWith on a Secret lists (comma-separated) the
+	// Applications of its namespace whose envVars may read it although it is
+	// not theirs (owned by another Application, a token, ...); never honoured
+	// on Secrets Plattr manages.
+	AnnotationSharedWith = "platform.internal/shared-with"
 )
 
 // Keys of the database Secret <app>-db (SPEC §3).

@@ -22,20 +22,27 @@ type envVars struct {
 	// copied holds the referenced values when they are read in another
 	// namespace than the pods'; nil otherwise.
 	copied map[string][]byte
+	// refused says, per variable, why its Secret is not the app's to read
+	// (see notAllowed); those variables are left out of env and copied.
+	refused []string
 }
 
 // resolveEnvVars turns spec.envVars into container variables. Referenced
 // Secrets are read in spec.SecretsNamespace; when that is not the pods'
 // namespace (a preview runs in its own), their values are copied into the
 // Secret <name>-env beside the pods, which the variables then reference.
+// A Secret that is not spec.App's to read is refused before its keys are
+// looked at, and its variable left out.
 func (c *Capability) resolveEnvVars(ctx context.Context, t capability.Target, spec Spec) (envVars, error) {
 	from := spec.SecretsNamespace
 	if from == "" {
 		from = t.Namespace
 	}
 	var out envVars
+	field := "spec.envVars[%d].secretKeyRef"
 	if from != t.Namespace {
 		out.copied = map[string][]byte{}
+		field = "the parent's " + field
 	}
 	for i, v := range spec.EnvVars {
 		if v.SecretKeyRef == nil {
@@ -50,6 +57,11 @@ func (c *Capability) resolveEnvVars(ctx context.Context, t capability.Target, sp
 		}
 		if err != nil {
 			return envVars{}, err
+		}
+		if why, fix := notAllowed(secret, spec.App, out.copied != nil); why != "" {
+			out.refused = append(out.refused, fmt.Sprintf(field+" (%s): Secret %q is not %s's to read: %s; %s",
+				i, v.Name, v.SecretKeyRef.Name, spec.App, why, fix))
+			continue
 		}
 		value, ok := secret.Data[v.SecretKeyRef.Key]
 		if !ok {

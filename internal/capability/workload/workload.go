@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,6 +44,10 @@ type Capability struct {
 type Spec struct {
 	// Name of every workload object (Deployment, Service, ServiceAccount, HPA, PDB).
 	Name string
+	// App is the Application whose envVars these are (a preview's parent):
+	// they may read only its Secrets, the namespace's unowned ones and those
+	// shared with it (see notAllowed).
+	App string
 	// Image to run; empty waits for the user (ImageMissing).
 	Image      string
 	Port       int32
@@ -152,6 +157,14 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 				fmt.Sprintf("applying %s %s: %v", step.what, name, err))
 			return Result{}, err
 		}
+	}
+	if len(vars.refused) > 0 {
+		// Applied without the refused variables, so pods (or a preview's
+		// copy) from before this check lose them too; retrying the same
+		// spec cannot help, and the Secret's watch brings a new opt-in.
+		msg := strings.Join(vars.refused, "; ")
+		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonSecretNotAllowed, msg)
+		return Result{Up: true}, capability.Terminal(errors.New(msg))
 	}
 
 	d := &appsv1.Deployment{}

@@ -20,7 +20,7 @@ import (
 
 func spec(needs ...workload.Need) workload.Spec {
 	return workload.Spec{
-		Name: "web", Image: "registry/web:1", Port: 8080, HealthPath: "/healthz",
+		Name: "web", App: "web", Image: "registry/web:1", Port: 8080, HealthPath: "/healthz",
 		Scaling:  platformv1.ScalingSpec{Min: 1, Max: 3, TargetCPU: 70},
 		Selector: map[string]string{platformv1.LabelApp: "web"},
 		Needs:    needs,

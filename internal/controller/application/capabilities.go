@@ -127,6 +127,7 @@ func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 	t := target(s)
 	spec := workload.Spec{
 		Name:       naming.ObjectsFor(app.Name).Workload,
+		App:        app.Name,
 		Image:      app.Spec.ImageRef,
 		Port:       app.Spec.EffectivePort(),
 		HealthPath: app.Spec.EffectiveHealthPath(),

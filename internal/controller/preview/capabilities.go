@@ -132,6 +132,7 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 	t := r.target(s)
 	spec := workload.Spec{
 		Name:             objects(pe).Workload,
+		App:              pe.Spec.ApplicationRef,
 		Image:            pe.Spec.ImageRef,
 		Port:             parent.Spec.EffectivePort(),
 		HealthPath:       parent.Spec.EffectiveHealthPath(),
