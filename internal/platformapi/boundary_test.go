@@ -68,13 +68,13 @@ func TestTenantCannotTakeOverANamespace(t *testing.T) {
 	intact := func(when string) {
 		t.Helper()
 		if r := envRole(t, shared, "ops@shared.test"); r != authz.EnvAdmin {
-			t.Fatalf("%s: ops's role on %s = %q, want Admin", when, shared, r)
+			t.Errorf("%s: ops's role on %s = %q, want Admin", when, shared, r)
 		}
 		if r := appRoleOf(t, legacy, "dev@shared.test"); r != authz.AppOwner {
-			t.Fatalf("%s: dev's role on %s/legacy = %q, want Owner", when, shared, r)
+			t.Errorf("%s: dev's role on %s/legacy = %q, want Owner", when, shared, r)
 		}
 		if r := envRole(t, shared, "mallory@shop.test"); r != "" {
-			t.Fatalf("%s: mallory's role on %s = %q, want none", when, shared, r)
+			t.Errorf("%s: mallory's role on %s = %q, want none", when, shared, r)
 		}
 	}
 
@@ -95,7 +95,7 @@ func TestTenantCannotTakeOverANamespace(t *testing.T) {
 		"members":      []map[string]string{{"email": "mallory@shop.test", "role": "Admin"}},
 	}, nil)
 	if code != 409 || !strings.Contains(body, shared) || !strings.Contains(body, `"field":"environments"`) {
-		t.Fatalf("adding environment production over %s: HTTP %d %s", shared, code, body)
+		t.Errorf("adding environment production over %s: HTTP %d %s", shared, code, body)
 	}
 
 	// Written straight to the cluster (as a cluster admin might), the
@@ -125,14 +125,14 @@ func TestTenantCannotTakeOverANamespace(t *testing.T) {
 	// directly is refused, naming the Tenant (the mirror would revert it).
 	code, body = mallory.do(t, "PUT", "/api/v1/environments/shop-staging/members/friend@shop.test", map[string]any{"role": "User"}, nil)
 	if code != 409 || !strings.Contains(body, "tenant shop") || !strings.Contains(body, "/api/v1/tenants/shop") {
-		t.Fatalf("a direct grant on a tenant namespace: HTTP %d %s", code, body)
+		t.Errorf("a direct grant on a tenant namespace: HTTP %d %s", code, body)
 	}
 	if r := envRole(t, "shop-staging", "friend@shop.test"); r != "" {
-		t.Fatalf("the refused grant granted %q", r)
+		t.Errorf("the refused grant granted %q", r)
 	}
 	code, body = mallory.do(t, "DELETE", "/api/v1/environments/shop-staging/members/mallory@shop.test", nil, nil)
 	if code != 409 || !strings.Contains(body, "tenant shop") {
-		t.Fatalf("a direct removal on a tenant namespace: HTTP %d %s", code, body)
+		t.Errorf("a direct removal on a tenant namespace: HTTP %d %s", code, body)
 	}
 
 	// Deleting the tenant forgets its own namespace's roles, not the
