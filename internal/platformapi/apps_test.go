@@ -165,9 +165,15 @@ func TestAppLifecycleThroughTheAPI(t *testing.T) {
 		return nil
 	})
 
-	// The history, newest first, with who did each.
+	// The app is gone, and with it its history under the name (a new app
+	// called life starts with none); site admins still read it, newest
+	// first, with who did each.
 	var history []store.Task
 	c.must(t, 200, "GET", "/api/v1/apps/team-a/life/tasks", nil, &history)
+	if len(history) != 0 {
+		t.Fatalf("a deleted app's history is still listed under its name: %d tasks", len(history))
+	}
+	c.must(t, 200, "GET", "/api/v1/apps/team-a/life/tasks?retired=true", nil, &history)
 	var ops []string
 	for _, h := range history {
 		ops = append(ops, h.Operation+"/"+h.State)

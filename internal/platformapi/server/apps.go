@@ -401,7 +401,25 @@ func (s *Server) appTasks(c *call) (any, error) {
 		}
 		limit = n
 	}
-	return s.Store.AppTasks(c.ctx(), key, limit)
+	// The history is the app's now living under this name: tasks bound to
+	// another (deleted) app object of the same name are not its history.
+	// Site admins may ask for those too (audit).
+	q := store.HistoryQuery{App: key, Limit: limit}
+	if v := c.r.URL.Query().Get("retired"); v != "" {
+		if v != "true" && v != "false" {
+			return nil, badRequest("retired", "retired=%q: want true or false", v)
+		}
+		if v == "true" && !c.p.User.SiteAdmin {
+			return nil, &authz.Denied{Action: "read the history of deleted apps", Need: []string{authz.RoleSiteAdmin}}
+		}
+		q.Retired = v == "true"
+	}
+	if a, err := s.loadApp(c.ctx(), key); err == nil {
+		q.UID = string(a.UID)
+	} else if !isNotFound(err) {
+		return nil, err
+	}
+	return s.Store.AppTasks(c.ctx(), q)
 }
 
 func (s *Server) task(c *call, action authz.Action) (store.Task, error) {
@@ -523,4 +541,10 @@ func (s *Server) deletePreview(c *call) (any, error) {
 		}
 		return tasks.Request{Action: tasks.ActionDeletePreview, Preview: &tasks.PreviewRef{Name: name, PullRequest: pe.Spec.PullRequest}}, nil
 	})
+}
+
+// isNotFound reports whether err is a 404 answer (loadApp's).
+func isNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }

@@ -97,12 +97,25 @@ func (s *Store) GetTask(ctx context.Context, id int64) (Task, error) {
 	return scanTask(s.Pool.QueryRow(ctx, "SELECT "+taskColumns+" FROM tasks WHERE id = $1", id))
 }
 
-// AppTasks lists an app's history, newest first: the tasks of the app
-// now living under this name (and those not yet bound to one), never
-// those of a deleted app of the same name (retired).
-func (s *Store) AppTasks(ctx context.Context, app AppKey, limit int) ([]Task, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT "+taskColumns+" FROM tasks WHERE namespace = $1 AND app = $2 AND retired_at IS NULL ORDER BY id DESC LIMIT $3",
-		app.Namespace, app.Name, limit)
+// HistoryQuery asks for an app's history.
+type HistoryQuery struct {
+	App   AppKey
+	Limit int
+	// UID is the app object now living under the name ("" for none): its
+	// tasks, and those bound to no object yet (an Install not yet run), are
+	// its history.
+	UID string
+	// Retired adds every task ever recorded under the name, those of
+	// deleted apps included (audit).
+	Retired bool
+}
+
+// AppTasks lists an app's history, newest first: never the tasks of a
+// deleted app of the same name, unless q.Retired.
+func (s *Store) AppTasks(ctx context.Context, q HistoryQuery) ([]Task, error) {
+	rows, err := s.Pool.Query(ctx, "SELECT "+taskColumns+` FROM tasks WHERE namespace = $1 AND app = $2
+		AND ($4 OR (retired_at IS NULL AND app_uid IN ($3, ''))) ORDER BY id DESC LIMIT $5`,
+		q.App.Namespace, q.App.Name, q.UID, q.Retired, q.Limit)
 	if err != nil {
 		return nil, err
 	}
