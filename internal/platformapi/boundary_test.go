@@ -207,6 +207,12 @@ func TestAppRolesAndHistoryEndWithTheApp(t *testing.T) {
 	var scheduled store.Task
 	eve.must(t, 202, "POST", "/api/v1/apps/team-a/reused/restart", map[string]any{"executeAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, &scheduled)
 
+	// What it cost so far.
+	if err := db.InsertCostSamples(ctx, []store.CostSample{{At: time.Now().Add(-time.Hour).Truncate(time.Second), App: key,
+		CPUCores: 1, MemoryGiB: 1, IntervalSeconds: 3600}}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Deleted outside the API (kubectl).
 	old := &platformv1.Application{}
 	if err := kube.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, old); err != nil {
@@ -253,10 +259,90 @@ func TestAppRolesAndHistoryEndWithTheApp(t *testing.T) {
 	if audit["retiredAt"] == nil {
 		t.Errorf("the deleted app's task is not marked retired: %v", audit)
 	}
+	// Its costs are not shown under the name (site admins' totals keep
+	// them, marked deleted).
+	type summary struct {
+		Tenants []struct {
+			Apps []struct {
+				Namespace, App string
+				Deleted        bool
+			}
+		}
+	}
+	costsOf := func(c *caller) (shown, deleted int) {
+		var sum summary
+		c.must(t, 200, "GET", "/api/v1/costs/summary", nil, &sum)
+		for _, tc := range sum.Tenants {
+			for _, a := range tc.Apps {
+				if a.Namespace == key.Namespace && a.App == key.Name {
+					shown++
+					if a.Deleted {
+						deleted++
+					}
+				}
+			}
+		}
+		return shown, deleted
+	}
+	if shown, _ := costsOf(eve); shown != 0 {
+		t.Errorf("eve sees the deleted app's costs under the new app's name")
+	}
+	if shown, deleted := costsOf(adminC); shown != 1 || deleted != 1 {
+		t.Errorf("the site admin sees %d cost rows of %s (%d marked deleted), want the deleted one's", shown, key.Name, deleted)
+	}
 	var sched store.Task
 	adminC.must(t, 200, "GET", fmt.Sprintf("/api/v1/tasks/%d", scheduled.ID), nil, &sched)
 	if sched.State != store.TaskCanceled {
 		t.Errorf("the deleted app's scheduled restart is %s, want Canceled", sched.State)
 	}
 	adminC.must(t, 202, "DELETE", "/api/v1/apps/team-a/reused", nil, nil)
+}
+
+// A tenant made again under a deleted one's name inherits none of its
+// history: its members see no task of the old tenant's apps.
+func TestReusedTenantNameInheritsNoHistory(t *testing.T) {
+	ctx := context.Background()
+	first := asUser(t, "first@reuse.test")
+	first.must(t, 201, "POST", "/api/v1/tenants", map[string]any{"name": "reuse", "environments": []string{"staging"}}, nil)
+	waitTenant(t, first, "reuse")
+	eventually(t, 10*time.Second, "first Admin of reuse-staging", func() error {
+		if r := envRole(t, "reuse-staging", "first@reuse.test"); r != authz.EnvAdmin {
+			return fmt.Errorf("role %q", r)
+		}
+		return nil
+	})
+	install := createApp(t, first, "reuse-staging", "web", "registry.example.com/reuse-web:1")
+	waitTask(t, first, install.ID, store.TaskDone)
+	first.must(t, 204, "DELETE", "/api/v1/tenants/reuse", nil, nil)
+	eventually(t, 90*time.Second, "the first reuse gone", func() error {
+		if err := kube.Get(ctx, client.ObjectKey{Name: "reuse-staging"}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace: %v", err)
+		}
+		if err := kube.Get(ctx, client.ObjectKey{Name: "reuse"}, &platformv1.Tenant{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("tenant: %v", err)
+		}
+		return nil
+	})
+
+	second := asUser(t, "second@reuse.test")
+	second.must(t, 201, "POST", "/api/v1/tenants", map[string]any{"name": "reuse", "environments": []string{"staging"}}, nil)
+	waitTenant(t, second, "reuse")
+	eventually(t, 10*time.Second, "second Admin of reuse-staging", func() error {
+		if r := envRole(t, "reuse-staging", "second@reuse.test"); r != authz.EnvAdmin {
+			return fmt.Errorf("role %q", r)
+		}
+		return nil
+	})
+	if r := envRole(t, "reuse-staging", "first@reuse.test"); r != "" {
+		t.Errorf("the first tenant's admin keeps %s on the new tenant's namespace", r)
+	}
+	var history []store.Task
+	second.must(t, 200, "GET", "/api/v1/apps/reuse-staging/web/tasks", nil, &history)
+	if len(history) != 0 {
+		t.Errorf("the new tenant sees the old tenant's web history: %d tasks, the first %s with %s", len(history), history[0].Operation, history[0].Request)
+	}
+	if code, body := second.do(t, "GET", fmt.Sprintf("/api/v1/tasks/%d", install.ID), nil, nil); code != 404 {
+		t.Errorf("the new tenant reads the old tenant's install: HTTP %d %s", code, body)
+	}
+	second.must(t, 204, "DELETE", "/api/v1/tenants/reuse", nil, nil)
 }
