@@ -165,9 +165,15 @@ func TestAppLifecycleThroughTheAPI(t *testing.T) {
 		return nil
 	})
 
-	// The history, newest first, with who did each.
+	// The app is gone, and with it its history under the name (a new app
+	// called life starts with none); site admins still read it, newest
+	// first, with who did each.
 	var history []store.Task
 	c.must(t, 200, "GET", "/api/v1/apps/team-a/life/tasks", nil, &history)
+	if len(history) != 0 {
+		t.Fatalf("a deleted app's history is still listed under its name: %d tasks", len(history))
+	}
+	c.must(t, 200, "GET", "/api/v1/apps/team-a/life/tasks?retired=true", nil, &history)
 	var ops []string
 	for _, h := range history {
 		ops = append(ops, h.Operation+"/"+h.State)
@@ -411,8 +417,9 @@ func TestStatusPathIsPolledAndShown(t *testing.T) {
 	})
 }
 
-// Recreate moves an app to another namespace: the new one runs, the old
-// one goes, and the history says so under the old name.
+// Recreate moves an app to another namespace: its data does not move, so
+// it is refused, saying what would be lost, until the caller confirms;
+// then the new one runs and the old one goes.
 func TestRecreateMovesAnApp(t *testing.T) {
 	ctx := context.Background()
 	c := admin(t)
@@ -421,8 +428,12 @@ func TestRecreateMovesAnApp(t *testing.T) {
 	if code, body := c.do(t, "POST", "/api/v1/apps/team-a/mover/recreate", map[string]any{"toNamespace": "team-a"}, nil); code != 400 || !strings.Contains(body, "toNamespace") {
 		t.Fatalf("recreate into its own namespace: HTTP %d %s", code, body)
 	}
+	code, body := c.do(t, "POST", "/api/v1/apps/team-a/mover/recreate", map[string]any{"toNamespace": "team-c"}, nil)
+	if code != 409 || !strings.Contains(body, `"field":"confirmDataLoss"`) || !strings.Contains(body, "database") {
+		t.Fatalf("recreate without confirming the data loss: HTTP %d %s", code, body)
+	}
 	var task store.Task
-	c.must(t, 202, "POST", "/api/v1/apps/team-a/mover/recreate", map[string]any{"toNamespace": "team-c"}, &task)
+	c.must(t, 202, "POST", "/api/v1/apps/team-a/mover/recreate", map[string]any{"toNamespace": "team-c", "confirmDataLoss": true}, &task)
 	if task.Operation != store.OpRecreate {
 		t.Fatalf("task = %+v", task)
 	}

@@ -106,10 +106,10 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	catalog := &mirror.Catalog{}
-	if err := (&mirror.Apps{Cache: informers, Store: st, Catalog: catalog, Log: log.WithName("mirror")}).Start(ctx); err != nil {
+	if err := (&mirror.Apps{Cache: informers, Live: kube, Store: st, Catalog: catalog, Log: log.WithName("mirror")}).Start(ctx); err != nil {
 		return err
 	}
-	if err := (&mirror.Tenants{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
+	if err := (&mirror.Tenants{Cache: informers, Namespaces: kube, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {
 		return err
 	}
 	if err := (&mirror.Resources{Cache: informers, Store: st, Log: log.WithName("mirror")}).Start(ctx); err != nil {

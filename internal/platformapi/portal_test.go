@@ -202,7 +202,7 @@ func TestPortalInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "the restart recorded", func() error {
-		ts, err := db.AppTasks(context.Background(), store.AppKey{Namespace: "team-a", Name: "portal-web"}, 1)
+		ts, err := db.AppTasks(context.Background(), store.HistoryQuery{App: store.AppKey{Namespace: "team-a", Name: "portal-web"}, Limit: 1, Retired: true})
 		if err != nil || len(ts) == 0 || ts[0].Operation != store.OpRestartK8sResource {
 			return fmt.Errorf("%v %v", ts, err)
 		}

@@ -105,6 +105,8 @@ type AppCost struct {
 	CPUCoreHours   float64 `json:"cpuCoreHours"`
 	MemoryGiBHours float64 `json:"memoryGiBHours"`
 	Cost           float64 `json:"cost"`
+	// Deleted marks what deleted apps of this name used (site admins only).
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // TenantCost is one tenant's apps; Tenant is empty for shared namespaces.
@@ -140,6 +142,7 @@ func Summarize(from, to time.Time, prices Prices, usage []store.Usage, visible f
 		cost := round(u.CPUCoreHours*prices.CPUCoreHour + u.MemoryGiBHours*prices.MemoryGiBHour)
 		out.Tenants[i].Apps = append(out.Tenants[i].Apps, AppCost{
 			Namespace: u.App.Namespace, App: u.App.Name, CPUCoreHours: round(u.CPUCoreHours), MemoryGiBHours: round(u.MemoryGiBHours), Cost: cost,
+			Deleted: u.Retired,
 		})
 		out.Tenants[i].Cost = round(out.Tenants[i].Cost + cost)
 		out.Total = round(out.Total + cost)

@@ -36,7 +36,10 @@ type Apps struct {
 	Store *store.Store
 	// Catalog, if set, is kept with every app's summary.
 	Catalog *Catalog
-	Log     logr.Logger
+	// Live, if set, reads the API server itself: before the records of an
+	// app missing from the cache are forgotten, it confirms the app is gone.
+	Live client.Reader
+	Log  logr.Logger
 }
 
 // Start registers the handlers; once the cache has synced, apps deleted
@@ -57,7 +60,7 @@ func (m *Apps) Start(ctx context.Context) error {
 				if m.Catalog != nil {
 					m.Catalog.remove(a.Namespace, a.Name)
 				}
-				m.forget(ctx, store.AppKey{Namespace: a.Namespace, Name: a.Name})
+				m.forgetApp(ctx, store.AppKey{Namespace: a.Namespace, Name: a.Name}, string(a.UID))
 			}
 		},
 	})
@@ -103,7 +106,30 @@ func (m *Apps) forget(ctx context.Context, key store.AppKey) {
 	}
 }
 
+// forgetApp forgets a deleted app: its roles and records, by its UID (a
+// new app of the same name keeps its own), then its state, whose deletion
+// is published.
+func (m *Apps) forgetApp(ctx context.Context, key store.AppKey, uid string) {
+	if err := m.Store.ForgetApp(ctx, key, uid); err != nil && ctx.Err() == nil {
+		m.Log.Error(err, "forgetting a deleted app's roles and history", "app", key.Namespace+"/"+key.Name)
+	}
+	m.forget(ctx, key)
+}
+
 func (m *Apps) prune(ctx context.Context) error {
+	recorded, err := m.Store.RecordedAppUIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recorded {
+		if alive, err := m.alive(ctx, r); err != nil {
+			return err
+		} else if !alive {
+			if err := m.Store.ForgetApp(ctx, r.AppKey, r.UID); err != nil {
+				return err
+			}
+		}
+	}
 	keys, err := m.Store.AppStateKeys(ctx)
 	if err != nil {
 		return err
@@ -120,6 +146,25 @@ func (m *Apps) prune(ctx context.Context) error {
 		m.forget(ctx, k)
 	}
 	return nil
+}
+
+// alive reports whether the app object r names still exists: in the
+// cache, or (an app a task made a moment ago) at the API server.
+func (m *Apps) alive(ctx context.Context, r store.AppUID) (bool, error) {
+	for _, rd := range []client.Reader{m.Cache, m.Live} {
+		if rd == nil {
+			continue
+		}
+		a := &platformv1.Application{}
+		err := rd.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, a)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("reading %s/%s: %w", r.Namespace, r.Name, err)
+		}
+		if err == nil && string(a.UID) == r.UID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // State is an app's recorded status.

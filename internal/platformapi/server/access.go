@@ -1,12 +1,18 @@
 package server
 
 import (
+	"context"
+	"net/http"
 	"net/mail"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/store"
 )
@@ -175,7 +181,29 @@ func (s *Server) setEnvironmentMember(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.notTenantNamespace(c.ctx(), ns); err != nil {
+		return nil, err
+	}
 	return nil, s.Store.SetEnvironmentRole(c.ctx(), ns, email, role)
+}
+
+// notTenantNamespace refuses to change roles on a tenant's namespace
+// directly: its Tenant's members are its roles (the tenant mirror would
+// undo the change at the Tenant's next event), so the Tenant is where to
+// change them.
+func (s *Server) notTenantNamespace(ctx context.Context, namespace string) error {
+	if s.Kube == nil {
+		return nil
+	}
+	ns := &corev1.Namespace{}
+	if err := s.Kube.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if tenant := ns.Labels[platformv1.LabelTenant]; tenant != "" {
+		return &Error{Status: http.StatusConflict, Field: "namespace",
+			Message: "namespace " + namespace + " belongs to tenant " + tenant + ": its roles are the tenant's members; change them with PUT /api/v1/tenants/" + tenant}
+	}
+	return nil
 }
 
 func (s *Server) removeEnvironmentMember(c *call) (any, error) {
@@ -185,6 +213,9 @@ func (s *Server) removeEnvironmentMember(c *call) (any, error) {
 	}
 	email, err := c.email()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.notTenantNamespace(c.ctx(), ns); err != nil {
 		return nil, err
 	}
 	return nil, s.Store.RemoveEnvironmentRole(c.ctx(), ns, email)
@@ -207,7 +238,12 @@ func (s *Server) setAppMember(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.Store.SetAppRole(c.ctx(), key, email, role)
+	// A role is granted on the app that exists now, and ends with it.
+	a, err := s.loadApp(c.ctx(), key)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.Store.GrantAppRole(c.ctx(), key, string(a.UID), email, role)
 }
 
 func (s *Server) removeAppMember(c *call) (any, error) {

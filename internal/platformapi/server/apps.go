@@ -172,8 +172,11 @@ type reinstallRequest struct {
 
 type recreateRequest struct {
 	// ToNamespace is the namespace the app moves to.
-	ToNamespace string     `json:"toNamespace"`
-	ExecuteAt   *time.Time `json:"executeAt,omitempty"`
+	ToNamespace string `json:"toNamespace"`
+	// ConfirmDataLoss must be true: the app's data (database, buckets,
+	// sign-in realm) does not move with it.
+	ConfirmDataLoss bool       `json:"confirmDataLoss,omitempty"`
+	ExecuteAt       *time.Time `json:"executeAt,omitempty"`
 }
 
 // decodeOptional reads a body that may be empty.
@@ -234,10 +237,10 @@ func (s *Server) createApp(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The creator owns what they created, whatever their environment role.
-	if err := s.Store.SetAppRole(c.ctx(), key, c.p.User.Email, authz.AppOwner); err != nil {
-		return nil, err
-	}
+	// The creator owns what they created, whatever their environment role,
+	// from the moment the Install task has made it (the runner grants the
+	// role, bound to the new app's UID): an Install scheduled ahead and
+	// canceled claims nothing.
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
 		Namespace: key.Namespace, App: key.Name, Operation: store.OpInstall, Actor: c.p.User.Email,
 		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(nil, defaulted), ExecuteAt: req.ExecuteAt,
@@ -262,7 +265,7 @@ func (s *Server) updateApp(c *call) (any, error) {
 		return nil, err
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
-		Namespace: key.Namespace, App: key.Name, Operation: store.OpUpgrade, Actor: c.p.User.Email,
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpUpgrade, Actor: c.p.User.Email, AppUID: string(a.UID),
 		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(&a.Spec, defaulted), ExecuteAt: req.ExecuteAt,
 	})
 }
@@ -293,7 +296,7 @@ func (s *Server) deleteApp(c *call) (any, error) {
 		return nil, err
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
-		Namespace: key.Namespace, App: key.Name, Operation: store.OpUninstall, Actor: c.p.User.Email,
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpUninstall, Actor: c.p.User.Email, AppUID: string(a.UID),
 		Request: tasks.Request{}, Diff: tasks.Diff(&a.Spec, nil), ExecuteAt: at,
 	})
 }
@@ -316,7 +319,7 @@ func (s *Server) operate(c *call, action authz.Action, op string, body interface
 		return nil, err
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
-		Namespace: key.Namespace, App: key.Name, Operation: op, Actor: c.p.User.Email, Request: r, ExecuteAt: body.schedule(),
+		Namespace: key.Namespace, App: key.Name, Operation: op, Actor: c.p.User.Email, AppUID: string(a.UID), Request: r, ExecuteAt: body.schedule(),
 	})
 }
 
@@ -346,7 +349,14 @@ func (s *Server) recreateApp(c *call) (any, error) {
 		if err := c.p.Check(authz.CreateApp, body.ToNamespace, ""); err != nil {
 			return tasks.Request{}, err
 		}
-		return tasks.Request{ToNamespace: body.ToNamespace}, nil
+		// The data stays behind (the new app is a new object with names of
+		// its own): moving it is not done for the caller, so it is refused
+		// unless the caller says they accept that.
+		if !body.ConfirmDataLoss {
+			return tasks.Request{}, &Error{Status: http.StatusConflict, Field: "confirmDataLoss",
+				Message: tasks.RecreateDataLoss(a.Namespace, a.Name, body.ToNamespace, a.Spec)}
+		}
+		return tasks.Request{ToNamespace: body.ToNamespace, ConfirmDataLoss: true}, nil
 	})
 }
 
@@ -391,7 +401,25 @@ func (s *Server) appTasks(c *call) (any, error) {
 		}
 		limit = n
 	}
-	return s.Store.AppTasks(c.ctx(), key, limit)
+	// The history is the app's now living under this name: tasks bound to
+	// another (deleted) app object of the same name are not its history.
+	// Site admins may ask for those too (audit).
+	q := store.HistoryQuery{App: key, Limit: limit}
+	if v := c.r.URL.Query().Get("retired"); v != "" {
+		if v != "true" && v != "false" {
+			return nil, badRequest("retired", "retired=%q: want true or false", v)
+		}
+		if v == "true" && !c.p.User.SiteAdmin {
+			return nil, &authz.Denied{Action: "read the history of deleted apps", Need: []string{authz.RoleSiteAdmin}}
+		}
+		q.Retired = v == "true"
+	}
+	if a, err := s.loadApp(c.ctx(), key); err == nil {
+		q.UID = string(a.UID)
+	} else if !isNotFound(err) {
+		return nil, err
+	}
+	return s.Store.AppTasks(c.ctx(), q)
 }
 
 func (s *Server) task(c *call, action authz.Action) (store.Task, error) {
@@ -406,7 +434,18 @@ func (s *Server) task(c *call, action authz.Action) (store.Task, error) {
 	if err != nil {
 		return t, err
 	}
+	if t.RetiredAt != nil && !c.p.User.SiteAdmin {
+		// The task of a deleted app: kept for audit, not shown to whoever
+		// holds a role on a new app of the same name.
+		return t, notFound("task %d does not exist", id)
+	}
 	if err := c.p.Check(action, t.Namespace, t.App); err != nil {
+		// Whoever recorded a Pending task may cancel it while they may
+		// still create apps there (an Install gives no role until it ran).
+		if action == authz.OperateApp && t.State == store.TaskPending && t.Actor == c.p.User.Email &&
+			c.p.Can(authz.CreateApp, t.Namespace, "") {
+			return t, nil
+		}
 		return t, err
 	}
 	return t, nil
@@ -502,4 +541,10 @@ func (s *Server) deletePreview(c *call) (any, error) {
 		}
 		return tasks.Request{Action: tasks.ActionDeletePreview, Preview: &tasks.PreviewRef{Name: name, PullRequest: pe.Spec.PullRequest}}, nil
 	})
+}
+
+// isNotFound reports whether err is a 404 answer (loadApp's).
+func isNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }

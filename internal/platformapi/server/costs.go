@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"time"
 
 	"github.com/plattr/plattr/internal/platformapi/authz"
@@ -42,6 +43,11 @@ func (s *Server) costSummary(c *call) (any, error) {
 	usage, err := s.Store.UsageBetween(c.ctx(), from, to)
 	if err != nil {
 		return nil, err
+	}
+	if !c.p.User.SiteAdmin {
+		// Deleted apps' usage is not shown under a name a new app (or a new
+		// tenant's namespace) may have taken; site admins' totals keep it.
+		usage = slices.DeleteFunc(usage, func(u store.Usage) bool { return u.Retired })
 	}
 	return costs.Summarize(from, to, s.Prices, usage, func(k store.AppKey) bool {
 		return c.p.Can(authz.ViewApp, k.Namespace, k.Name)

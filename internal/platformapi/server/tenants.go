@@ -15,6 +15,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authz"
+	"github.com/plattr/plattr/internal/platformapi/mirror"
 )
 
 // The cluster is the source of truth for tenants: these handlers write the
@@ -148,7 +149,7 @@ func (s *Server) createTenant(c *call) (any, error) {
 		req.Members = append(req.Members, platformv1.TenantMember{Email: c.p.User.Email, Role: platformv1.TenantAdmin})
 	}
 	t := s.tenantObject(req)
-	if err := s.namespacesFree(c.ctx(), t); err != nil {
+	if err := s.namespacesFree(c.ctx(), t, "name"); err != nil {
 		return nil, err
 	}
 	if err := s.Kube.Create(c.ctx(), t); err != nil {
@@ -161,8 +162,9 @@ func (s *Server) createTenant(c *call) (any, error) {
 }
 
 // namespacesFree refuses a tenant whose namespace names are taken by
-// someone else, before anything is written.
-func (s *Server) namespacesFree(ctx context.Context, t *platformv1.Tenant) error {
+// someone else, before anything is written: on create and on every update
+// (an update that adds an environment claims one more namespace).
+func (s *Server) namespacesFree(ctx context.Context, t *platformv1.Tenant, field string) error {
 	envs := t.Spec.Environments
 	if len(envs) == 0 {
 		envs = []platformv1.Environment{platformv1.EnvironmentStaging, platformv1.EnvironmentProduction}
@@ -170,9 +172,15 @@ func (s *Server) namespacesFree(ctx context.Context, t *platformv1.Tenant) error
 	for _, env := range envs {
 		ns := &corev1.Namespace{}
 		err := s.Kube.Get(ctx, client.ObjectKey{Name: t.NamespaceFor(env)}, ns)
-		if err == nil && ns.Labels[platformv1.LabelTenant] != t.Name {
-			return &Error{Status: http.StatusConflict, Field: "name",
-				Message: "namespace " + ns.Name + " already exists and is not this tenant's: choose another name"}
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !mirror.NamespaceMayBeTenants(ns, t) {
+			return &Error{Status: http.StatusConflict, Field: field,
+				Message: "namespace " + ns.Name + " already exists and is not tenant " + t.Name + "'s: choose another tenant name, or leave environment " + string(env) + " out"}
 		}
 	}
 	return nil
@@ -201,6 +209,9 @@ func (s *Server) updateTenant(c *call) (any, error) {
 	}
 	live := t.DeepCopy()
 	live.Spec = s.tenantObject(req).Spec
+	if err := s.namespacesFree(c.ctx(), live, "environments"); err != nil {
+		return nil, err
+	}
 	if err := s.Kube.Update(c.ctx(), live); err != nil {
 		return nil, err
 	}

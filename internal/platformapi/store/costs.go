@@ -34,14 +34,17 @@ type Usage struct {
 	App            AppKey
 	CPUCoreHours   float64
 	MemoryGiBHours float64
+	// Retired is the usage of deleted apps of this name (ForgetApp).
+	Retired bool
 }
 
-// UsageBetween sums each app's samples taken in [from, to).
+// UsageBetween sums each app's samples taken in [from, to), those of
+// deleted apps of the same name apart (Retired).
 func (s *Store) UsageBetween(ctx context.Context, from, to time.Time) ([]Usage, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT tenant, namespace, app,
+	rows, err := s.Pool.Query(ctx, `SELECT tenant, namespace, app, retired,
 			sum(cpu_cores * interval_seconds) / 3600, sum(memory_gib * interval_seconds) / 3600
 		FROM cost_samples WHERE at >= $1 AND at < $2
-		GROUP BY tenant, namespace, app ORDER BY tenant, namespace, app`, from, to)
+		GROUP BY tenant, namespace, app, retired ORDER BY tenant, namespace, app, retired`, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +52,7 @@ func (s *Store) UsageBetween(ctx context.Context, from, to time.Time) ([]Usage, 
 	var out []Usage
 	for rows.Next() {
 		var u Usage
-		if err := rows.Scan(&u.Tenant, &u.App.Namespace, &u.App.Name, &u.CPUCoreHours, &u.MemoryGiBHours); err != nil {
+		if err := rows.Scan(&u.Tenant, &u.App.Namespace, &u.App.Name, &u.Retired, &u.CPUCoreHours, &u.MemoryGiBHours); err != nil {
 			return nil, err
 		}
 		out = append(out, u)

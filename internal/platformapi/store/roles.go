@@ -73,15 +73,23 @@ func (s *Store) EnvironmentMembers(ctx context.Context, namespace string) ([]Mem
 		WHERE r.namespace = $1 ORDER BY u.email`, namespace)
 }
 
-// SetAppRole grants role on an app.
+// SetAppRole grants role on an app, bound to no particular app object
+// (tests and roles older than UIDs); GrantAppRole is what the API uses.
 func (s *Store) SetAppRole(ctx context.Context, app AppKey, email, role string) error {
+	return s.GrantAppRole(ctx, app, "", email, role)
+}
+
+// GrantAppRole grants role on the app whose UID is uid: the grant ends
+// with that app (ForgetApp), not with its name.
+func (s *Store) GrantAppRole(ctx context.Context, app AppKey, uid, email, role string) error {
 	u, err := s.EnsureUser(ctx, email, false)
 	if err != nil {
 		return err
 	}
-	_, err = s.Pool.Exec(ctx, `INSERT INTO app_roles (namespace, app, user_id, role) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (namespace, app, user_id) DO UPDATE SET role = EXCLUDED.role WHERE app_roles.role <> EXCLUDED.role`,
-		app.Namespace, app.Name, u.ID, role)
+	_, err = s.Pool.Exec(ctx, `INSERT INTO app_roles (namespace, app, user_id, role, app_uid) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (namespace, app, user_id) DO UPDATE SET role = EXCLUDED.role, app_uid = EXCLUDED.app_uid
+		WHERE app_roles.role <> EXCLUDED.role OR app_roles.app_uid <> EXCLUDED.app_uid`,
+		app.Namespace, app.Name, u.ID, role, uid)
 	return err
 }
 
@@ -163,24 +171,6 @@ func (s *Store) SyncEnvironmentRoles(ctx context.Context, namespace string, memb
 		return err
 	}
 	return tx.Commit(ctx)
-}
-
-// ForgetNamespace removes every role on namespace and its apps: it is gone
-// (its tenant was deleted), and a namespace made later under the same name
-// must not inherit them.
-func (s *Store) ForgetNamespace(ctx context.Context, namespace string) error {
-	if _, err := s.Pool.Exec(ctx, "DELETE FROM app_roles WHERE namespace = $1", namespace); err != nil {
-		return err
-	}
-	_, err := s.Pool.Exec(ctx, "DELETE FROM environment_roles WHERE namespace = $1", namespace)
-	return err
-}
-
-// ForgetApp removes the roles on an app that was uninstalled, so an app
-// created later under its name starts with its creator alone.
-func (s *Store) ForgetApp(ctx context.Context, app AppKey) error {
-	_, err := s.Pool.Exec(ctx, "DELETE FROM app_roles WHERE namespace = $1 AND app = $2", app.Namespace, app.Name)
-	return err
 }
 
 // SetTenantState records a tenant's state; an unchanged one writes nothing.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/store"
@@ -24,10 +25,39 @@ type Request struct {
 	Resource *ResourceRef `json:"resource,omitempty"`
 	// ToNamespace is where a Recreate moves the app.
 	ToNamespace string `json:"toNamespace,omitempty"`
+	// ConfirmDataLoss is the caller's confirmation that a Recreate leaves
+	// the app's data behind (RecreateDataLoss).
+	ConfirmDataLoss bool `json:"confirmDataLoss,omitempty"`
 	// Reason says why a Reinstall was asked for.
 	Reason string `json:"reason,omitempty"`
 	// Preview is the preview to create or delete.
 	Preview *PreviewRef `json:"preview,omitempty"`
+}
+
+// RecreateDataLoss says what a Recreate of namespace/name (spec) to
+// toNamespace loses: the new app is a new object with names of its own, so
+// it starts with none of the old one's data, and deleting the old one
+// treats its data as its deletion policy says.
+func RecreateDataLoss(namespace, name, toNamespace string, spec platformv1.ApplicationSpec) string {
+	var what []string
+	if spec.Database != nil && spec.Database.Enabled {
+		fate := "dropped"
+		if spec.DeletionPolicy() == platformv1.DeletionPolicyRetain {
+			fate = "kept but unreachable"
+		}
+		what = append(what, fmt.Sprintf("its database (deletionPolicy %s: %s; the new app may meet SchemaConflict while it exists)", spec.DeletionPolicy(), fate))
+	}
+	if spec.Storage != nil && spec.Storage.Enabled {
+		what = append(what, "its object-store buckets")
+	}
+	if spec.Auth != nil && spec.Auth.Enabled {
+		what = append(what, "its sign-in realm and users")
+	}
+	if len(what) == 0 {
+		what = append(what, "its task history")
+	}
+	return fmt.Sprintf("recreating %s/%s in %s does not move its data: the new app starts with none of %s, which go with the old app; "+
+		`send "confirmDataLoss": true to proceed, or copy the data first`, namespace, name, toNamespace, strings.Join(what, ", "))
 }
 
 // PreviewRef describes a preview action.
