@@ -50,10 +50,10 @@ var (
 // dexOwnerAnnotation records which app a client or connector belongs to.
 const dexOwnerAnnotation = "platform.internal/owner"
 
-// dexObjectName is the object name Dex's Kubernetes storage gives an ID:
+// DexObjectName is the object name Dex's Kubernetes storage gives an ID:
 // the lowercase base32 of the ID followed by the FNV-64 sum of nothing,
 // without padding. Dex looks objects up by this name.
-func dexObjectName(id string) string {
+func DexObjectName(id string) string {
 	enc := base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567")
 	return strings.TrimRight(enc.EncodeToString(fnv.New64().Sum([]byte(id))), "=")
 }
@@ -175,7 +175,7 @@ func (d *Dex) apply(ctx context.Context, gvk schema.GroupVersionKind, id, owner 
 	}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	key := client.ObjectKey{Namespace: d.Namespace, Name: dexObjectName(id)}
+	key := client.ObjectKey{Namespace: d.Namespace, Name: DexObjectName(id)}
 	err = d.Client.Get(ctx, key, obj)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -242,7 +242,7 @@ func (d *Dex) removeStaleConnectors(ctx context.Context, c Client, keep []string
 func (d *Dex) deleteOwned(ctx context.Context, gvk schema.GroupVersionKind, id, owner string) error {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: dexObjectName(id)}, obj)
+	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: DexObjectName(id)}, obj)
 	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}
