@@ -27,7 +27,10 @@ import (
 //
 // Dex has one issuer for everyone, so an app's "realm" is its client: ID
 // <prefix>-<app>, its own connectors (ID <client>-<type>) for its upstream
-// providers, and allowedConnectors limiting it to them.
+// providers, and allowedConnectors limiting it to them and the shared ones.
+// allowedConnectors is never empty: Dex reads an empty list as every
+// connector, another app's included (issue 17), so such a client is not
+// written (ErrNoConnectors).
 type Dex struct {
 	// Issuer is Dex's issuer URL, e.g. https://dex.example.com/dex.
 	Issuer string
@@ -103,7 +106,11 @@ func (d *Dex) Ensure(ctx context.Context, c Client) (Result, bool, error) {
 	changed := false
 	allowed := slices.Clone(d.SharedConnectors)
 	for _, up := range c.Upstreams {
-		id := c.Realm + "-" + up.Type
+		id := DexConnectorID(c.Realm, up.Type)
+		if slices.Contains(d.SharedConnectors, id) {
+			// The shared connector is the platform's, not this app's.
+			return res, false, fmt.Errorf("%w: Dex connector %q is one of DEX_SHARED_CONNECTORS", ErrConflict, id)
+		}
 		cfg, err := d.connectorConfig(up)
 		if err != nil {
 			return res, false, err
@@ -121,18 +128,30 @@ func (d *Dex) Ensure(ctx context.Context, c Client) (Result, bool, error) {
 	if err := d.removeStaleConnectors(ctx, c, allowed); err != nil {
 		return res, false, err
 	}
-	fields := map[string]any{
+	if len(allowed) == 0 {
+		// Dex reads an empty allowedConnectors as "every connector",
+		// another app's included: such a client must not exist. One an
+		// earlier version wrote goes.
+		if err := d.deleteOwned(ctx, dexClientGVK, c.Realm, c.Owner); err != nil {
+			return res, false, err
+		}
+		return res, false, fmt.Errorf("%w: Dex client %s would allow no connector, which Dex reads as every connector", ErrNoConnectors, c.Realm)
+	}
+	wrote, err := d.apply(ctx, dexClientGVK, c.Realm, c.Owner, map[string]any{
 		"id": c.Realm, "secret": c.Secret, "name": c.App,
 		"redirectURIs":           toAny(c.RedirectURIs),
 		"postLogoutRedirectURIs": toAny(postLogout(c.WebOrigins)),
 		"public":                 false,
-	}
-	if len(c.Upstreams) > 0 {
-		fields["allowedConnectors"] = toAny(allowed)
-	}
-	wrote, err := d.apply(ctx, dexClientGVK, c.Realm, c.Owner, fields)
+		// Never empty (above): the app's own connectors and the shared ones.
+		"allowedConnectors": toAny(allowed),
+	})
 	return res, changed || wrote, err
 }
+
+// DexConnectorID is the ID of a client's connector for one upstream type:
+// <client>-<type>. Types contain no "-", so two clients never share one,
+// and the owner annotation keeps an app off a connector that is not its own.
+func DexConnectorID(clientID, typ string) string { return clientID + "-" + typ }
 
 // postLogout sends users back to the app's own origin after signing out.
 func postLogout(origins []string) []string {
@@ -202,10 +221,6 @@ func (d *Dex) apply(ctx context.Context, gvk schema.GroupVersionKind, id, owner 
 			obj.Object[k] = v
 		}
 	}
-	if _, ok := want["allowedConnectors"]; !ok && obj.Object["allowedConnectors"] != nil {
-		same = false
-		delete(obj.Object, "allowedConnectors")
-	}
 	if same {
 		return false, nil
 	}
@@ -228,7 +243,7 @@ func (d *Dex) writeErr(gvk schema.GroupVersionKind, id string, err error) error 
 // app no longer lists.
 func (d *Dex) removeStaleConnectors(ctx context.Context, c Client, keep []string) error {
 	for _, typ := range []string{UpstreamGoogle, UpstreamGitHub, UpstreamOIDC, UpstreamSAML} {
-		id := c.Realm + "-" + typ
+		id := DexConnectorID(c.Realm, typ)
 		if slices.Contains(keep, id) {
 			continue
 		}
