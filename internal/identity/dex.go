@@ -53,12 +53,23 @@ var (
 // dexOwnerAnnotation records which app a client or connector belongs to.
 const dexOwnerAnnotation = "platform.internal/owner"
 
-// DexObjectName is the object name Dex's Kubernetes storage gives an ID:
-// the lowercase base32 of the ID followed by the FNV-64 sum of nothing,
-// without padding. Dex looks objects up by this name.
+// DexObjectName is the object name Dex's Kubernetes storage gives a
+// client's ID: the lowercase base32 of the ID followed by the FNV-64 sum of
+// nothing, without padding. Dex looks clients up by this name; connectors
+// it names and looks up by their ID itself (dexName).
 func DexObjectName(id string) string {
 	enc := base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567")
 	return strings.TrimRight(enc.EncodeToString(fnv.New64().Sum([]byte(id))), "=")
+}
+
+// dexName is the object name of one of Dex's objects. A connector stored
+// under any other name is listed by Dex (so offered at sign-in) but not
+// found when one signs in through it.
+func dexName(gvk schema.GroupVersionKind, id string) string {
+	if gvk == dexConnectorGVK {
+		return id
+	}
+	return DexObjectName(id)
 }
 
 func (d *Dex) Name() string { return "Dex" }
@@ -194,7 +205,7 @@ func (d *Dex) apply(ctx context.Context, gvk schema.GroupVersionKind, id, owner 
 	}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	key := client.ObjectKey{Namespace: d.Namespace, Name: DexObjectName(id)}
+	key := client.ObjectKey{Namespace: d.Namespace, Name: dexName(gvk, id)}
 	err = d.Client.Get(ctx, key, obj)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -244,6 +255,11 @@ func (d *Dex) writeErr(gvk schema.GroupVersionKind, id string, err error) error 
 func (d *Dex) removeStaleConnectors(ctx context.Context, c Client, keep []string) error {
 	for _, typ := range []string{UpstreamGoogle, UpstreamGitHub, UpstreamOIDC, UpstreamSAML} {
 		id := DexConnectorID(c.Realm, typ)
+		// Earlier versions stored connectors under the clients' encoding
+		// of the ID, where Dex never found them: those go in any case.
+		if err := d.deleteOwnedNamed(ctx, dexConnectorGVK, DexObjectName(id), id, c.Owner); err != nil {
+			return err
+		}
 		if slices.Contains(keep, id) {
 			continue
 		}
@@ -255,9 +271,13 @@ func (d *Dex) removeStaleConnectors(ctx context.Context, c Client, keep []string
 }
 
 func (d *Dex) deleteOwned(ctx context.Context, gvk schema.GroupVersionKind, id, owner string) error {
+	return d.deleteOwnedNamed(ctx, gvk, dexName(gvk, id), id, owner)
+}
+
+func (d *Dex) deleteOwnedNamed(ctx context.Context, gvk schema.GroupVersionKind, name, id, owner string) error {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: DexObjectName(id)}, obj)
+	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: name}, obj)
 	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}

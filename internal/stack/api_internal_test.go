@@ -96,6 +96,12 @@ func dexObject(namespace, kind, id string) *unstructured.Unstructured {
 	obj := &unstructured.Unstructured{Object: map[string]any{}}
 	obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "dex.coreos.com", Version: "v1", Kind: kind})
 	obj.SetNamespace(namespace)
-	obj.SetName(identity.DexObjectName(id))
+	// Dex's Kubernetes storage names clients by an encoding of their ID,
+	// connectors by the ID itself.
+	if kind == "Connector" {
+		obj.SetName(id)
+	} else {
+		obj.SetName(identity.DexObjectName(id))
+	}
 	return obj
 }

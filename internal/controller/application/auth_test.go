@@ -284,7 +284,7 @@ func TestDexClientThatWouldAllowNoConnectorIsNotWritten(t *testing.T) {
 	create(t, newApp(ns, "lonely", withAuth()))
 	eventually(t, runningTimeout, "AuthReady to say NoConnectors", func() error {
 		c := condition(getApp(t, ns, "lonely"), platformv1.ConditionAuthReady)
-		if c.Status != metav1.ConditionFalse || c.Reason != "NoConnectors" || !strings.Contains(c.Message, "DEX_SHARED_CONNECTORS") {
+		if c.Status != metav1.ConditionFalse || c.Reason != platformv1.ReasonNoConnectors || !strings.Contains(c.Message, "DEX_SHARED_CONNECTORS") {
 			return fmt.Errorf("AuthReady = %s/%s: %s", c.Status, c.Reason, c.Message)
 		}
 		return nil
@@ -314,8 +314,17 @@ func TestDexClientThatWouldAllowNoConnectorIsNotWritten(t *testing.T) {
 func dexObject(kind, id string) (*unstructured.Unstructured, error) {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "dex.coreos.com", Version: "v1", Kind: kind})
-	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: dexNamespace, Name: identity.DexObjectName(id)}, obj)
+	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: dexNamespace, Name: dexName(kind, id)}, obj)
 	return obj, err
+}
+
+// dexName is the object name Dex's Kubernetes storage gives an ID: an
+// encoding of it for clients, the ID itself for connectors.
+func dexName(kind, id string) string {
+	if kind == "Connector" {
+		return id
+	}
+	return identity.DexObjectName(id)
 }
 
 func allowedConnectors(t testing.TB, clientID string) []string {
@@ -333,7 +342,7 @@ func createDexObject(t testing.TB, kind, id, owner string, fields map[string]any
 	obj := &unstructured.Unstructured{Object: fields}
 	obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "dex.coreos.com", Version: "v1", Kind: kind})
 	obj.SetNamespace(dexNamespace)
-	obj.SetName(identity.DexObjectName(id))
+	obj.SetName(dexName(kind, id))
 	obj.SetAnnotations(map[string]string{"platform.internal/owner": owner})
 	create(t, obj)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), obj) })

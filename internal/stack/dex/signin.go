@@ -37,7 +37,7 @@ func Authorize(ctx context.Context, issuer, clientID, redirectURI, connectorID s
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		if resp.StatusCode < 300 || resp.StatusCode >= 400 {
-			return nil, fmt.Errorf("Dex answered HTTP %d at %s: %s", resp.StatusCode, strings.SplitN(next, "?", 2)[0], strings.TrimSpace(string(body)))
+			return nil, fmt.Errorf("Dex answered HTTP %d at %s: %s", resp.StatusCode, strings.SplitN(next, "?", 2)[0], pageMessage(body))
 		}
 		loc, err := resp.Location()
 		if err != nil {
@@ -49,4 +49,17 @@ func Authorize(ctx context.Context, issuer, clientID, redirectURI, connectorID s
 		next = loc.String()
 	}
 	return nil, errors.New("Dex redirected more than 10 times")
+}
+
+// pageMessage is the message of one of Dex's error pages (its first
+// paragraph), or the start of the body.
+func pageMessage(body []byte) string {
+	s := string(body)
+	if i := strings.Index(s, "<p>"); i >= 0 {
+		s = s[i+3:]
+		if j := strings.Index(s, "</p>"); j >= 0 {
+			return strings.TrimSpace(s[:j])
+		}
+	}
+	return strings.TrimSpace(s[:min(len(s), 200)])
 }
