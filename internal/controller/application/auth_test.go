@@ -246,6 +246,12 @@ func TestTenantWrittenProviderCredentialsCreateNoConnector(t *testing.T) {
 		t.Fatalf("the connector is not configured from the platform's Secret: %s", cfg)
 	}
 	waitPhase(t, ns, "social", platformv1.PhaseRunning, runningTimeout)
+	// Dex finds the connector at sign-in and sends the browser on to
+	// GitHub (which this machine cannot reach).
+	redirect := configMapData(t, ns, "social-auth")["AUTH_REDIRECT_URI"]
+	if q, err := stackdex.Authorize(context.Background(), dex.Issuer(), "staging-social", redirect, "staging-social-github"); err == nil || !strings.Contains(err.Error(), "github.com") {
+		t.Errorf("signing in through the app's own connector did not reach GitHub: %v %v", q, err)
+	}
 }
 
 // Issue 17: a client without allowedConnectors accepts every connector,
