@@ -17,7 +17,8 @@ $plattr deploy -f examples/minimal-app.yaml --wait --timeout 3m
 echo
 echo "== Deploying examples/seed-app.yaml (the team guide's example, unchanged) =="
 # Its auth providers need credentials: placeholders the platform team would
-# replace (see docs/AUTH.md).
+# replace, in the platform namespace (plattr-system), where tenants cannot
+# write (see docs/AUTH.md).
 kubectl apply -f examples/auth-providers-secret.yaml
 $plattr deploy -f examples/seed-app.yaml --wait --timeout 3m
 $plattr status my-frontend -n default

@@ -58,6 +58,8 @@ const (
 	ReasonRealmConflict = "RealmConflict"
 	// ReasonProviderCredentialsMissing: an upstream provider in spec.auth.providers has no credentials.
 	ReasonProviderCredentialsMissing = "ProviderCredentialsMissing"
+	// ReasonNoConnectors: the app's Dex client would allow no connector (Dex then accepts every one), so it is not written.
+	ReasonNoConnectors = "NoConnectors"
 	// ReasonAPIError: the Kubernetes API refused a read.
 	ReasonAPIError = "APIError"
 	// ReasonRotating: the credentials Secret was deleted mid-reconcile; new credentials follow.

@@ -39,6 +39,11 @@ type Operator struct {
 	LeaderElection  bool     // LEADER_ELECTION [false]
 	LeaseNamespace  string   // LEASE_NAMESPACE (required with leader election)
 	WatchNamespaces []string // WATCH_NAMESPACES, comma-separated [all]
+	// PlatformNamespace is the platform team's own namespace, which
+	// tenants cannot write: it holds the upstream identity providers'
+	// credentials, a Secret plattr-auth.<namespace>.<app> per app
+	// (PLATFORM_NAMESPACE [plattr-system]).
+	PlatformNamespace string
 
 	MetricsAddr string // METRICS_ADDR [:9090]: /metrics, /healthz, /readyz
 	// HealthAddr serves /healthz and /readyz on a port of their own
@@ -142,9 +147,11 @@ type Auth struct {
 	DexNamespace        string   // DEX_NAMESPACE [plattr-system]: where Dex's custom resources live
 	DexSharedConnectors []string // DEX_SHARED_CONNECTORS: connector IDs every client may use
 
-	// ProvidersSecret names the Secret, in each app's namespace, holding the
-	// upstream identity providers' credentials (AUTH_PROVIDERS_SECRET
-	// [plattr-auth-providers]).
+	// ProvidersSecret names the Secret, in each app's namespace, that held
+	// the upstream identity providers' credentials before they moved to
+	// PLATFORM_NAMESPACE (AUTH_PROVIDERS_SECRET [plattr-auth-providers]).
+	// Its tenant can write it, so it is never read: an app that still has
+	// it is told where the credentials go now.
 	ProvidersSecret string
 }
 
@@ -171,6 +178,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 		ClusterIssuer:           get("CLUSTER_ISSUER", "letsencrypt-prod"),
 		IngressNamespace:        get("INGRESS_NAMESPACE", "ingress-nginx"),
 		LeaseNamespace:          get("LEASE_NAMESPACE", ""),
+		PlatformNamespace:       get("PLATFORM_NAMESPACE", "plattr-system"),
 		MetricsAddr:             get("METRICS_ADDR", ":9090"),
 		HealthAddr:              get("HEALTH_ADDR", ""),
 		LogLevel:                strings.ToLower(get("LOG_LEVEL", "info")),
@@ -217,6 +225,9 @@ func Parse(getenv func(string) string) (Operator, error) {
 	c.Pprof = boolean("PPROF", false)
 	if c.LeaderElection && c.LeaseNamespace == "" {
 		fail(errors.New("LEASE_NAMESPACE is not set: leader election needs the namespace of its Lease, e.g. plattr-system"))
+	}
+	if errs := validation.IsDNS1123Label(c.PlatformNamespace); len(errs) > 0 {
+		fail(fmt.Errorf("PLATFORM_NAMESPACE=%q is not a namespace name (%s): set it to the platform team's namespace, e.g. plattr-system", c.PlatformNamespace, strings.Join(errs, "; ")))
 	}
 	c.RetryMaxBackoff = duration("RETRY_MAX_BACKOFF", 5*time.Minute)
 	c.ResyncInterval = duration("RESYNC_INTERVAL", 2*time.Hour)
@@ -367,6 +378,9 @@ func (c Operator) WithDefaults() Operator {
 	}
 	if c.IngressNamespace == "" {
 		c.IngressNamespace = "ingress-nginx"
+	}
+	if c.PlatformNamespace == "" {
+		c.PlatformNamespace = "plattr-system"
 	}
 	def(&c.PreviewMaxTTL, 720*time.Hour)
 	if c.DBAppConnectionLimit == 0 {

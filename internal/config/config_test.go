@@ -30,7 +30,15 @@ func TestParse(t *testing.T) {
 				if c.LeaderElection || c.PreviewMaxTTL != 720*time.Hour {
 					t.Errorf("leader election %v, max TTL %s", c.LeaderElection, c.PreviewMaxTTL)
 				}
+				if c.PlatformNamespace != "plattr-system" {
+					t.Errorf("PlatformNamespace = %q, want plattr-system", c.PlatformNamespace)
+				}
 			},
+		},
+		{
+			name:    "the platform namespace must be a namespace name",
+			env:     map[string]string{"DB_ADMIN_URL": "postgres://a:b@db/p", "BASE_DOMAIN": "x.dev", "PLATFORM_NAMESPACE": "Plattr.System"},
+			wantErr: []string{`PLATFORM_NAMESPACE="Plattr.System" is not a namespace name`},
 		},
 		{
 			name:    "leader election needs a lease namespace",

@@ -27,7 +27,10 @@ import (
 //
 // Dex has one issuer for everyone, so an app's "realm" is its client: ID
 // <prefix>-<app>, its own connectors (ID <client>-<type>) for its upstream
-// providers, and allowedConnectors limiting it to them.
+// providers, and allowedConnectors limiting it to them and the shared ones.
+// allowedConnectors is never empty: Dex reads an empty list as every
+// connector, another app's included (issue 17), so such a client is not
+// written (ErrNoConnectors).
 type Dex struct {
 	// Issuer is Dex's issuer URL, e.g. https://dex.example.com/dex.
 	Issuer string
@@ -50,12 +53,23 @@ var (
 // dexOwnerAnnotation records which app a client or connector belongs to.
 const dexOwnerAnnotation = "platform.internal/owner"
 
-// dexObjectName is the object name Dex's Kubernetes storage gives an ID:
-// the lowercase base32 of the ID followed by the FNV-64 sum of nothing,
-// without padding. Dex looks objects up by this name.
-func dexObjectName(id string) string {
+// DexObjectName is the object name Dex's Kubernetes storage gives a
+// client's ID: the lowercase base32 of the ID followed by the FNV-64 sum of
+// nothing, without padding. Dex looks clients up by this name; connectors
+// it names and looks up by their ID itself (dexName).
+func DexObjectName(id string) string {
 	enc := base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567")
 	return strings.TrimRight(enc.EncodeToString(fnv.New64().Sum([]byte(id))), "=")
+}
+
+// dexName is the object name of one of Dex's objects. A connector stored
+// under any other name is listed by Dex (so offered at sign-in) but not
+// found when one signs in through it.
+func dexName(gvk schema.GroupVersionKind, id string) string {
+	if gvk == dexConnectorGVK {
+		return id
+	}
+	return DexObjectName(id)
 }
 
 func (d *Dex) Name() string { return "Dex" }
@@ -103,7 +117,11 @@ func (d *Dex) Ensure(ctx context.Context, c Client) (Result, bool, error) {
 	changed := false
 	allowed := slices.Clone(d.SharedConnectors)
 	for _, up := range c.Upstreams {
-		id := c.Realm + "-" + up.Type
+		id := DexConnectorID(c.Realm, up.Type)
+		if slices.Contains(d.SharedConnectors, id) {
+			// The shared connector is the platform's, not this app's.
+			return res, false, fmt.Errorf("%w: Dex connector %q is one of DEX_SHARED_CONNECTORS", ErrConflict, id)
+		}
 		cfg, err := d.connectorConfig(up)
 		if err != nil {
 			return res, false, err
@@ -121,18 +139,30 @@ func (d *Dex) Ensure(ctx context.Context, c Client) (Result, bool, error) {
 	if err := d.removeStaleConnectors(ctx, c, allowed); err != nil {
 		return res, false, err
 	}
-	fields := map[string]any{
+	if len(allowed) == 0 {
+		// Dex reads an empty allowedConnectors as "every connector",
+		// another app's included: such a client must not exist. One an
+		// earlier version wrote goes.
+		if err := d.deleteOwned(ctx, dexClientGVK, c.Realm, c.Owner); err != nil {
+			return res, false, err
+		}
+		return res, false, fmt.Errorf("%w: Dex client %s would allow no connector, which Dex reads as every connector", ErrNoConnectors, c.Realm)
+	}
+	wrote, err := d.apply(ctx, dexClientGVK, c.Realm, c.Owner, map[string]any{
 		"id": c.Realm, "secret": c.Secret, "name": c.App,
 		"redirectURIs":           toAny(c.RedirectURIs),
 		"postLogoutRedirectURIs": toAny(postLogout(c.WebOrigins)),
 		"public":                 false,
-	}
-	if len(c.Upstreams) > 0 {
-		fields["allowedConnectors"] = toAny(allowed)
-	}
-	wrote, err := d.apply(ctx, dexClientGVK, c.Realm, c.Owner, fields)
+		// Never empty (above): the app's own connectors and the shared ones.
+		"allowedConnectors": toAny(allowed),
+	})
 	return res, changed || wrote, err
 }
+
+// DexConnectorID is the ID of a client's connector for one upstream type:
+// <client>-<type>. Types contain no "-", so two clients never share one,
+// and the owner annotation keeps an app off a connector that is not its own.
+func DexConnectorID(clientID, typ string) string { return clientID + "-" + typ }
 
 // postLogout sends users back to the app's own origin after signing out.
 func postLogout(origins []string) []string {
@@ -175,7 +205,7 @@ func (d *Dex) apply(ctx context.Context, gvk schema.GroupVersionKind, id, owner 
 	}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	key := client.ObjectKey{Namespace: d.Namespace, Name: dexObjectName(id)}
+	key := client.ObjectKey{Namespace: d.Namespace, Name: dexName(gvk, id)}
 	err = d.Client.Get(ctx, key, obj)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -202,10 +232,6 @@ func (d *Dex) apply(ctx context.Context, gvk schema.GroupVersionKind, id, owner 
 			obj.Object[k] = v
 		}
 	}
-	if _, ok := want["allowedConnectors"]; !ok && obj.Object["allowedConnectors"] != nil {
-		same = false
-		delete(obj.Object, "allowedConnectors")
-	}
 	if same {
 		return false, nil
 	}
@@ -228,7 +254,12 @@ func (d *Dex) writeErr(gvk schema.GroupVersionKind, id string, err error) error 
 // app no longer lists.
 func (d *Dex) removeStaleConnectors(ctx context.Context, c Client, keep []string) error {
 	for _, typ := range []string{UpstreamGoogle, UpstreamGitHub, UpstreamOIDC, UpstreamSAML} {
-		id := c.Realm + "-" + typ
+		id := DexConnectorID(c.Realm, typ)
+		// Earlier versions stored connectors under the clients' encoding
+		// of the ID, where Dex never found them: those go in any case.
+		if err := d.deleteOwnedNamed(ctx, dexConnectorGVK, DexObjectName(id), id, c.Owner); err != nil {
+			return err
+		}
 		if slices.Contains(keep, id) {
 			continue
 		}
@@ -240,9 +271,13 @@ func (d *Dex) removeStaleConnectors(ctx context.Context, c Client, keep []string
 }
 
 func (d *Dex) deleteOwned(ctx context.Context, gvk schema.GroupVersionKind, id, owner string) error {
+	return d.deleteOwnedNamed(ctx, gvk, dexName(gvk, id), id, owner)
+}
+
+func (d *Dex) deleteOwnedNamed(ctx context.Context, gvk schema.GroupVersionKind, name, id, owner string) error {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: dexObjectName(id)}, obj)
+	err := d.Client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: name}, obj)
 	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}

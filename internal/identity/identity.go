@@ -63,6 +63,10 @@ type Provider interface {
 // ErrConflict means the realm or client belongs to another app.
 var ErrConflict = errors.New("identity: owned by another app")
 
+// ErrNoConnectors means the client would allow no upstream connector: the
+// app lists no providers and the platform shares none (Dex).
+var ErrNoConnectors = errors.New("identity: no connector to sign in with")
+
 // UnavailableError says the provider could not be reached or refused the
 // operator's credentials; the reconciler retries.
 type UnavailableError struct {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -151,11 +152,17 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	if err != nil {
 		return err
 	}
-	// Every Secret's metadata (never its data) in the watched namespaces:
+	// Every Secret's metadata (never its data) in the watched namespaces
+	// and the platform namespace (the upstream providers' credentials):
 	// apps waiting for a Secret are retried the moment it changes.
+	var secretNamespaces map[string]cache.Config
+	if len(cacheOpts.DefaultNamespaces) > 0 {
+		secretNamespaces = maps.Clone(cacheOpts.DefaultNamespaces)
+		secretNamespaces[cfg.PlatformNamespace] = cache.Config{}
+	}
 	secretMetadata, err := cache.New(mgr.GetConfig(), cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultNamespaces: cacheOpts.DefaultNamespaces,
+		DefaultNamespaces: secretNamespaces,
 		DefaultTransform:  cache.TransformStripManagedFields(),
 	})
 	if err != nil {

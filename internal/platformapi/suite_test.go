@@ -135,7 +135,7 @@ func setup() error {
 	publicURL := "http://" + lisA.Addr().String()
 	// The API's OAuth2 client at Dex, as the local stack and the chart
 	// register it.
-	d := &identity.Dex{Issuer: dex.Issuer(), Namespace: dexNamespace, Client: kube}
+	d := &identity.Dex{Issuer: dex.Issuer(), Namespace: dexNamespace, Client: kube, SharedConnectors: []string{"local"}}
 	if _, _, err := d.Ensure(ctx, identity.Client{Owner: "plattr-system/plattr-api", Realm: oidcClientID, App: "Plattr",
 		Secret: oidcSecret, RedirectURIs: []string{authn.CallbackURL(publicURL)}, WebOrigins: []string{publicURL}}); err != nil {
 		return fmt.Errorf("registering the API at Dex: %w", err)

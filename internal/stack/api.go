@@ -59,7 +59,9 @@ func (d *Dev) api(dbURL, kubeconfig string, idp *dex.Server) (*proc.Process, err
 }
 
 // registerAPIClient gives the API its OAuth2 client at Dex, redirecting
-// to the API's callback only.
+// to the API's callback only and signing in through the local password
+// database only: a client without allowedConnectors would take any
+// connector, such as one an app's providers make (issue 17).
 func (d *Dev) registerAPIClient(ctx context.Context, kubeconfig string, idp *dex.Server) error {
 	url, err := d.apiURL()
 	if err != nil {
@@ -77,7 +79,7 @@ func (d *Dev) registerAPIClient(ctx context.Context, kubeconfig string, idp *dex
 	if err != nil {
 		return err
 	}
-	p := &identity.Dex{Issuer: idp.Issuer(), Namespace: DexNamespace, Client: c}
+	p := &identity.Dex{Issuer: idp.Issuer(), Namespace: DexNamespace, Client: c, SharedConnectors: []string{dex.LocalConnector}}
 	_, _, err = p.Ensure(ctx, identity.Client{
 		Owner: DexNamespace + "/plattr-api", Realm: APIClientID, App: "Plattr", Secret: secret,
 		RedirectURIs: []string{authn.CallbackURL(url)}, WebOrigins: []string{url},

@@ -30,6 +30,11 @@ import (
 // DexNamespace holds Dex's custom resources (its clients) on the local stack.
 const DexNamespace = "plattr-system"
 
+// PlatformNamespace is the local stack's platform namespace (the
+// operator's PLATFORM_NAMESPACE), where the upstream identity providers'
+// credentials go; Dex's, so it exists once Dex runs.
+const PlatformNamespace = "plattr-system"
+
 // DevUserEmail is the local Dex's password user, for signing in to apps.
 const DevUserEmail = "dev@plattr.localhost"
 
@@ -130,6 +135,8 @@ func (d *Dev) operator(dbURL, kubeconfig string, metricsPort int, store *s3.Serv
 		"BASE_DOMAIN=" + BaseDomain,
 		"METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
 		"LEADER_ELECTION=false",
+		// The upstream providers' credentials: examples/auth-providers-secret.yaml.
+		"PLATFORM_NAMESPACE=" + PlatformNamespace,
 	}
 	if store != nil {
 		env = append(env,
@@ -144,7 +151,7 @@ func (d *Dev) operator(dbURL, kubeconfig string, metricsPort int, store *s3.Serv
 			"DEX_ISSUER_URL="+idp.Issuer(),
 			"DEX_NAMESPACE="+DexNamespace,
 			// The local password database, so developers can sign in to any app.
-			"DEX_SHARED_CONNECTORS=local",
+			"DEX_SHARED_CONNECTORS="+dex.LocalConnector,
 		)
 	}
 	return &proc.Process{

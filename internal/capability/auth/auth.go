@@ -28,9 +28,40 @@ type Capability struct {
 	capability.Kube
 	// IdP is nil when the platform has no identity provider.
 	IdP identity.Provider
-	// ProvidersSecret is the Secret, in the owner's namespace, where the
-	// platform team keeps upstream providers' credentials.
+	// PlatformNamespace is where the platform team keeps the upstream
+	// providers' credentials, one Secret per app (Spec.Credentials): only
+	// the platform team writes there.
+	PlatformNamespace string
+	// ProvidersSecret is the Secret, in the owner's namespace, where they
+	// were kept before (issue 17). It is never read for credentials — the
+	// namespace's tenant can write it — only looked for, to say where they
+	// moved.
 	ProvidersSecret string
+}
+
+// CredentialsSecretPrefix begins the name of every app's credentials
+// Secret in the platform namespace.
+const CredentialsSecretPrefix = "plattr-auth."
+
+// CredentialsSecretName is the Secret, in the platform namespace, with the
+// upstream providers' credentials of the app name in namespace:
+// plattr-auth.<namespace>.<name>. Neither a namespace nor an app name can
+// hold a dot, so no two apps share one.
+func CredentialsSecretName(namespace, name string) string {
+	return CredentialsSecretPrefix + namespace + "." + name
+}
+
+// ParseCredentialsSecretName is the inverse of CredentialsSecretName.
+func ParseCredentialsSecretName(secret string) (namespace, name string, ok bool) {
+	rest, found := strings.CutPrefix(secret, CredentialsSecretPrefix)
+	if !found {
+		return "", "", false
+	}
+	namespace, name, ok = strings.Cut(rest, ".")
+	if !ok || namespace == "" || name == "" || strings.Contains(name, ".") {
+		return "", "", false
+	}
+	return namespace, name, true
 }
 
 // Spec is what one owner asks of the identity provider.
@@ -40,6 +71,10 @@ type Spec struct {
 	Client identity.Client
 	// Providers are the upstream identity providers to offer.
 	Providers []platformv1.AuthProvider
+	// Credentials names the Secret, in the platform namespace, with the
+	// providers' credentials (CredentialsSecretName): the app's own, or a
+	// preview's parent's.
+	Credentials string
 	// Secret is the name of the ConfigMap and Secret, in the target's namespace.
 	Secret string
 }
@@ -70,7 +105,7 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 			"this platform has no identity provider: the platform team sets KEYCLOAK_URL or DEX_ISSUER_URL on the operator (or set spec.auth.enabled to false)")
 		return nil, errors.New("auth requested but no identity provider is configured")
 	}
-	upstreams, err := c.upstreams(ctx, t, spec.Providers)
+	upstreams, err := c.upstreams(ctx, t, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +132,12 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 	desired.Secret = clientSecret
 	desired.Upstreams = upstreams
 	res, changed, err := c.IdP.Ensure(ctx, desired)
+	if errors.Is(err, identity.ErrNoConnectors) {
+		t.SetCondition(platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonNoConnectors, fmt.Sprintf(
+			"%v: list a provider in spec.auth.providers (its credentials in Secret %s in namespace %s, see docs/AUTH.md), or the platform team sets DEX_SHARED_CONNECTORS on the operator",
+			err, spec.Credentials, c.PlatformNamespace))
+		return nil, err
+	}
 	if err != nil {
 		return nil, c.failed(t, err)
 	}
@@ -140,23 +181,22 @@ func (c *Capability) LastGood(ctx context.Context, t capability.Target, spec Spe
 }
 
 // upstreams reads the credentials of the upstream identity providers from
-// the platform team's Secret in the owner's namespace.
-func (c *Capability) upstreams(ctx context.Context, t capability.Target, providers []platformv1.AuthProvider) ([]identity.Upstream, error) {
-	if len(providers) == 0 {
+// the platform team's Secret in the platform namespace.
+func (c *Capability) upstreams(ctx context.Context, t capability.Target, spec Spec) ([]identity.Upstream, error) {
+	if len(spec.Providers) == 0 {
 		return nil, nil
 	}
-	name := c.ProvidersSecret
-	namespace := t.Owner.GetNamespace()
+	name, namespace := spec.Credentials, c.PlatformNamespace
 	secret := &corev1.Secret{}
 	// Read past the cache: only Plattr's own Secrets are cached.
 	err := c.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
-		t.SetCondition(platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonAPIError, fmt.Sprintf("reading Secret %s: %v", name, err))
+		t.SetCondition(platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonAPIError, fmt.Sprintf("reading Secret %s in namespace %s: %v", name, namespace, err))
 		return nil, err
 	}
 	var missing []string
 	var out []identity.Upstream
-	for _, p := range providers {
+	for _, p := range spec.Providers {
 		for _, key := range identity.RequiredKeys(string(p)) {
 			if len(secret.Data[key]) == 0 {
 				missing = append(missing, key)
@@ -164,17 +204,32 @@ func (c *Capability) upstreams(ctx context.Context, t capability.Target, provide
 		}
 		out = append(out, identity.UpstreamFrom(string(p), secret.Data))
 	}
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("spec.auth.providers needs credentials: Secret %s in namespace %s lacks %s; the platform team adds them (see docs/AUTH.md)",
-			name, namespace, strings.Join(missing, ", "))
-		if apierrors.IsNotFound(err) {
-			msg = fmt.Sprintf("spec.auth.providers needs credentials: create Secret %s in namespace %s with keys %s (see docs/AUTH.md)",
-				name, namespace, strings.Join(missing, ", "))
-		}
-		t.SetCondition(platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonProviderCredentialsMissing, msg)
-		return nil, errors.New(msg)
+	if len(missing) == 0 {
+		return out, nil
 	}
-	return out, nil
+	msg := fmt.Sprintf("spec.auth.providers needs credentials: Secret %s in namespace %s lacks %s; the platform team adds them (see docs/AUTH.md)",
+		name, namespace, strings.Join(missing, ", "))
+	if apierrors.IsNotFound(err) {
+		msg = fmt.Sprintf("spec.auth.providers needs credentials: the platform team creates Secret %s in namespace %s with keys %s (see docs/AUTH.md)",
+			name, namespace, strings.Join(missing, ", "))
+	}
+	if c.legacySecret(ctx, t) {
+		msg += fmt.Sprintf("; Secret %s in namespace %s is no longer read (the namespace's tenant can write it): move its keys there",
+			c.ProvidersSecret, t.Owner.GetNamespace())
+	}
+	t.SetCondition(platformv1.ConditionAuthReady, metav1.ConditionFalse, platformv1.ReasonProviderCredentialsMissing, msg)
+	return nil, errors.New(msg)
+}
+
+// legacySecret reports whether the owner's namespace still has the
+// credentials Secret of before issue 17; it is never used.
+func (c *Capability) legacySecret(ctx context.Context, t capability.Target) bool {
+	if c.ProvidersSecret == "" {
+		return false
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return c.APIReader.Get(ctx, client.ObjectKey{Namespace: t.Owner.GetNamespace(), Name: c.ProvidersSecret}, m) == nil
 }
 
 func (c *Capability) failed(t capability.Target, err error) error {

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -43,10 +44,34 @@ func (f *fakeIdP) Ensure(_ context.Context, c identity.Client) (identity.Result,
 
 func spec(providers ...platformv1.AuthProvider) auth.Spec {
 	return auth.Spec{
-		Enabled:   true,
-		Client:    auth.NewClient("shop/web", "staging-web", "web", "web.staging.example.com"),
-		Providers: providers,
-		Secret:    "web-auth",
+		Enabled:     true,
+		Client:      auth.NewClient("shop/web", "staging-web", "web", "web.staging.example.com"),
+		Providers:   providers,
+		Secret:      "web-auth",
+		Credentials: auth.CredentialsSecretName("shop", "web"),
+	}
+}
+
+// credentials is a Secret with a github provider's credentials.
+func credentials(namespace, name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Data:       map[string][]byte{"github-client-id": []byte("id"), "github-client-secret": []byte("secret")},
+	}
+}
+
+func TestCredentialsSecretName(t *testing.T) {
+	for _, tt := range []struct{ ns, app string }{{"shop", "web"}, {"team-a-staging", "my-frontend"}} {
+		name := auth.CredentialsSecretName(tt.ns, tt.app)
+		ns, app, ok := auth.ParseCredentialsSecretName(name)
+		if !ok || ns != tt.ns || app != tt.app {
+			t.Errorf("%s parses as %q %q %v", name, ns, app, ok)
+		}
+	}
+	for _, bad := range []string{"plattr-auth-providers", "plattr-auth.shop", "plattr-auth..web", "plattr-auth.shop.", "plattr-auth.a.b.c", "other.shop.web"} {
+		if ns, app, ok := auth.ParseCredentialsSecretName(bad); ok {
+			t.Errorf("%s parses as %q %q", bad, ns, app)
+		}
 	}
 }
 
@@ -63,7 +88,20 @@ func TestEnsureDecisions(t *testing.T) {
 		{name: "no identity provider configured", spec: spec(), wantReason: platformv1.ReasonAuthNotConfigured},
 		{name: "a client with the exact redirect URI", idp: &fakeIdP{}, spec: spec(), wantReason: platformv1.ReasonProvisioned},
 		{name: "upstream credentials missing name the Secret and keys", idp: &fakeIdP{}, spec: spec(platformv1.AuthProvider("github")),
-			wantReason: platformv1.ReasonProviderCredentialsMissing, wantMessage: "create Secret"},
+			wantReason: platformv1.ReasonProviderCredentialsMissing, wantMessage: "creates Secret plattr-auth.shop.web in namespace plattr-system with keys github-client-id, github-client-secret"},
+		{name: "credentials in the platform namespace are used", idp: &fakeIdP{}, spec: spec(platformv1.AuthProvider("github")),
+			existing:   []client.Object{credentials("plattr-system", "plattr-auth.shop.web")},
+			wantReason: platformv1.ReasonProvisioned, wantMessage: "with github"},
+		{name: "credentials in the app's own namespace are not read; the new place is named", idp: &fakeIdP{}, spec: spec(platformv1.AuthProvider("github")),
+			existing:   []client.Object{credentials("shop", "plattr-auth-providers")},
+			wantReason: platformv1.ReasonProviderCredentialsMissing,
+			wantMessage: "creates Secret plattr-auth.shop.web in namespace plattr-system with keys github-client-id, github-client-secret (see docs/AUTH.md); " +
+				"Secret plattr-auth-providers in namespace shop is no longer read"},
+		{name: "another app's credentials are not this app's", idp: &fakeIdP{}, spec: spec(platformv1.AuthProvider("github")),
+			existing:   []client.Object{credentials("plattr-system", "plattr-auth.shop.webx"), credentials("plattr-system", "plattr-auth.sho.pweb")},
+			wantReason: platformv1.ReasonProviderCredentialsMissing, wantMessage: "plattr-auth.shop.web "},
+		{name: "a client that would allow no connector is refused", idp: &fakeIdP{err: fmt.Errorf("%w: Dex client staging-web would allow none", identity.ErrNoConnectors)}, spec: spec(),
+			wantReason: platformv1.ReasonNoConnectors, wantMessage: "DEX_SHARED_CONNECTORS"},
 		{name: "a realm of another app is a conflict", idp: &fakeIdP{clients: map[string]identity.Client{"staging-web": {Owner: "other/web"}}}, spec: spec(),
 			wantReason: platformv1.ReasonRealmConflict},
 		{name: "provider down: unavailable, retried when it answers", idp: &fakeIdP{err: errors.New("connection refused")}, spec: spec(),
@@ -73,7 +111,7 @@ func TestEnsureDecisions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			app := capabilitytest.App("shop", "web")
 			env := capabilitytest.NewEnv(t, tt.existing...)
-			c := &auth.Capability{Kube: env.Kube, ProvidersSecret: "plattr-auth-providers"}
+			c := &auth.Capability{Kube: env.Kube, ProvidersSecret: "plattr-auth-providers", PlatformNamespace: "plattr-system"}
 			if tt.idp != nil {
 				if tt.idp.clients == nil {
 					tt.idp.clients = map[string]identity.Client{}

@@ -43,7 +43,7 @@ func New(kube capability.Kube, b Backends, cfg config.Operator) Set {
 	s := Set{
 		Database: &capdatabase.Capability{Kube: kube},
 		Storage:  &storage.Capability{Kube: kube, AllowSharedKeys: cfg.S3.AllowSharedKeys},
-		Auth:     &auth.Capability{Kube: kube, IdP: b.Identity, ProvidersSecret: cfg.Auth.ProvidersSecret},
+		Auth:     &auth.Capability{Kube: kube, IdP: b.Identity, ProvidersSecret: cfg.Auth.ProvidersSecret, PlatformNamespace: cfg.PlatformNamespace},
 		Workload: &workload.Capability{Kube: kube, ProgressDeadline: cfg.ProgressDeadline},
 		Ingress:  &ingress.Capability{Kube: kube, Class: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
 	}

@@ -101,6 +101,9 @@ func authSpec(n naming.Names, baseDomain string) auth.Spec {
 		Enabled: app.Spec.AuthEnabled(),
 		Client:  auth.NewClient(backendOwner(app), n.Realm(), app.Name, n.Host(baseDomain)),
 		Secret:  naming.ObjectsFor(app.Name).AuthSecret,
+		// The platform namespace's Secret for this app: never one in the
+		// app's namespace, which its tenant writes.
+		Credentials: auth.CredentialsSecretName(app.Namespace, app.Name),
 	}
 	if app.Spec.Auth != nil {
 		spec.Providers = app.Spec.Auth.Providers

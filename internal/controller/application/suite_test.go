@@ -54,6 +54,9 @@ var (
 const (
 	baseDomain   = "apps.plattr.test"
 	dexNamespace = "dex"
+	// platformNamespace is where the platform team keeps what tenants must
+	// not write (the operator's default, PLATFORM_NAMESPACE).
+	platformNamespace = "plattr-system"
 )
 
 // metricsAddr is where the operator under test serves /metrics and health.
@@ -84,6 +87,9 @@ func TestMain(m *testing.M) {
 	metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	k8s, err = client.New(cluster.Config, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
+		panic(err)
+	}
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: platformNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		panic(err)
 	}
 	code := m.Run()

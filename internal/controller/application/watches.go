@@ -5,11 +5,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/capability/auth"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -26,20 +28,26 @@ func secretMetadata() *metav1.PartialObjectMetadata {
 }
 
 // appsUsingSecret maps a Secret that Plattr does not manage to the apps
-// that read it (envVars secretKeyRef, the upstream providers' credentials)
-// or wait for its name to be free (a foreign Secret in the way of <app>-db,
+// that read it (envVars secretKeyRef; in the platform namespace, the
+// upstream providers' credentials plattr-auth.<namespace>.<app>) or wait
+// for its name to be free (a foreign Secret in the way of <app>-db,
 // -storage or -auth). Plattr's own Secrets reach their app through its
 // owner reference already.
 func (r *Reconciler) appsUsingSecret(ctx context.Context, secret *metav1.PartialObjectMetadata) []reconcile.Request {
 	if secret.GetLabels()[platformv1.LabelManagedBy] == platformv1.ManagedByValue {
 		return nil
 	}
+	var out []reconcile.Request
+	if secret.Namespace == r.Config.PlatformNamespace {
+		if ns, name, ok := auth.ParseCredentialsSecretName(secret.Name); ok {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+		}
+	}
 	apps := &platformv1.ApplicationList{}
 	if err := r.List(ctx, apps, client.InNamespace(secret.Namespace)); err != nil {
 		log.FromContext(ctx).Error(err, "listing Applications for a Secret change", "secret", secret.Name)
-		return nil
+		return out
 	}
-	var out []reconcile.Request
 	for i := range apps.Items {
 		if usesSecret(&apps.Items[i], secret.Name, r.Config.Auth.ProvidersSecret) {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&apps.Items[i])})
@@ -53,6 +61,9 @@ func usesSecret(app *platformv1.Application, name, providersSecret string) bool 
 	if name == o.DatabaseSecret || name == o.StorageSecret || name == o.AuthSecret {
 		return true
 	}
+	// The Secret the credentials were kept in before they moved to the
+	// platform namespace: never read, but its coming or going changes what
+	// AuthReady says.
 	if app.Spec.AuthEnabled() && len(app.Spec.Auth.Providers) > 0 && name == providersSecret {
 		return true
 	}

@@ -91,6 +91,9 @@ func authSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *platf
 		Enabled: parent.Spec.AuthEnabled(),
 		Client:  auth.NewClient(o.Namespace+"/"+o.Name, n.Realm(), pe.Spec.ApplicationRef, n.Host(baseDomain)),
 		Secret:  objects(pe).AuthSecret,
+		// A preview signs in through its parent's providers, with the
+		// credentials the platform team registered for the parent.
+		Credentials: auth.CredentialsSecretName(parent.Namespace, parent.Name),
 	}
 	if parent.Spec.Auth != nil {
 		spec.Providers = parent.Spec.Auth.Providers

@@ -20,6 +20,11 @@ import (
 	"github.com/plattr/plattr/internal/stack/proc"
 )
 
+// LocalConnector is the ID of the password database connector hack/dex
+// serves (its --user users): the only connector the local stack's clients
+// share.
+const LocalConnector = "local"
+
 // Server is one Dex process.
 type Server struct {
 	Dir        string // pid and log files
