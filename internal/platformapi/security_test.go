@@ -464,4 +464,3 @@ func TestInformationStaysInside(t *testing.T) {
 	}
 	user.must(t, 201, "POST", "/api/v1/tokens", map[string]any{"name": "month", "expiresIn": "30d"}, nil)
 }
-
