@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -463,4 +465,39 @@ func TestInformationStaysInside(t *testing.T) {
 		t.Fatalf("a token without expiresIn: expires %v, want within the 30d cap", ok.Info.ExpiresAt)
 	}
 	user.must(t, 201, "POST", "/api/v1/tokens", map[string]any{"name": "month", "expiresIn": "30d"}, nil)
+}
+
+// A client that stops reading is dropped once a write has waited
+// STREAM_WRITE_TIMEOUT (2s in the suite): its connection closes, rather
+// than a goroutine waiting on it for ever.
+func TestEventStreamDropsAClientThatStopsReading(t *testing.T) {
+	ctx := context.Background()
+	c := asUser(t, "stalled@plattr.test")
+	if err := db.SetEnvironmentRole(ctx, "team-a", "stalled@plattr.test", authz.EnvUser); err != nil {
+		t.Fatal(err)
+	}
+	// A small receive window, so the server's writes block soon.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(apiA.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /api/v1/events HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer %s\r\n\r\n", c.token)
+	time.Sleep(500 * time.Millisecond)
+	// Far more than the socket buffers hold, all visible to this client.
+	if _, err := db.Pool.Exec(ctx, `SELECT publish_event('status', 'team-a', 'stalled-app', jsonb_build_object('pad', repeat('x', 4000)))
+		FROM generate_series(1, 3000)`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(6 * time.Second) // the client reads nothing meanwhile
+	// Now read: the server must have closed the connection (EOF after
+	// what was buffered), not be waiting to write more of the stream.
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	n, err := io.Copy(io.Discard, conn)
+	if err != nil {
+		t.Fatalf("the server kept the stalled stream open (read %d bytes, then %v)", n, err)
+	}
 }

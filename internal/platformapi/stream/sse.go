@@ -106,6 +106,8 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, visible Filter) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout())) }
 	deadline()
+	// The connection may carry the client's next request: no deadline left.
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 1000\n\n")
 
