@@ -78,7 +78,7 @@ func (a *Authenticator) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := a.OIDC.discover(r.Context())
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		a.providerDown(w, r, err)
 		return
 	}
 	ls := loginState{State: NewSecret(""), Nonce: NewSecret(""), Verifier: oauth2.GenerateVerifier(),
@@ -118,7 +118,7 @@ func (a *Authenticator) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := a.OIDC.discover(ctx)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		a.providerDown(w, r, err)
 		return
 	}
 	if a.OIDC.HTTP != nil {
@@ -186,6 +186,13 @@ func (a *Authenticator) verify(ctx context.Context, p *oidc.Provider, tok *oauth
 		return "", "", errors.New("the identity provider does not say this email is verified (email_verified is not true): verify it there, or configure the provider to send the claim")
 	}
 	return strings.ToLower(claims.Email), claims.Name, nil
+}
+
+// providerDown answers 503; the provider's address and error go to the
+// log only.
+func (a *Authenticator) providerDown(w http.ResponseWriter, r *http.Request, err error) {
+	a.logError(r, "reaching the identity provider", err)
+	http.Error(w, "the identity provider does not answer; try again shortly", http.StatusServiceUnavailable)
 }
 
 // plain keeps a provider's error text to printable ASCII, so it cannot
