@@ -82,6 +82,11 @@ func token(ctx context.Context, cfg platformapi.Config, args []string) error {
 	if *email == "" {
 		return fmt.Errorf("--email is required: the user the token acts as")
 	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "expires-in" })
+	if !set && cfg.TokenMaxTTL > 0 {
+		*expiresIn = min(*expiresIn, cfg.TokenMaxTTL)
+	}
 	if cfg.TokenMaxTTL > 0 && (*expiresIn <= 0 || *expiresIn > cfg.TokenMaxTTL) {
 		return fmt.Errorf("--expires-in=%s: this site caps API tokens at %s (TOKEN_MAX_TTL); ask for at most that", *expiresIn, cfg.TokenMaxTTL)
 	}
