@@ -13,11 +13,10 @@ package stream
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"net/http"
 
 	"github.com/go-logr/logr"
 
@@ -251,10 +250,12 @@ func (h *Hub) recheckUser(user int64) {
 func (h *Hub) recheckAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
-		select {
-		case s.recheck <- struct{}{}:
-		default:
+	for _, mine := range h.perUser {
+		for s := range mine {
+			select {
+			case s.recheck <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
