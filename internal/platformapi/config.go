@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,7 +100,6 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		OIDCClientID:     env.Get("OIDC_CLIENT_ID", ""),
 		OIDCClientSecret: env.Get("OIDC_CLIENT_SECRET", ""),
 		SessionTTL:       env.Duration("SESSION_TTL", 12*time.Hour),
-		LoginRateLimit:   env.Int("LOGIN_RATE_LIMIT", 20),
 
 		StreamMaxPerUser:      env.Int("STREAM_MAX_PER_USER", 5),
 		StreamRecheckInterval: env.Duration("STREAM_RECHECK_INTERVAL", time.Minute),
@@ -180,14 +180,15 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, pfx)
 	}
-	if c.LoginRateLimit < 0 {
-		env.Fail(fmt.Errorf("LOGIN_RATE_LIMIT=%d: want sign-ins per minute per client, or 0 for no limit", c.LoginRateLimit))
-	}
-	if c.StreamMaxPerUser < 1 {
-		env.Fail(fmt.Errorf("STREAM_MAX_PER_USER=%d: want at least 1", c.StreamMaxPerUser))
-	}
-	if c.StreamMaxReplay < 1 {
-		env.Fail(fmt.Errorf("STREAM_MAX_REPLAY=%d: want at least 1", c.StreamMaxReplay))
+	// 0 is allowed here (no limit), unlike env.Int.
+	c.LoginRateLimit = 20
+	if v := env.Get("LOGIN_RATE_LIMIT", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			env.Fail(fmt.Errorf("LOGIN_RATE_LIMIT=%q: want sign-ins per minute per client, or 0 for no limit", v))
+		} else {
+			c.LoginRateLimit = n
+		}
 	}
 	c.Replica = env.Get("REPLICA_ID", "")
 	if c.Replica == "" {

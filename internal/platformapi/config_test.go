@@ -64,15 +64,15 @@ func TestConfigLimits(t *testing.T) {
 		c.StreamRecheckInterval != time.Minute || c.StreamWriteTimeout != 30*time.Second || c.StreamMaxReplay != 10000 {
 		t.Fatalf("defaults: %+v", c)
 	}
-	env["TOKEN_MAX_TTL"], env["TRUSTED_PROXIES"] = "none", "10.0.0.0/8, 192.168.1.7"
-	if c, err = ParseConfig(get); err != nil || c.TokenMaxTTL != 0 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].Bits() != 32 {
+	env["TOKEN_MAX_TTL"], env["TRUSTED_PROXIES"], env["LOGIN_RATE_LIMIT"] = "none", "10.0.0.0/8, 192.168.1.7", "0"
+	if c, err = ParseConfig(get); err != nil || c.TokenMaxTTL != 0 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].Bits() != 32 || c.LoginRateLimit != 0 {
 		t.Fatalf("no cap, proxies: %+v %v", c, err)
 	}
 	// Every bad limit at once, each named.
 	env["TOKEN_MAX_TTL"], env["TRUSTED_PROXIES"], env["STREAM_MAX_PER_USER"], env["STREAM_MAX_REPLAY"], env["LOGIN_RATE_LIMIT"] =
 		"forever", "10.0.0.0/33", "0", "-1", "-5"
 	_, err = ParseConfig(get)
-	for _, want := range []string{"TOKEN_MAX_TTL=\"forever\"", "TRUSTED_PROXIES: \"10.0.0.0/33\"", "STREAM_MAX_PER_USER=0", "STREAM_MAX_REPLAY=-1", "LOGIN_RATE_LIMIT=-5"} {
+	for _, want := range []string{"TOKEN_MAX_TTL=\"forever\"", "TRUSTED_PROXIES: \"10.0.0.0/33\"", "STREAM_MAX_PER_USER=\"0\"", "STREAM_MAX_REPLAY=\"-1\"", "LOGIN_RATE_LIMIT=\"-5\""} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

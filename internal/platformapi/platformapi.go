@@ -190,7 +190,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 			return fmt.Errorf("LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
 		}
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpSrv.Serve(lis) }()
 	mlis := opts.MetricsListener

@@ -487,9 +487,10 @@ func TestEventStreamDropsAClientThatStopsReading(t *testing.T) {
 	defer conn.Close()
 	fmt.Fprintf(conn, "GET /api/v1/events HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer %s\r\n\r\n", c.token)
 	time.Sleep(500 * time.Millisecond)
-	// Far more than the socket buffers hold, all visible to this client.
-	if _, err := db.Pool.Exec(ctx, `SELECT publish_event('status', 'team-a', 'stalled-app', jsonb_build_object('pad', repeat('x', 4000)))
-		FROM generate_series(1, 3000)`); err != nil {
+	// Far more than the socket buffers hold (12 MB), in fewer events than
+	// the hub buffers per client, so the write itself must time out.
+	if _, err := db.Pool.Exec(ctx, `SELECT publish_event('status', 'team-a', 'stalled-app', jsonb_build_object('pad', repeat('x', 40000)))
+		FROM generate_series(1, 300)`); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(6 * time.Second) // the client reads nothing meanwhile

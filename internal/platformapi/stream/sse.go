@@ -104,6 +104,9 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, visible Filter) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
+	// However the stream ends, the connection ends with it: the client
+	// reconnects anyway, and no idle connection outlives its stream.
+	w.Header().Set("Connection", "close")
 	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout())) }
 	deadline()
 	// The connection may carry the client's next request: no deadline left.
