@@ -388,6 +388,10 @@ func TestEventStreamEndsWithItsCredentials(t *testing.T) {
 func TestEventStreamReplayIsCapped(t *testing.T) {
 	ctx := context.Background()
 	adminC := admin(t)
+	// A live stream first: once it has the burst's last event, the
+	// replica's hub has it too.
+	_, live, stopLive := openStream(t, apiA.URL, bearer(adminC.token))
+	defer stopLive()
 	for i := 0; i < testStreamReplay+10; i++ {
 		if _, err := db.Pool.Exec(ctx, "SELECT publish_event('status', 'team-a', 'replay-app', '{}'::jsonb)"); err != nil {
 			t.Fatal(err)
@@ -397,10 +401,23 @@ func TestEventStreamReplayIsCapped(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, "SELECT max(id) FROM events").Scan(&last); err != nil {
 		t.Fatal(err)
 	}
+	want := fmt.Sprint(last)
+	deadline := time.After(10 * time.Second)
+	for caught := false; !caught; {
+		select {
+		case e, ok := <-live:
+			if !ok {
+				t.Fatal("the live stream closed")
+			}
+			caught = e.ID == want
+		case <-deadline:
+			t.Fatalf("the live stream did not get event %d within 10s", last)
+		}
+	}
 	_, ch, stop := openStream(t, apiA.URL, http.Header{"Authorization": {"Bearer " + adminC.token}, "Last-Event-ID": {"0"}})
 	defer stop()
 	var replayed int
-	deadline := time.After(10 * time.Second)
+	deadline = time.After(10 * time.Second)
 	for {
 		select {
 		case e, ok := <-ch:
