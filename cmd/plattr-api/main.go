@@ -75,12 +75,20 @@ func token(ctx context.Context, cfg platformapi.Config, args []string) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	email := fs.String("email", "", "the user the token acts as (required)")
 	name := fs.String("name", "cli", "what the token is for")
-	expiresIn := fs.Duration("expires-in", 90*24*time.Hour, "lifetime; 0 for none")
+	expiresIn := fs.Duration("expires-in", 90*24*time.Hour, "lifetime, at most TOKEN_MAX_TTL; 0 for none (only with TOKEN_MAX_TTL=none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *email == "" {
 		return fmt.Errorf("--email is required: the user the token acts as")
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "expires-in" })
+	if !set && cfg.TokenMaxTTL > 0 {
+		*expiresIn = min(*expiresIn, cfg.TokenMaxTTL)
+	}
+	if cfg.TokenMaxTTL > 0 && (*expiresIn <= 0 || *expiresIn > cfg.TokenMaxTTL) {
+		return fmt.Errorf("--expires-in=%s: this site caps API tokens at %s (TOKEN_MAX_TTL); ask for at most that", *expiresIn, cfg.TokenMaxTTL)
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, 2)
 	if err != nil {

@@ -95,6 +95,8 @@ func run(apps, rate int, duration time.Duration, clients int) error {
 			DatabaseURL: pg.URL(), SiteAdmins: []string{"bench@plattr.test"}, SessionTTL: time.Hour, TaskLease: time.Minute,
 			EventRetention: time.Hour, DBMaxConns: 20, Replica: "bench", StatusPollInterval: time.Hour, StatusPollTimeout: time.Second,
 			StatusURLTemplate: "http://127.0.0.1:1{path}", CostSampleInterval: time.Hour,
+			// The fan-out's clients share one token: lift the per-user cap.
+			StreamMaxPerUser: clients + 1,
 		}, cluster.Config, platformapi.Options{Listener: lis, Log: ctrl.Log})
 	}()
 	base := "http://" + lis.Addr().String()

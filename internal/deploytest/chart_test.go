@@ -106,7 +106,7 @@ func TestChartTemplateMinimal(t *testing.T) {
 		"CustomResourceDefinition/tenants.platform.internal",
 		"Deployment/plattr-api", "Deployment/plattr-operator",
 		"PodDisruptionBudget/plattr-api", "PodDisruptionBudget/plattr-operator",
-		"Service/plattr-api", "Service/plattr-operator-metrics",
+		"Service/plattr-api", "Service/plattr-api-metrics", "Service/plattr-operator-metrics",
 		"ServiceAccount/plattr-api", "ServiceAccount/plattr-operator",
 		"ValidatingAdmissionPolicy/plattr-application-environment",
 		"ValidatingAdmissionPolicyBinding/plattr-application-environment",
@@ -178,6 +178,23 @@ func TestChartTemplateFull(t *testing.T) {
 		if !slices.Contains(kinds(objs), k) {
 			t.Errorf("%s not rendered with full values", k)
 		}
+	}
+	// The API's /metrics is scraped on its own ClusterIP Service, never on
+	// the Service the portal and API are reached at.
+	var apiSvc, metricsSvc corev1.Service
+	into(t, find(t, objs, "Service", "plattr-api"), &apiSvc)
+	into(t, find(t, objs, "Service", "plattr-api-metrics"), &metricsSvc)
+	for _, p := range apiSvc.Spec.Ports {
+		if p.Name == "metrics" || p.TargetPort.String() == "metrics" {
+			t.Errorf("the API's Service exposes the metrics port: %+v", p)
+		}
+	}
+	if metricsSvc.Spec.Type != corev1.ServiceTypeClusterIP || len(metricsSvc.Spec.Ports) != 1 || metricsSvc.Spec.Ports[0].TargetPort.String() != "metrics" {
+		t.Errorf("the API's metrics Service: %+v", metricsSvc.Spec)
+	}
+	sm, _ := yaml.Marshal(find(t, objs, "ServiceMonitor", "plattr-api").Object["spec"])
+	if !strings.Contains(string(sm), "port: metrics") {
+		t.Errorf("the API's ServiceMonitor does not scrape the metrics port:\n%s", sm)
 	}
 	var cm corev1.ConfigMap
 	into(t, find(t, objs, "ConfigMap", "plattr-operator"), &cm)

@@ -152,8 +152,9 @@ func TestChartInstallOnCluster(t *testing.T) {
 
 	// The API, as its Deployment runs it.
 	apiEnv := containerEnv(t, ctx, cs, "plattr-api", "api")
-	apiPort := freePort(t)
+	apiPort, apiMetricsPort := freePort(t), freePort(t)
 	apiEnv["LISTEN_ADDR"] = fmt.Sprintf("127.0.0.1:%d", apiPort)
+	apiEnv["METRICS_ADDR"] = fmt.Sprintf("127.0.0.1:%d", apiMetricsPort)
 	apiKubeconfig := serviceAccountKubeconfig(t, ctx, cs, cluster.Config.Host, ca, "plattr-api")
 	stopAPI := startProcess(t, bins.api, apiEnv, apiKubeconfig, "serve")
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
@@ -219,7 +220,9 @@ func TestChartInstallOnCluster(t *testing.T) {
 		}
 	}
 
-	scrape = httpGet(t, ctx, apiURL+"/metrics")
+	// The API's metrics are on their own port (the chart's metrics
+	// Service), not on the address the portal and API are served at.
+	scrape = httpGet(t, ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", apiMetricsPort))
 	for _, name := range metricNames(t)["plattr-api"] {
 		if !strings.Contains(scrape, "\n"+name) {
 			t.Errorf("the alerts or the dashboard use %s, which the API does not export", name)

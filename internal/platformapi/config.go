@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +19,11 @@ import (
 // Config is the platform API's configuration, from the environment.
 type Config struct {
 	DatabaseURL string // DATABASE_URL (required): the API's own database
-	ListenAddr  string // LISTEN_ADDR [:8080]: API, portal, /healthz, /readyz, /metrics
+	ListenAddr  string // LISTEN_ADDR [:8080]: API, portal, /healthz, /readyz
+	// MetricsAddr serves /metrics on a listener of its own (METRICS_ADDR
+	// [:9091]; "0" turns it off), so the API's public address does not
+	// answer anonymous scrapes.
+	MetricsAddr string
 	// PublicURL is where browsers reach the API (PUBLIC_URL), for the
 	// sign-in redirect; required with OIDC.
 	PublicURL string
@@ -30,6 +36,26 @@ type Config struct {
 	// comma-separated).
 	SiteAdmins []string
 	SessionTTL time.Duration // SESSION_TTL [12h]
+	// TokenMaxTTL caps an API token's lifetime (TOKEN_MAX_TTL [365d], as
+	// 90d, 720h or 30m; "none" allows tokens that never expire).
+	TokenMaxTTL time.Duration
+	// LoginRateLimit is how many sign-ins a client address may start per
+	// minute (LOGIN_RATE_LIMIT [20]; 0 turns the limit off);
+	// TrustedProxies are the CIDRs of proxies whose X-Forwarded-For names
+	// the client (TRUSTED_PROXIES, comma-separated [none]).
+	LoginRateLimit int
+	TrustedProxies []netip.Prefix
+
+	// The event stream: connections per user on each replica
+	// (STREAM_MAX_PER_USER [5]), how often a stream re-checks its caller's
+	// token or session besides when one changes (STREAM_RECHECK_INTERVAL
+	// [1m]), how long one write may take (STREAM_WRITE_TIMEOUT [30s]) and
+	// how many events a resuming client is replayed before it is told to
+	// reload instead (STREAM_MAX_REPLAY [10000]).
+	StreamMaxPerUser      int
+	StreamRecheckInterval time.Duration
+	StreamWriteTimeout    time.Duration
+	StreamMaxReplay       int
 
 	// TaskLease is how long a replica holds a task before another may take
 	// it over (TASK_LEASE [2m]).
@@ -68,15 +94,21 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:      env.Required("DATABASE_URL", "set it to the platform API's PostgreSQL database, postgres://user:password@host:5432/db"),
 		ListenAddr:       env.Get("LISTEN_ADDR", ":8080"),
+		MetricsAddr:      env.Get("METRICS_ADDR", ":9091"),
 		PublicURL:        strings.TrimRight(env.Get("PUBLIC_URL", ""), "/"),
 		OIDCIssuer:       env.Get("OIDC_ISSUER_URL", ""),
 		OIDCClientID:     env.Get("OIDC_CLIENT_ID", ""),
 		OIDCClientSecret: env.Get("OIDC_CLIENT_SECRET", ""),
 		SessionTTL:       env.Duration("SESSION_TTL", 12*time.Hour),
-		TaskLease:        env.Duration("TASK_LEASE", 2*time.Minute),
-		EventRetention:   env.Duration("EVENT_RETENTION", 7*24*time.Hour),
-		DBMaxConns:       env.Int("DB_MAX_CONNS", 20),
-		WatchNamespaces:  env.List("WATCH_NAMESPACES"),
+
+		StreamMaxPerUser:      env.Int("STREAM_MAX_PER_USER", 5),
+		StreamRecheckInterval: env.Duration("STREAM_RECHECK_INTERVAL", time.Minute),
+		StreamWriteTimeout:    env.Duration("STREAM_WRITE_TIMEOUT", 30*time.Second),
+		StreamMaxReplay:       env.Int("STREAM_MAX_REPLAY", 10000),
+		TaskLease:             env.Duration("TASK_LEASE", 2*time.Minute),
+		EventRetention:        env.Duration("EVENT_RETENTION", 7*24*time.Hour),
+		DBMaxConns:            env.Int("DB_MAX_CONNS", 20),
+		WatchNamespaces:       env.List("WATCH_NAMESPACES"),
 
 		ClusterName: env.Get("CLUSTER_NAME", "local"),
 		Prices: costs.Prices{
@@ -124,6 +156,38 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			env.Fail(fmt.Errorf("PUBLIC_URL=%q: want http(s)://host[:port]", c.PublicURL))
+		}
+	}
+	switch v := env.Get("TOKEN_MAX_TTL", "365d"); v {
+	case "none":
+	default:
+		d, err := config.ParseTTL(v)
+		if err != nil {
+			env.Fail(fmt.Errorf("TOKEN_MAX_TTL=%q: %v, or \"none\" for no cap", v, err))
+		}
+		c.TokenMaxTTL = d
+	}
+	for _, p := range env.List("TRUSTED_PROXIES") {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(p); aerr == nil {
+				pfx, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			env.Fail(fmt.Errorf("TRUSTED_PROXIES: %q is not an address or CIDR such as 10.0.0.0/8", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx)
+	}
+	// 0 is allowed here (no limit), unlike env.Int.
+	c.LoginRateLimit = 20
+	if v := env.Get("LOGIN_RATE_LIMIT", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			env.Fail(fmt.Errorf("LOGIN_RATE_LIMIT=%q: want sign-ins per minute per client, or 0 for no limit", v))
+		} else {
+			c.LoginRateLimit = n
 		}
 	}
 	c.Replica = env.Get("REPLICA_ID", "")

@@ -3,6 +3,7 @@ package platformapi
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
@@ -49,5 +50,31 @@ func TestConfigDefaultsAndOIDC(t *testing.T) {
 	_, err = ParseConfig(func(k string) string { return env[k] })
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("bad DATABASE_URL: %v", err)
+	}
+}
+
+func TestConfigLimits(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "postgres://api:s@db:5432/platform"}
+	get := func(k string) string { return env[k] }
+	c, err := ParseConfig(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != ":9091" || c.TokenMaxTTL != 365*24*time.Hour || c.LoginRateLimit != 20 || c.StreamMaxPerUser != 5 ||
+		c.StreamRecheckInterval != time.Minute || c.StreamWriteTimeout != 30*time.Second || c.StreamMaxReplay != 10000 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	env["TOKEN_MAX_TTL"], env["TRUSTED_PROXIES"], env["LOGIN_RATE_LIMIT"] = "none", "10.0.0.0/8, 192.168.1.7", "0"
+	if c, err = ParseConfig(get); err != nil || c.TokenMaxTTL != 0 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].Bits() != 32 || c.LoginRateLimit != 0 {
+		t.Fatalf("no cap, proxies: %+v %v", c, err)
+	}
+	// Every bad limit at once, each named.
+	env["TOKEN_MAX_TTL"], env["TRUSTED_PROXIES"], env["STREAM_MAX_PER_USER"], env["STREAM_MAX_REPLAY"], env["LOGIN_RATE_LIMIT"] =
+		"forever", "10.0.0.0/33", "0", "-1", "-5"
+	_, err = ParseConfig(get)
+	for _, want := range []string{"TOKEN_MAX_TTL=\"forever\"", "TRUSTED_PROXIES: \"10.0.0.0/33\"", "STREAM_MAX_PER_USER=\"0\"", "STREAM_MAX_REPLAY=\"-1\"", "LOGIN_RATE_LIMIT=\"-5\""} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
 }

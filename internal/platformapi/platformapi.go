@@ -42,6 +42,8 @@ type Options struct {
 	Log     logr.Logger
 	// Listener, if set, is served instead of cfg.ListenAddr.
 	Listener net.Listener
+	// MetricsListener, if set, serves /metrics instead of cfg.MetricsAddr.
+	MetricsListener net.Listener
 	// Started receives the address served, once ready.
 	Started func(addr string)
 	// HTTP is the client used to reach the identity provider.
@@ -67,7 +69,8 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	defer st.Close()
 
 	auth := &authn.Authenticator{Store: st, SiteAdmins: cfg.SiteAdmins, SessionTTL: cfg.SessionTTL,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://")}
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log.WithName("authn"),
+		LoginLimit: &authn.Limiter{PerMinute: cfg.LoginRateLimit, Burst: cfg.LoginRateLimit, TrustedProxies: cfg.TrustedProxies}}
 	if cfg.OIDCEnabled() {
 		auth.OIDC = &authn.OIDC{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
 			RedirectURL: authn.CallbackURL(cfg.PublicURL), HTTP: opts.HTTP}
@@ -120,7 +123,9 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 
 	runner := &tasks.Runner{Store: st, Client: kube, Replica: cfg.Replica, Lease: cfg.TaskLease, Log: log.WithName("tasks")}
 	runner.Init()
-	hub := &stream.Hub{Store: st, Log: log.WithName("stream"), OnTasks: runner.Wake}
+	hub := &stream.Hub{Store: st, Log: log.WithName("stream"), OnTasks: runner.Wake,
+		MaxPerUser: cfg.StreamMaxPerUser, Recheck: cfg.StreamRecheckInterval, WriteTimeout: cfg.StreamWriteTimeout,
+		MaxReplay: cfg.StreamMaxReplay, Check: streamCheck(auth)}
 	go func() {
 		if err := hub.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error(err, "the change feed stopped")
@@ -128,7 +133,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 		}
 	}()
 	go runner.Run(ctx)
-	go pruneEvents(ctx, st, cfg.EventRetention, log)
+	go prune(ctx, st, cfg.EventRetention, log)
 	poller := &statuspoll.Poller{Apps: informers, Store: st, Interval: cfg.StatusPollInterval, Timeout: cfg.StatusPollTimeout,
 		URLTemplate: cfg.StatusURLTemplate, Log: log.WithName("status")}
 	go st.Leading(ctx, store.LockStatusPoller, 10*time.Second, func(ctx context.Context) {
@@ -160,21 +165,22 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	srv := &server.Server{
 		Pods:      clientset,
 		Discovery: disco, ClusterName: cfg.ClusterName, Prices: cfg.Prices,
+		TokenMaxTTL: cfg.TokenMaxTTL, Log: log.WithName("server"),
 		Store: st, Auth: auth, Cache: informers, Catalog: catalog, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
-				return fmt.Errorf("database: %w", err)
+				return &server.NotReady{Part: "the database does not answer", Err: err}
 			}
 			sctx, scancel := context.WithTimeout(ctx, 100*time.Millisecond)
 			defer scancel()
 			if !informers.WaitForCacheSync(sctx) {
-				return errors.New("the cluster cache has not synced")
+				return &server.NotReady{Part: "the cluster cache has not synced", Err: errors.New("not synced")}
 			}
 			select {
 			case <-hub.Ready():
 				return nil
 			default:
-				return errors.New("the change feed is not listening yet")
+				return &server.NotReady{Part: "the change feed is not listening yet", Err: errors.New("not listening")}
 			}
 		},
 	}
@@ -184,13 +190,25 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 			return fmt.Errorf("LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
 		}
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- httpSrv.Serve(lis) }()
+	mlis := opts.MetricsListener
+	if mlis == nil && cfg.MetricsAddr != "0" && cfg.MetricsAddr != "" {
+		if mlis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			_ = httpSrv.Close()
+			return fmt.Errorf("METRICS_ADDR=%s: %w", cfg.MetricsAddr, err)
+		}
+	}
+	metricsSrv := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	if mlis != nil {
+		go func() { serveErr <- metricsSrv.Serve(mlis) }()
+		defer metricsSrv.Close()
+	}
 	if opts.Started != nil {
 		opts.Started(lis.Addr().String())
 	}
-	log.Info("platform API serving", "addr", lis.Addr().String(), "oidc", cfg.OIDCEnabled())
+	log.Info("platform API serving", "addr", lis.Addr().String(), "oidc", cfg.OIDCEnabled(), "metrics", cfg.MetricsAddr)
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
@@ -208,12 +226,36 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	return err
 }
 
-func pruneEvents(ctx context.Context, st *store.Store, keep time.Duration, log logr.Logger) {
-	t := time.NewTicker(time.Hour)
+// streamCheck re-authenticates an event stream's request.
+func streamCheck(auth *authn.Authenticator) func(*http.Request) (stream.Caller, error) {
+	return func(r *http.Request) (stream.Caller, error) {
+		p, err := auth.Principal(r)
+		if errors.Is(err, authn.ErrUnauthenticated) {
+			return stream.Caller{}, stream.ErrGone
+		}
+		if err != nil {
+			return stream.Caller{}, err
+		}
+		return stream.Caller{UserID: p.User.ID, Key: fmt.Sprintf("%s admin=%t", p.User.Email, p.User.SiteAdmin)}, nil
+	}
+}
+
+// prune deletes old events hourly, and expired sessions and abandoned
+// sign-ins every few minutes: on a timer, never on a request.
+func prune(ctx context.Context, st *store.Store, keep time.Duration, log logr.Logger) {
+	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	var lastEvents time.Time
 	for {
-		if err := st.PruneEvents(ctx, keep); err != nil && ctx.Err() == nil {
-			log.Error(err, "pruning old events")
+		if time.Since(lastEvents) >= time.Hour {
+			if err := st.PruneEvents(ctx, keep); err != nil && ctx.Err() == nil {
+				log.Error(err, "pruning old events")
+			} else {
+				lastEvents = time.Now()
+			}
+		}
+		if err := st.PruneAuth(ctx, authn.LoginTimeout); err != nil && ctx.Err() == nil {
+			log.Error(err, "pruning expired sessions")
 		}
 		select {
 		case <-ctx.Done():

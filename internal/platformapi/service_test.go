@@ -20,12 +20,16 @@ func TestClustersAndServiceEndpoints(t *testing.T) {
 		t.Fatalf("clusters = %+v", clusters)
 	}
 	for path, want := range map[string]string{
-		"/healthz":      "ok",
-		"/readyz":       "ok",
-		"/metrics":      "plattr_api_request_duration_seconds_bucket{code=\"200\",route=\"GET /api/v1/clusters\"",
-		"/openapi.json": `"/api/v1/tenants"`,
+		"/healthz":         "ok",
+		"/readyz":          "ok",
+		"metrics:/metrics": "plattr_api_request_duration_seconds_bucket{code=\"200\",route=\"GET /api/v1/clusters\"",
+		"/openapi.json":    `"/api/v1/tenants"`,
 	} {
-		resp, err := http.Get(apiA.URL + path)
+		base := apiA.URL
+		if p, ok := strings.CutPrefix(path, "metrics:"); ok {
+			base, path = apiA.MetricsURL, p // its own listener (METRICS_ADDR)
+		}
+		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}

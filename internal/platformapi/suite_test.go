@@ -48,6 +48,15 @@ var (
 	stopOperator = func() {}
 )
 
+// The limits the suite runs with (small, so tests reach them quickly).
+const (
+	testTokenMaxTTL   = 30 * 24 * time.Hour
+	testLoginRate     = 20
+	testStreamMax     = 3
+	testStreamRecheck = time.Second
+	testStreamReplay  = 50
+)
+
 const (
 	siteAdmin       = "admin@plattr.test"
 	oidcClientID    = "plattr-portal"
@@ -57,9 +66,11 @@ const (
 )
 
 type replica struct {
-	URL  string
-	stop context.CancelFunc
-	done chan error
+	URL string
+	// MetricsURL serves /metrics (METRICS_ADDR), apart from URL.
+	MetricsURL string
+	stop       context.CancelFunc
+	done       chan error
 }
 
 // Stop stops the replica and waits for it.
@@ -163,15 +174,22 @@ func apiConfig(replicaID, publicURL string) platformapi.Config {
 		StatusPollInterval: 200 * time.Millisecond, StatusPollTimeout: time.Second,
 		Prices: costs.Prices{CPUCoreHour: 0.04, MemoryGiBHour: 0.005, Currency: "EUR"}, CostSampleInterval: time.Hour,
 		StatusURLTemplate: statusApps.URL + "/{namespace}/{name}{path}",
+		TokenMaxTTL:       testTokenMaxTTL, LoginRateLimit: testLoginRate,
+		StreamMaxPerUser: testStreamMax, StreamRecheckInterval: testStreamRecheck,
+		StreamWriteTimeout: 2 * time.Second, StreamMaxReplay: testStreamReplay,
 	}
 }
 
 func startReplica(id string, lis net.Listener, publicURL string) (*replica, error) {
+	mlis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &replica{URL: "http://" + lis.Addr().String(), stop: cancel, done: make(chan error, 1)}
+	r := &replica{URL: "http://" + lis.Addr().String(), MetricsURL: "http://" + mlis.Addr().String(), stop: cancel, done: make(chan error, 1)}
 	go func() {
 		r.done <- platformapi.Run(ctx, apiConfig(id, publicURL), cluster.Config, platformapi.Options{
-			Listener: lis, Version: "test", Log: zap.New(zap.WriteTo(io.Discard)),
+			Listener: lis, MetricsListener: mlis, Version: "test", Log: zap.New(zap.WriteTo(io.Discard)),
 		})
 	}()
 	deadline := time.Now().Add(60 * time.Second)

@@ -48,6 +48,7 @@ func (d *Dev) api(dbURL, kubeconfig string, idp *dex.Server) (*proc.Process, err
 		"KUBECONFIG=" + kubeconfig,
 		"DATABASE_URL=" + dbURL,
 		"LISTEN_ADDR=" + strings.TrimPrefix(url, "http://"),
+		"METRICS_ADDR=127.0.0.1:0", // not on every interface of a laptop
 		"PUBLIC_URL=" + url,
 		"SITE_ADMINS=" + DevUserEmail,
 		"REPLICA_ID=local",

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/store"
 )
@@ -62,6 +64,14 @@ type Authenticator struct {
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (an https PUBLIC_URL).
 	SecureCookies bool
+	// LoginLimit rate-limits /auth/login per client (nil: no limit).
+	LoginLimit *Limiter
+	// Log receives what went wrong server-side; callers see a short message.
+	Log logr.Logger
+}
+
+func (a *Authenticator) logError(r *http.Request, what string, err error) {
+	a.Log.Error(err, what, "path", r.URL.Path)
 }
 
 // IsSiteAdmin reports whether configuration names email a site admin.

@@ -12,8 +12,6 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-
-	"github.com/plattr/plattr/internal/platformapi/store"
 )
 
 // OIDC signs browsers in through the platform's identity provider.
@@ -36,8 +34,8 @@ const (
 	LogoutPath   = "/auth/logout"
 )
 
-// loginTimeout is how long a user may take at the provider's login page.
-const loginTimeout = 15 * time.Minute
+// LoginTimeout is how long a user may take at the provider's login page.
+const LoginTimeout = 15 * time.Minute
 
 // discover fetches the provider's discovery document once it answers; a
 // provider that starts after the API is found at the first sign-in.
@@ -66,27 +64,31 @@ func (o *OIDC) config(p *oidc.Provider) *oauth2.Config {
 }
 
 // Login sends the browser to the provider with a PKCE challenge; the
-// verifier waits in the store for the callback.
+// state, verifier and nonce wait in a sealed cookie (LoginCookie) for the
+// callback, bound to this browser. Calls are rate-limited per client.
 func (a *Authenticator) Login(w http.ResponseWriter, r *http.Request) {
 	if a.OIDC == nil {
 		http.Error(w, "browser sign-in is not configured: set OIDC_ISSUER_URL, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET", http.StatusNotFound)
 		return
 	}
+	if !a.LoginLimit.Allow(r) {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "too many sign-ins from your address: wait a minute and try again", http.StatusTooManyRequests)
+		return
+	}
 	p, err := a.OIDC.discover(r.Context())
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		a.providerDown(w, r, err)
 		return
 	}
-	returnTo := r.URL.Query().Get("return_to")
-	if !strings.HasPrefix(returnTo, "/") || strings.HasPrefix(returnTo, "//") {
-		returnTo = "/" // only paths on this site: no open redirect
-	}
-	state, nonce, verifier := NewSecret(""), NewSecret(""), oauth2.GenerateVerifier()
-	if err := a.Store.SaveLoginState(r.Context(), state, store.LoginState{Verifier: verifier, Nonce: nonce, ReturnTo: returnTo}); err != nil {
-		http.Error(w, "could not start the sign-in: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	http.Redirect(w, r, a.OIDC.config(p).AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)), http.StatusFound)
+	ls := loginState{State: NewSecret(""), Nonce: NewSecret(""), Verifier: oauth2.GenerateVerifier(),
+		ReturnTo: SafeReturnTo(r.URL.Query().Get("return_to")), Expires: time.Now().Add(LoginTimeout).Unix()}
+	http.SetCookie(w, &http.Cookie{
+		Name: LoginCookie, Value: a.OIDC.seal(ls), Path: CallbackPath, HttpOnly: true, Secure: a.SecureCookies,
+		// Lax: the provider's redirect back is a top-level navigation.
+		SameSite: http.SameSiteLaxMode, MaxAge: int(LoginTimeout.Seconds()),
+	})
+	http.Redirect(w, r, a.OIDC.config(p).AuthCodeURL(ls.State, oauth2.S256ChallengeOption(ls.Verifier), oidc.Nonce(ls.Nonce)), http.StatusFound)
 }
 
 // Callback finishes the sign-in: it exchanges the code with the verifier,
@@ -99,17 +101,24 @@ func (a *Authenticator) Callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		http.Error(w, "the identity provider refused the sign-in: "+e+" "+q.Get("error_description"), http.StatusUnauthorized)
+		http.Error(w, "the identity provider refused the sign-in: "+plain(e)+" "+plain(q.Get("error_description")), http.StatusUnauthorized)
 		return
 	}
-	ls, err := a.Store.TakeLoginState(ctx, q.Get("state"), loginTimeout)
+	// The state must be the one sealed in this browser's cookie; the
+	// cookie goes either way (one try per sign-in).
+	var ls loginState
+	err := errLoginState
+	if c, cerr := r.Cookie(LoginCookie); cerr == nil {
+		ls, err = a.OIDC.open(c.Value, q.Get("state"), time.Now())
+	}
+	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: "", Path: CallbackPath, MaxAge: -1, HttpOnly: true, Secure: a.SecureCookies})
 	if err != nil {
-		http.Error(w, "this sign-in expired or was already used: start again at "+LoginPath, http.StatusBadRequest)
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	p, err := a.OIDC.discover(ctx)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		a.providerDown(w, r, err)
 		return
 	}
 	if a.OIDC.HTTP != nil {
@@ -117,7 +126,8 @@ func (a *Authenticator) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := a.OIDC.config(p).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(ls.Verifier))
 	if err != nil {
-		http.Error(w, "exchanging the code failed: "+err.Error(), http.StatusUnauthorized)
+		a.logError(r, "exchanging the sign-in code", err)
+		http.Error(w, "the identity provider did not accept this sign-in's code: start again at "+LoginPath, http.StatusUnauthorized)
 		return
 	}
 	email, name, err := a.verify(ctx, p, tok, ls.Nonce)
@@ -134,14 +144,17 @@ func (a *Authenticator) Callback(w http.ResponseWriter, r *http.Request) {
 		err = a.Store.CreateSession(ctx, user.ID, Hash(session), time.Now().Add(a.SessionTTL))
 	}
 	if err != nil {
-		http.Error(w, "could not open a session: "+err.Error(), http.StatusInternalServerError)
+		a.logError(r, "opening a session", err)
+		http.Error(w, "could not open a session; try again shortly", http.StatusInternalServerError)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: session, Path: "/", HttpOnly: true, Secure: a.SecureCookies,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(a.SessionTTL.Seconds()),
 	})
-	http.Redirect(w, r, ls.ReturnTo, http.StatusFound)
+	// Checked again: a cookie sealed by an older release must not redirect
+	// off-site either.
+	http.Redirect(w, r, SafeReturnTo(ls.ReturnTo), http.StatusFound)
 }
 
 func (a *Authenticator) verify(ctx context.Context, p *oidc.Provider, tok *oauth2.Token, nonce string) (email, name string, err error) {
@@ -167,10 +180,33 @@ func (a *Authenticator) verify(ctx context.Context, p *oidc.Provider, tok *oauth
 	if claims.Email == "" {
 		return "", "", errors.New("the ID token carries no email: allow the email scope for this client")
 	}
-	if claims.EmailVerified != nil && !*claims.EmailVerified {
-		return "", "", errors.New("the identity provider has not verified this email")
+	// Only a provider that says the email is verified names the user: a
+	// missing claim is not a yes (anyone could sign up as someone else).
+	if claims.EmailVerified == nil || !*claims.EmailVerified {
+		return "", "", errors.New("the identity provider does not say this email is verified (email_verified is not true): verify it there, or configure the provider to send the claim")
 	}
 	return strings.ToLower(claims.Email), claims.Name, nil
+}
+
+// providerDown answers 503; the provider's address and error go to the
+// log only.
+func (a *Authenticator) providerDown(w http.ResponseWriter, r *http.Request, err error) {
+	a.logError(r, "reaching the identity provider", err)
+	http.Error(w, "the identity provider does not answer; try again shortly", http.StatusServiceUnavailable)
+}
+
+// plain keeps a provider's error text to printable ASCII, so it cannot
+// shape the response.
+func plain(s string) string {
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // Logout ends the session.

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/store"
 )
@@ -43,8 +44,9 @@ func (s *Server) me(c *call) (any, error) {
 type tokenRequest struct {
 	// Name says what the token is for, e.g. "github-actions".
 	Name string `json:"name"`
-	// ExpiresIn is a duration such as 720h; empty means 90 days, "never"
-	// means no expiry.
+	// ExpiresIn is a duration such as 720h or 30d; empty means 90 days
+	// (or the site's cap, if shorter); "never" means no expiry, allowed
+	// only where the site sets no cap (TOKEN_MAX_TTL=none).
 	ExpiresIn string `json:"expiresIn,omitempty"`
 }
 
@@ -68,14 +70,26 @@ func (s *Server) createToken(c *call) (any, error) {
 		return nil, badRequest("name", "name is required: say what the token is for, e.g. \"ci\"")
 	}
 	ttl := defaultTokenTTL
+	if s.TokenMaxTTL > 0 {
+		ttl = min(ttl, s.TokenMaxTTL)
+	}
 	switch req.ExpiresIn {
 	case "":
 	case "never":
+		if s.TokenMaxTTL > 0 {
+			return nil, badRequest("expiresIn", "expiresIn=\"never\": this site caps API tokens at %s; ask for at most that, e.g. \"%s\"", days(s.TokenMaxTTL), days(s.TokenMaxTTL))
+		}
 		ttl = 0
 	default:
 		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil {
+			d, err = config.ParseTTL(req.ExpiresIn) // 30d
+		}
 		if err != nil || d <= 0 {
-			return nil, badRequest("expiresIn", "expiresIn=%q: want a duration such as 24h or 720h, or \"never\"", req.ExpiresIn)
+			return nil, badRequest("expiresIn", "expiresIn=%q: want a duration such as 24h, 720h or 30d, or \"never\"", req.ExpiresIn)
+		}
+		if s.TokenMaxTTL > 0 && d > s.TokenMaxTTL {
+			return nil, badRequest("expiresIn", "expiresIn=%q: this site caps API tokens at %s; ask for at most that", req.ExpiresIn, days(s.TokenMaxTTL))
 		}
 		ttl = d
 	}
@@ -84,6 +98,14 @@ func (s *Server) createToken(c *call) (any, error) {
 		return nil, err
 	}
 	return newToken{Token: tok, Secret: secret}, nil
+}
+
+// days writes a cap the way TOKEN_MAX_TTL takes it.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 func (s *Server) revokeToken(c *call) (any, error) {

@@ -23,7 +23,7 @@ type route struct {
 	out    any // response body sample, or nil
 	status int // success status [200]
 	// stream routes answer text/event-stream; raw handlers write their own
-	// response (health, metrics, the document, the sign-in redirects).
+	// response (health, the document, the sign-in redirects).
 	stream bool
 	raw    func(*call)
 	handle func(*call) (any, error)
@@ -50,7 +50,6 @@ func (s *Server) routes() []route {
 	return []route{
 		{method: "GET", path: "/healthz", summary: "The process is alive.", tag: tagService, public: true, raw: s.healthz},
 		{method: "GET", path: "/readyz", summary: "The database, the cluster cache and the change feed are ready.", tag: tagService, public: true, raw: s.readyz},
-		{method: "GET", path: "/metrics", summary: "Prometheus metrics.", tag: tagService, public: true, raw: s.metrics},
 		{method: "GET", path: "/openapi.json", summary: "This document.", tag: tagService, public: true, raw: s.openAPI},
 		{method: "GET", path: authn.LoginPath, summary: "Sign in through the identity provider (authorization code with PKCE).", tag: tagAccess, public: true,
 			query: []param{{"return_to", "a path on this site to return to"}}, raw: func(c *call) { s.Auth.Login(c.w, c.r) }},
@@ -99,7 +98,7 @@ func (s *Server) routes() []route {
 		{method: "DELETE", path: "/api/v1/tenants/{name}", summary: "Delete a tenant and its namespaces (its Admins).", tag: tagTenants, action: authz.ManageTenant, status: http.StatusNoContent, handle: s.deleteTenant},
 		{method: "GET", path: "/api/v1/costs/summary", summary: "Cost per tenant and app over a period: sampled requested CPU and memory × the price table.", tag: tagTenants,
 			query: []param{{"from", "start, RFC 3339 or YYYY-MM-DD [30 days ago]"}, {"to", "end, exclusive [now]"}}, out: costs.Summary{}, handle: s.costSummary},
-		{method: "GET", path: "/api/v1/clusters", summary: "The clusters the platform manages: version, nodes, health.", tag: tagService, out: []cluster{}, handle: s.listClusters},
+		{method: "GET", path: "/api/v1/clusters", summary: "The clusters the platform manages: version, nodes, health (site admins).", tag: tagService, action: authz.SiteAdmin, out: []cluster{}, handle: s.listClusters},
 		{method: "GET", path: "/api/v1/events", summary: "Server-sent events of every change you may see; resume with Last-Event-ID.", tag: tagStream, action: authz.ViewApp,
 			query: []param{{"lastEventId", "resume after this event id (or send the Last-Event-ID header)"}}, stream: true, raw: s.events},
 	}

@@ -6,6 +6,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -52,6 +55,12 @@ type Server struct {
 	Ready    func(context.Context) error
 	Registry *prometheus.Registry
 	Version  string
+	// TokenMaxTTL caps an API token's lifetime (TOKEN_MAX_TTL); 0: no cap,
+	// and "never" is allowed.
+	TokenMaxTTL time.Duration
+	// Log receives the detail of internal errors; the caller gets a
+	// request id to quote.
+	Log logr.Logger
 
 	requests *prometheus.HistogramVec
 	doc      openAPIDoc
@@ -67,6 +76,8 @@ type Error struct {
 	// Fields names every field the cluster refused, with its message
 	// (field path → message), for forms to show next to each input.
 	Fields map[string]string `json:"fields,omitempty"`
+	// RequestID is set on internal errors: the server's log has the detail.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -124,9 +135,15 @@ func (c *call) decode(v any) error {
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
+	id   string // the request's id, in X-Request-Id and in 500 answers
+	r    *http.Request
 }
 
 func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+
+// Unwrap lets http.ResponseController reach the connection (the event
+// stream's write deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -136,7 +153,8 @@ func (s *statusRecorder) Flush() {
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, id: requestID(), r: r}
+		w.Header().Set("X-Request-Id", rec.id)
 		defer func() {
 			if rt.stream {
 				return // long-lived: not a latency
@@ -173,9 +191,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+func requestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // fail maps an error to its status: 401 unauthenticated, 403 a missing
 // role (named), 404, 409, 422 a spec the cluster refuses (its message
-// names the field).
+// names the field). Anything else is a 500 whose detail (a database's or
+// the cluster's error, which may name hosts, tables or objects) goes to
+// the log only; the caller gets the request id to quote.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	var (
 		apiErr *Error
@@ -196,8 +222,17 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		apiErr = &Error{Status: http.StatusNotFound, Message: err.Error()}
 	case apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err):
 		apiErr = &Error{Status: http.StatusConflict, Message: err.Error()}
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		// The API's own ServiceAccount was refused: not the caller's doing.
+		fallthrough
 	default:
-		apiErr = &Error{Status: http.StatusInternalServerError, Message: "internal error: " + err.Error()}
+		id, route := "", ""
+		if rec, ok := w.(*statusRecorder); ok {
+			id, route = rec.id, rec.r.Method+" "+rec.r.URL.Path
+		}
+		s.Log.Error(err, "internal error", "requestId", id, "request", route)
+		apiErr = &Error{Status: http.StatusInternalServerError, RequestID: id,
+			Message: "internal error: the server could not complete this request; it is logged under request id " + id}
 	}
 	writeJSON(w, apiErr.Status, apiErr)
 }
@@ -231,13 +266,14 @@ func invalidFields(err error) map[string]string {
 	return out
 }
 
-// health and readiness, metrics.
+// health and readiness.
 func (s *Server) healthz(c *call) { c.w.WriteHeader(http.StatusOK); _, _ = c.w.Write([]byte("ok\n")) }
 
 func (s *Server) readyz(c *call) {
 	if s.Ready != nil {
 		if err := s.Ready(c.ctx()); err != nil {
-			http.Error(c.w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			// Which part is not ready, never its error text (anyone may ask).
+			http.Error(c.w, "not ready: "+readyPart(err), http.StatusServiceUnavailable)
 			return
 		}
 	}
@@ -245,10 +281,30 @@ func (s *Server) readyz(c *call) {
 	_, _ = c.w.Write([]byte("ok\n"))
 }
 
-func (s *Server) metrics(c *call) {
-	if s.Registry == nil {
-		http.NotFound(c.w, c.r)
-		return
+// MetricsHandler serves /metrics. It is not on the API's address: Run
+// serves it on METRICS_ADDR, which only the cluster's scraper reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	if s.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	}
-	promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}).ServeHTTP(c.w, c.r)
+	return mux
+}
+
+// NotReady names the part that is not ready (database, cluster cache,
+// change feed); Ready wraps the cause, which only the log sees.
+type NotReady struct {
+	Part string
+	Err  error
+}
+
+func (e *NotReady) Error() string { return e.Part + ": " + e.Err.Error() }
+func (e *NotReady) Unwrap() error { return e.Err }
+
+func readyPart(err error) string {
+	var nr *NotReady
+	if errors.As(err, &nr) {
+		return nr.Part
+	}
+	return "starting"
 }

@@ -20,6 +20,9 @@ type Event struct {
 const (
 	ChannelEvents = "plattr_events"
 	ChannelTasks  = "plattr_tasks"
+	// ChannelAuth carries the id of a user whose token, session or
+	// site-admin flag changed (migration 006).
+	ChannelAuth = "plattr_auth"
 )
 
 // EventsAfter returns events with an id above after, oldest first.
@@ -44,6 +47,14 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 func (s *Store) LastEventID(ctx context.Context) (int64, error) {
 	var id int64
 	err := s.Pool.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM events").Scan(&id)
+	return id, err
+}
+
+// FirstEventID is the oldest event still kept (0 for none): a client
+// resuming from before it missed events that were pruned.
+func (s *Store) FirstEventID(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.Pool.QueryRow(ctx, "SELECT coalesce(min(id), 0) FROM events").Scan(&id)
 	return id, err
 }
 

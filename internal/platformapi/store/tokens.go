@@ -89,30 +89,13 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	return err
 }
 
-// LoginState is a sign-in waiting for the identity provider's callback.
-type LoginState struct {
-	Verifier, Nonce, ReturnTo string
-}
-
-// SaveLoginState stores a sign-in in flight.
-func (s *Store) SaveLoginState(ctx context.Context, state string, ls LoginState) error {
-	_, err := s.Pool.Exec(ctx, "INSERT INTO login_states (state, verifier, nonce, return_to) VALUES ($1, $2, $3, $4)",
-		state, ls.Verifier, ls.Nonce, ls.ReturnTo)
-	return err
-}
-
-// TakeLoginState removes and returns a sign-in in flight younger than
-// maxAge: a state works once.
-func (s *Store) TakeLoginState(ctx context.Context, state string, maxAge time.Duration) (LoginState, error) {
-	var ls LoginState
-	var fresh bool
-	err := s.Pool.QueryRow(ctx, `DELETE FROM login_states WHERE state = $1
-		RETURNING verifier, nonce, return_to, created_at > now() - make_interval(secs => $2)`,
-		state, maxAge.Seconds()).Scan(&ls.Verifier, &ls.Nonce, &ls.ReturnTo, &fresh)
-	if err == nil && !fresh {
-		err = ErrNotFound
+// PruneAuth deletes expired sessions and sign-ins left in flight by an
+// older release (login_states; sign-ins now wait in a sealed cookie), on
+// a timer rather than on a request an anonymous caller could repeat.
+func (s *Store) PruneAuth(ctx context.Context, loginMaxAge time.Duration) error {
+	if _, err := s.Pool.Exec(ctx, "DELETE FROM sessions WHERE expires_at < now()"); err != nil {
+		return err
 	}
-	// Abandoned sign-ins go too.
-	_, _ = s.Pool.Exec(ctx, "DELETE FROM login_states WHERE created_at < now() - make_interval(secs => $1)", maxAge.Seconds())
-	return ls, notFound(err)
+	_, err := s.Pool.Exec(ctx, "DELETE FROM login_states WHERE created_at < now() - make_interval(secs => $1)", loginMaxAge.Seconds())
+	return err
 }

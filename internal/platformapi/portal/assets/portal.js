@@ -83,13 +83,19 @@ function banner(text) {
 // live follows the event stream; onEvent gets each event the user may see.
 // EventSource reconnects by itself and sends Last-Event-ID, so nothing is
 // missed; the banner says when the connection is down.
+// A stream too far behind to be replayed gets a "reload" event: the page
+// loads the current state again. A stream the server ends for good (the
+// session ended, or too many open tabs) is closed and says so.
 function live(onEvent) {
   const es = new EventSource("/api/v1/events");
   es.onopen = () => banner("");
-  es.onerror = () => banner("Connection lost: reconnecting… (changes made meanwhile will appear)");
+  es.onerror = () => banner(es.readyState === EventSource.CLOSED
+    ? "Live updates stopped: your session may have ended, or too many tabs are open. Reload the page (or sign in again)."
+    : "Connection lost: reconnecting… (changes made meanwhile will appear)");
   for (const kind of ["task", "app", "resource", "status", "roles", "tenant"]) {
     es.addEventListener(kind, (e) => onEvent(JSON.parse(e.data)));
   }
+  es.addEventListener("reload", () => location.reload());
   return es;
 }
 
