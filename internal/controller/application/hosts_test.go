@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -328,4 +329,40 @@ func TestReservedTenantNamesAreRefusedAtAdmission(t *testing.T) {
 			t.Errorf("Tenant %s: %v; want the reserved-name refusal", name, err)
 		}
 	}
+}
+
+// A tenant's spec.domains are its apps' alone: an app in the tenant's
+// namespace runs under them; an app in a shared namespace is refused a
+// host under them even where ALLOWED_DOMAIN_SUFFIXES would allow it.
+func TestATenantsDomainsAreItsOwn(t *testing.T) {
+	startOperator(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("dom%d", nsCounter.Add(1))
+	tenant := &platformv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: platformv1.TenantSpec{
+		Environments: []platformv1.Environment{platformv1.EnvironmentStaging}, Domains: []string{name + ".example.org"}}}
+	create(t, tenant)
+	t.Cleanup(func() { _ = k8s.Delete(ctx, tenant) })
+	ns := tenant.NamespaceFor(platformv1.EnvironmentStaging)
+	eventually(t, runningTimeout, "the tenant's namespace", func() error {
+		n := &corev1.Namespace{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, n); err != nil {
+			return err
+		}
+		if n.Labels[platformv1.LabelTenant] != name {
+			return fmt.Errorf("labels %v", n.Labels)
+		}
+		return nil
+	})
+	create(t, newApp(ns, "shop", func(a *platformv1.Application) { a.Spec.Domain = "shop." + name + ".example.org" }))
+	waitPhase(t, ns, "shop", platformv1.PhaseRunning, runningTimeout)
+	// example.org is allowed in shared namespaces, but not under the tenant's suffix.
+	shared := newNamespace(t)
+	create(t, newApp(shared, "intruder", func(a *platformv1.Application) { a.Spec.Domain = "www." + name + ".example.org" }))
+	c := waitIngressReason(t, shared, "intruder", platformv1.ReasonDomainNotAllowed)
+	if !strings.Contains(c.Message, "another tenant") {
+		t.Errorf("message: %s", c.Message)
+	}
+	// And the tenant's app may not use the shared suffix.
+	create(t, newApp(ns, "out", func(a *platformv1.Application) { a.Spec.Domain = "out.example.org" }))
+	waitIngressReason(t, ns, "out", platformv1.ReasonDomainNotAllowed)
 }
