@@ -116,6 +116,10 @@ const (
 	ReasonCopyFailed = "CopyFailed"
 	// ReasonLastGoodConfiguration: the capability's backend failed, but the workload keeps the configuration provisioned before.
 	ReasonLastGoodConfiguration = "LastGoodConfiguration"
+	// ReasonHostConflict: the app's host is the platform's own (API, identity provider, RESERVED_HOSTS) or is served by another Ingress, Gateway listener, HTTPRoute or app first.
+	ReasonHostConflict = "HostConflict"
+	// ReasonDomainNotAllowed: spec.domain is outside the suffixes the platform allows (ALLOWED_DOMAIN_SUFFIXES, the tenant's spec.domains) or inside the generated app-host zone.
+	ReasonDomainNotAllowed = "DomainNotAllowed"
 )
 
 // Event reasons, on the Application or PreviewEnvironment.

@@ -35,3 +35,24 @@ func TestCELReservedNamesMatchTheContract(t *testing.T) {
 		}
 	}
 }
+
+// The Tenant CRD's reserved names are written out in its CEL rule; this
+// keeps the rule equal to ReservedTenantNames, which the platform API checks.
+func TestCELReservedTenantNamesMatchTheContract(t *testing.T) {
+	src, err := os.ReadFile("tenant_types.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`!\(self\.metadata\.name in \[([^\]]*)\]\)`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("no reserved-name CEL rule found on Tenant")
+	}
+	var inRule []string
+	for _, q := range strings.Split(string(m[1]), ",") {
+		inRule = append(inRule, strings.Trim(q, "'"))
+	}
+	slices.Sort(inRule)
+	if want := slices.Sorted(slices.Values(ReservedTenantNames)); !slices.Equal(inRule, want) {
+		t.Errorf("CEL rule reserves %v\ncontract reserves %v", inRule, want)
+	}
+}

@@ -65,7 +65,24 @@ type TenantSpec struct {
 	// +kubebuilder:default=small
 	// +optional
 	Quota TenantQuota `json:"quota,omitempty"`
+
+	// Domains are the suffixes the tenant's apps may use as spec.domain
+	// (an app in the tenant's namespaces may claim example.com or any
+	// host under it). Set by the platform team: the platform API never
+	// writes them. Hosts under a tenant's suffix are that tenant's alone.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Domains []string `json:"domains,omitempty"`
 }
+
+// ReservedTenantNames cannot name a Tenant: an environment's name as a
+// tenant would give its apps the hosts (<app>.<tenant>.<BASE_DOMAIN>) and
+// namespaces of the shared environments, and "cluster" is the platform's
+// own. The CRD's CEL rule lists the same names; a test keeps them equal.
+var ReservedTenantNames = []string{"staging", "uat", "production", "preview", "cluster"}
 
 // TenantStatus is what the operator observed.
 type TenantStatus struct {
@@ -94,6 +111,7 @@ type TenantNamespace struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=tenant;tenants
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$')",message="metadata.name must be a lowercase DNS label of at most 30 characters, starting with a letter (it prefixes the tenant's namespaces and every name its apps get)"
+// +kubebuilder:validation:XValidation:rule="!(self.metadata.name in ['staging','uat','production','preview','cluster'])",message="metadata.name is reserved: staging, uat, production and preview are environments (their hosts and namespaces would collide with the tenant's) and cluster is the platform's; choose another name"
 // +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.displayName`
 // +kubebuilder:printcolumn:name="Quota",type=string,JSONPath=`.spec.quota`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

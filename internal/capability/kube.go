@@ -2,6 +2,7 @@ package capability
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,11 +50,27 @@ type ApplyConfiguration interface {
 func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t Target, live O, desired A, extract func(O, string) (A, error)) error {
 	key := client.ObjectKey{Namespace: *desired.GetNamespace(), Name: *desired.GetName()}
 	err := k.Client.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) && k.APIReader != nil {
+		// The cache holds only Plattr's labelled objects: one of this name
+		// without the label must not be taken over unseen.
+		if err = k.APIReader.Get(ctx, key, live); err == nil {
+			if err := controlledByOther(t, live, *desired.GetKind()); err != nil {
+				return err
+			}
+			owned, err := extract(live, FieldManager)
+			if err == nil && equality.Semantic.DeepEqual(owned, desired) {
+				return nil
+			}
+		}
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return err
 	default:
+		if err := controlledByOther(t, live, *desired.GetKind()); err != nil {
+			return err
+		}
 		owned, err := extract(live, FieldManager)
 		if err == nil && equality.Semantic.DeepEqual(owned, desired) {
 			return nil
@@ -69,6 +86,23 @@ func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t
 			"%s %s was changed or deleted outside Plattr and has been restored", *desired.GetKind(), key.Name)
 	}
 	return nil
+}
+
+// ErrControlledByOther: an object of the name a capability writes is
+// controlled by another owner (another app, a Helm release, …); Plattr
+// never applies over it.
+var ErrControlledByOther = errors.New("the object is controlled by another owner")
+
+// controlledByOther refuses a live object whose controller is not the
+// target's: a forced apply would take it over (and two owners applying one
+// object rewrite it for ever).
+func controlledByOther(t Target, live client.Object, kind string) error {
+	ref := metav1.GetControllerOf(live)
+	if ref == nil || ref.UID == t.Controller.UID {
+		return nil
+	}
+	return fmt.Errorf("%w: %s %s/%s is controlled by %s %s; Plattr does not overwrite it (rename or delete it)",
+		ErrControlledByOther, kind, live.GetNamespace(), live.GetName(), ref.Kind, ref.Name)
 }
 
 // Delete removes a child the spec no longer asks for, if the target owns it.

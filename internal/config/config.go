@@ -101,6 +101,15 @@ type Operator struct {
 	// (DB_APP_CONNECTION_LIMIT [20]; -1 for none).
 	DBAppConnectionLimit int
 
+	// AllowedDomainSuffixes are the suffixes an app in a shared namespace
+	// may use as spec.domain (ALLOWED_DOMAIN_SUFFIXES, comma-separated
+	// [none: no custom domains outside tenants' spec.domains]).
+	AllowedDomainSuffixes []string
+	// ReservedHosts no app may be served at, beside the identity
+	// provider's host (RESERVED_HOSTS, comma-separated: the platform API's
+	// host, the portal's, …). See PlatformHosts.
+	ReservedHosts []string
+
 	S3 S3 // object storage; optional: without it apps asking for storage wait
 
 	Auth Auth // identity provider; optional: without it apps asking for auth wait
@@ -329,6 +338,8 @@ func Parse(getenv func(string) string) (Operator, error) {
 	default:
 		fail(fmt.Errorf("AUTH_PROVIDER=%q: want keycloak or dex", c.Auth.Provider))
 	}
+
+	c.AllowedDomainSuffixes, c.ReservedHosts = parseHosts(env)
 
 	ttl := get("PREVIEW_MAX_TTL", "720h")
 	d, err := ParseTTL(ttl)

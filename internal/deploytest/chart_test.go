@@ -202,6 +202,12 @@ func TestChartTemplateFull(t *testing.T) {
 		cm.Data["AUTH_PROVIDER"] != "keycloak" || cm.Data["ENVIRONMENT_NAMESPACES"] != "staging,uat,shop-prod=production" {
 		t.Errorf("operator ConfigMap with full values: %v", cm.Data)
 	}
+	// The platform's own hosts are reserved: the API's Ingress, public URL
+	// and sign-in issuer, beside the listed ones.
+	if cm.Data["ALLOWED_DOMAIN_SUFFIXES"] != "*.shop.example.com,example.org" ||
+		cm.Data["RESERVED_HOSTS"] != "status.example.com,platform.example.com,auth.example.com" {
+		t.Errorf("ALLOWED_DOMAIN_SUFFIXES %q, RESERVED_HOSTS %q", cm.Data["ALLOWED_DOMAIN_SUFFIXES"], cm.Data["RESERVED_HOSTS"])
+	}
 	sa := find(t, objs, "ServiceAccount", "plattr-operator")
 	if sa.GetAnnotations()["eks.amazonaws.com/role-arn"] == "" {
 		t.Errorf("the IRSA annotation did not reach the ServiceAccount: %v", sa.GetAnnotations())

@@ -111,14 +111,20 @@ type Database struct {
 
 // Objects holds the names of an app's Kubernetes objects.
 type Objects struct {
-	Workload         string // Deployment, Service, ServiceAccount, HPA, PDB, Ingress
-	DatabaseSecret   string
-	StorageConfig    string
-	StorageSecret    string
-	AuthConfig       string
-	AuthSecret       string
-	TLSSecret        string
+	Workload       string // Deployment, Service, ServiceAccount, HPA, PDB, Ingress
+	DatabaseSecret string
+	StorageConfig  string
+	StorageSecret  string
+	AuthConfig     string
+	AuthSecret     string
+	TLSSecret      string
+	// PostgRESTIngress is <app>.rest: a DNS subdomain, which no app name
+	// (a DNS label) can produce, so it never is another app's main Ingress.
 	PostgRESTIngress string
+	// LegacyPostgRESTIngress is the name earlier versions gave it,
+	// <app>-api — app web-api's main Ingress too; the operator removes one
+	// of that name only when the app controls it.
+	LegacyPostgRESTIngress string
 }
 
 // ObjectsFor names the Kubernetes objects of an app.
@@ -131,7 +137,9 @@ func ObjectsFor(appName string) Objects {
 		AuthConfig:       DNSLabel(appName, "auth"),
 		AuthSecret:       DNSLabel(appName, "auth"),
 		TLSSecret:        DNSLabel(appName, "tls"),
-		PostgRESTIngress: DNSLabel(appName, "api"),
+		PostgRESTIngress: DNSLabel(appName) + ".rest",
+		// The legacy name is removed on upgrade, never applied.
+		LegacyPostgRESTIngress: DNSLabel(appName, "api"),
 	}
 }
 

@@ -171,6 +171,10 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	if err := mgr.Add(secretMetadata); err != nil {
 		return err
 	}
+	routes, claims, err := hostClaims(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	if err := (&application.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -182,6 +186,8 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Identity:       identityProvider(cfg.Auth, mgr.GetClient()),
 		Config:         cfg,
 		SecretMetadata: secretMetadata,
+		Claims:         claims,
+		Routes:         routes,
 		Clock:          opts.Clock,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
@@ -194,6 +200,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Store:     store,
 		Identity:  identityProvider(cfg.Auth, mgr.GetClient()),
 		Config:    cfg,
+		Claims:    claims,
 		Clock:     opts.Clock,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the PreviewEnvironment controller: %w", err)

@@ -27,6 +27,9 @@ type Backends struct {
 	DB       *database.Provisioner
 	Store    *objectstore.Store
 	Identity identity.Provider
+	// Claims finds who else serves a host (nil: hosts are not checked for
+	// conflicts, only against the configured rules).
+	Claims ingress.Claims
 }
 
 // Set is every capability, ready to use.
@@ -45,7 +48,9 @@ func New(kube capability.Kube, b Backends, cfg config.Operator) Set {
 		Storage:  &storage.Capability{Kube: kube, AllowSharedKeys: cfg.S3.AllowSharedKeys},
 		Auth:     &auth.Capability{Kube: kube, IdP: b.Identity, ProvidersSecret: cfg.Auth.ProvidersSecret, PlatformNamespace: cfg.PlatformNamespace},
 		Workload: &workload.Capability{Kube: kube, ProgressDeadline: cfg.ProgressDeadline},
-		Ingress:  &ingress.Capability{Kube: kube, Class: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
+		Ingress: &ingress.Capability{Kube: kube, Class: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer, Hosts: ingress.Hosts{
+			BaseDomain: cfg.BaseDomain, Reserved: cfg.PlatformHosts(), AllowedSuffixes: cfg.AllowedDomainSuffixes, Claims: b.Claims,
+		}},
 	}
 	// A nil pointer in an interface would not compare nil.
 	if b.DB != nil {

@@ -20,17 +20,29 @@ type Capability struct {
 	// Class is the IngressClass; ClusterIssuer the cert-manager issuer of
 	// the TLS certificate.
 	Class, ClusterIssuer string
+	// Hosts is what a host may be (hosts.go): the platform's reserved
+	// hosts, the allowed domain suffixes, who else serves a host.
+	Hosts Hosts
 }
 
 // Spec is the routing one owner asks for.
 type Spec struct {
 	Host string
+	// Generated is the host the platform generates for the owner; Host
+	// differs from it when the owner set spec.domain.
+	Generated string
+	// Tenant is the tenant of the owner's namespace, "" for a shared one:
+	// its spec.domains are the suffixes a custom domain may use.
+	Tenant string
 	// Service is the workload's Service, also the main Ingress's name.
 	Service string
 	// REST names the PostgREST Ingress; it exists only when PostgREST is on.
-	REST      string
-	PostgREST bool
-	TLSSecret string
+	REST string
+	// LegacyREST is the name earlier versions gave the PostgREST Ingress;
+	// one of that name the owner controls is removed.
+	LegacyREST string
+	PostgREST  bool
+	TLSSecret  string
 }
 
 // Ensure routes the host once the workload is up, and sets IngressReady.
@@ -38,6 +50,11 @@ type Spec struct {
 // (PostgREST serves at /), and ingress-nginx applies a rewrite to a whole
 // Ingress.
 func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec, workloadUp bool) error {
+	// The host is checked first: a refused one is reported at once, and
+	// no route for it is written.
+	if err := c.checkHost(ctx, t, spec); err != nil {
+		return err
+	}
 	if !workloadUp {
 		t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonWaitingForWorkload, "waiting for the workload (see DeploymentReady)")
 		return nil
@@ -55,6 +72,14 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec,
 	if err != nil {
 		t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, fmt.Sprintf("Ingress %s: %v", spec.REST, err))
 		return err
+	}
+	if spec.LegacyREST != "" && spec.LegacyREST != spec.REST {
+		// Delete leaves an Ingress of that name alone unless this owner
+		// controls it: <app>-api may be app <app>-api's main Ingress.
+		if err := c.Delete(ctx, t, &networkingv1.Ingress{}, spec.LegacyREST); err != nil {
+			t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, fmt.Sprintf("removing the old Ingress %s: %v", spec.LegacyREST, err))
+			return err
+		}
 	}
 	t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionTrue, platformv1.ReasonConfigured,
 		fmt.Sprintf("https://%s routed to Service %s (class %s, TLS Secret %s)", spec.Host, spec.Service, c.Class, spec.TLSSecret))

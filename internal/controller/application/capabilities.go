@@ -26,7 +26,7 @@ type capabilities = compose.Set
 
 func (r *Reconciler) capabilities() capabilities {
 	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
-	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity}, r.Config)
+	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity, Claims: r.Claims}, r.Config)
 }
 
 // target is the app as the capabilities see it.
@@ -115,11 +115,14 @@ func ingressSpec(n naming.Names, baseDomain string) ingress.Spec {
 	app := n.App()
 	o := naming.ObjectsFor(app.Name)
 	return ingress.Spec{
-		Host:      n.Host(baseDomain),
-		Service:   o.Workload,
-		REST:      o.PostgRESTIngress,
-		PostgREST: app.Spec.DatabaseEnabled(),
-		TLSSecret: o.TLSSecret,
+		Host:       n.Host(baseDomain),
+		Generated:  n.GeneratedHost(baseDomain),
+		Tenant:     n.Tenant(),
+		Service:    o.Workload,
+		REST:       o.PostgRESTIngress,
+		LegacyREST: o.LegacyPostgRESTIngress,
+		PostgREST:  app.Spec.DatabaseEnabled(),
+		TLSSecret:  o.TLSSecret,
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/ingress"
 	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
@@ -69,6 +70,12 @@ type Reconciler struct {
 	// namespaces (never their data), for retrying an app the moment a
 	// Secret it waits for appears or goes; nil turns the watch off.
 	SecretMetadata cache.Cache
+	// Claims finds who else serves or asks for a host; nil skips that
+	// check. Routes, the cache of every Ingress it reads, brings back an
+	// app whose spec.domain a route starts or stops serving; nil turns
+	// that watch off.
+	Claims ingress.Claims
+	Routes cache.Cache
 
 	// Clock tells the time; nil is the real clock.
 	Clock clock.PassiveClock
@@ -159,6 +166,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 	if r.SecretMetadata != nil {
 		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))
+	}
+	if r.Routes != nil {
+		b = b.WatchesRawSource(source.Kind(r.Routes, &networkingv1.Ingress{},
+			handler.TypedEnqueueRequestsFromMapFunc(r.appsClaimingHosts), hostsChanged))
 	}
 	return b.Complete(r)
 }

@@ -185,6 +185,9 @@ func operatorConfig() config.Operator {
 		PreviewMaxTTL:           720 * time.Hour,
 		DriftCheckInterval:      time.Second,
 		Pprof:                   true,
+		// Custom domains in the tests are under example.org (auth_test,
+		// hosts_test); example.net stays outside, for the refusals.
+		AllowedDomainSuffixes: []string{"example.org"},
 		S3: config.S3{
 			Endpoint: s3.Endpoint(), Region: "us-east-1", AccessKey: s3.AccessKey, SecretKey: s3.SecretKey,
 			AdminEndpoint: s3.AdminEndpoint(),

@@ -2,16 +2,21 @@ package application
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability/auth"
+	"github.com/plattr/plattr/internal/capability/ingress"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -73,4 +78,32 @@ func usesSecret(app *platformv1.Application, name, providersSecret string) bool 
 		}
 	}
 	return false
+}
+
+// appsClaimingHosts maps an Ingress anywhere in the cluster to the apps
+// whose spec.domain it routes: an app refused its domain (HostConflict) is
+// retried the moment the route in its way goes, and the loser of a race
+// sees the winner's route at once.
+func (r *Reconciler) appsClaimingHosts(ctx context.Context, ing *networkingv1.Ingress) []reconcile.Request {
+	var out []reconcile.Request
+	for _, host := range ingress.IngressHosts(ing) {
+		apps := &platformv1.ApplicationList{}
+		if err := r.List(ctx, apps, client.MatchingFields{ingress.DomainIndex: host}); err != nil {
+			log.FromContext(ctx).Error(err, "listing Applications for an Ingress change", "ingress", ing.Name)
+			return nil
+		}
+		for i := range apps.Items {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&apps.Items[i])})
+		}
+	}
+	return out
+}
+
+// hostsChanged passes an Ingress created, deleted or given other hosts;
+// status updates (the load balancer's address) are not news to anyone.
+var hostsChanged = predicate.TypedFuncs[*networkingv1.Ingress]{
+	UpdateFunc: func(e event.TypedUpdateEvent[*networkingv1.Ingress]) bool {
+		return !slices.Equal(ingress.IngressHosts(e.ObjectOld), ingress.IngressHosts(e.ObjectNew)) ||
+			!e.ObjectNew.DeletionTimestamp.Equal(e.ObjectOld.DeletionTimestamp)
+	},
 }

@@ -26,7 +26,7 @@ type capabilities = compose.Set
 
 func (r *Reconciler) capabilities() capabilities {
 	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
-	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity}, r.Config)
+	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity, Claims: r.Claims}, r.Config)
 }
 
 // previewScaling: one pod, a second under load (SPEC §4).
@@ -157,12 +157,16 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabili
 
 func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
 	o := objects(s.pe)
+	host := s.names.Host(r.Config.BaseDomain)
 	err := c.Ingress.Ensure(ctx, r.target(s), ingress.Spec{
-		Host:      s.names.Host(r.Config.BaseDomain),
-		Service:   o.Workload,
-		REST:      o.PostgRESTIngress,
-		PostgREST: s.parent.Spec.DatabaseEnabled(),
-		TLSSecret: o.TLSSecret,
+		Host:       host,
+		Generated:  host, // a preview's host is always generated
+		Tenant:     s.names.Tenant,
+		Service:    o.Workload,
+		REST:       o.PostgRESTIngress,
+		LegacyREST: o.LegacyPostgRESTIngress,
+		PostgREST:  s.parent.Spec.DatabaseEnabled(),
+		TLSSecret:  o.TLSSecret,
 	}, s.workloadUp)
 	r.record(s, "ingress", nil, err)
 }

@@ -33,6 +33,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/ingress"
 	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/predicates"
@@ -53,6 +54,8 @@ type Reconciler struct {
 	Store     *objectstore.Store // nil when none is configured
 	Identity  identity.Provider  // nil when none is configured
 	Config    config.Operator
+	// Claims finds who else serves a host; nil skips that check.
+	Claims ingress.Claims
 	// Clock tells the time for expiry; nil is the real clock.
 	Clock clock.PassiveClock
 

@@ -142,6 +142,10 @@ func (s *Server) createTenant(c *call) (any, error) {
 	if req.Name == "" {
 		return nil, badRequest("name", "name is required: the team's id, e.g. team-alpha")
 	}
+	if slices.Contains(platformv1.ReservedTenantNames, req.Name) {
+		// The CRD refuses them too; saying it here names the field.
+		return nil, badRequest("name", "name %s is reserved: staging, uat, production and preview are environments (the tenant's hosts and namespaces would collide with theirs) and cluster is the platform's; choose another name", req.Name)
+	}
 	for i := range req.Members {
 		req.Members[i].Email = strings.ToLower(req.Members[i].Email)
 	}
@@ -208,10 +212,14 @@ func (s *Server) updateTenant(c *call) (any, error) {
 		return nil, badRequest("members", "you would remove yourself as Admin; keep yourself as Admin, or ask a site admin")
 	}
 	live := t.DeepCopy()
+	domains := live.Spec.Domains
 	live.Spec = s.tenantObject(req).Spec
 	if err := s.namespacesFree(c.ctx(), live, "environments"); err != nil {
 		return nil, err
 	}
+	// The domains are the platform team's to set (kubectl), never a
+	// tenant Admin's: an update through the API keeps them.
+	live.Spec.Domains = domains
 	if err := s.Kube.Update(c.ctx(), live); err != nil {
 		return nil, err
 	}
