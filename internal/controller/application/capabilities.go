@@ -63,12 +63,17 @@ func selectorLabels(app *platformv1.Application) map[string]string {
 // user and client it gets.
 func backendOwner(app *platformv1.Application) string { return app.Namespace + "/" + app.Name }
 
+// storageOwner is what the object store records for the app's buckets: the
+// UID too, so an app re-created under the same name is a new owner and does
+// not get buckets an earlier one kept (docs/OPERATOR.md).
+func storageOwner(app *platformv1.Application) string { return backendOwner(app) + "/" + string(app.UID) }
+
 func databaseSpec(n naming.Names) capdatabase.Spec {
 	app := n.App()
 	return capdatabase.Spec{
 		Enabled: app.Spec.DatabaseEnabled(),
 		Names:   n.Database(),
-		Owner:   database.Owner{Namespace: app.Namespace, Name: app.Name},
+		Owner:   database.Owner{Namespace: app.Namespace, Name: app.Name, UID: string(app.UID)},
 		Secret:  naming.ObjectsFor(app.Name).DatabaseSecret,
 	}
 }
@@ -81,7 +86,7 @@ func storageSpec(n naming.Names, baseDomain string) storage.Spec {
 		BucketsPrefix: n.BucketsPrefix(),
 		User:          n.StorageUser(),
 		LegacyUser:    n.LegacyStorageUser(),
-		Owner:         backendOwner(app),
+		Owner:         storageOwner(app),
 		Secret:        naming.ObjectsFor(app.Name).StorageSecret,
 		Origins:       []string{"https://" + n.Host(baseDomain)},
 		Retain:        app.Spec.DeletionPolicy() == platformv1.DeletionPolicyRetain,
