@@ -135,6 +135,10 @@ type Owner struct {
 	Namespace, Name string
 	// UID is the owning object's metadata.uid.
 	UID string
+	// Reserved are identifier prefixes of other tenants' names
+	// (naming.ReservedPrefixes): a schema or role not made yet is not made
+	// under them, so an app cannot take a name before its owner exists.
+	Reserved []string
 }
 
 func (o Owner) marker() string { return "plattr:app=" + o.Namespace + "/" + o.Name }

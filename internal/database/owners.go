@@ -142,9 +142,19 @@ func (s state) claimRole(exists bool, row *record, legacy bool, o Owner) claim {
 }
 
 // checkOwner fails with ErrConflict when any object is another's, saying
-// whose and what to do.
+// whose and what to do, or is still to be made under another tenant's
+// prefix.
 func (s state) checkOwner(n naming.Database, o Owner) error {
 	schema, app, anon := s.claims(n, o)
+	if p := naming.ReservedBy(n.Schema, o.Reserved); schema == absent && p != "" {
+		return fmt.Errorf("schema %q: %w: names starting %q are another tenant's; set spec.database.schemaName (or the app's name) so the schema does not start with it", n.Schema, ErrConflict, p)
+	}
+	for _, role := range []string{n.AppRole, n.AnonRole} {
+		exists := (role == n.AppRole && app != absent) || (role == n.AnonRole && anon != absent)
+		if p := naming.ReservedBy(role, o.Reserved); !exists && p != "" {
+			return fmt.Errorf("role %q: %w: names starting %q are another tenant's; rename the app (metadata.name) so its roles do not start with it", role, ErrConflict, p)
+		}
+	}
 	if schema == theirs {
 		return fmt.Errorf("schema %q: %w (%s); set spec.database.schemaName to another name", n.Schema, ErrConflict, whose(s.schemaRow, s.schemaMarker, o))
 	}

@@ -323,3 +323,38 @@ func TestOwnershipSurvivesANewProvisioner(t *testing.T) {
 		t.Errorf("after a restart another UID: err = %v, want ErrConflict", err)
 	}
 }
+
+// (b) Once tenant shop exists, a shared-namespace app cannot even create
+// schema staging_shop_web (its schemaName "shop_web") — nor roles under
+// the tenant's prefix — while an app whose objects exist keeps them.
+func TestNamesUnderAnotherTenantsPrefixAreNotCreated(t *testing.T) {
+	ctx := context.Background()
+	reserved := naming.ReservedPrefixes("staging", "", []string{"shopx"})
+	squat := naming.Database{Schema: naming.Identifier("staging", "shopx_web"), AppRole: "staging_sqx_app", AnonRole: "staging_sqx_anon"}
+	_, err := prov.Ensure(ctx, squat, database.Owner{Namespace: "default", Name: "sqx", UID: "uid-sqx", Reserved: reserved}, "sqx-password-1")
+	if !errors.Is(err, database.ErrConflict) || !strings.Contains(err.Error(), "spec.database.schemaName") {
+		t.Fatalf("a shared app's schema under tenant shopx's prefix: err = %v, want ErrConflict naming spec.database.schemaName", err)
+	}
+	if schemaOwner(t, squat.Schema) != "" {
+		t.Fatal("the schema was created")
+	}
+	roles := naming.Database{Schema: "staging_sqy", AppRole: naming.Identifier("staging", "shopx-web", "app"), AnonRole: naming.Identifier("staging", "shopx-web", "anon")}
+	if _, err := prov.Ensure(ctx, roles, database.Owner{Namespace: "default", Name: "shopx-web", UID: "uid-sqy", Reserved: reserved}, "sqy-password-1"); !errors.Is(err, database.ErrConflict) || !strings.Contains(err.Error(), "metadata.name") {
+		t.Fatalf("a shared app's roles under tenant shopx's prefix: err = %v, want ErrConflict naming metadata.name", err)
+	}
+	// The tenant's own app gets the name.
+	tenantApp := naming.Database{Schema: naming.Identifier("staging", "shopx", "web"), AppRole: naming.Identifier("staging", "shopx", "web", "app"), AnonRole: naming.Identifier("staging", "shopx", "web", "anon")}
+	if _, err := prov.Ensure(ctx, tenantApp, database.Owner{Namespace: "shopx-staging", Name: "web", UID: "uid-sxw", Reserved: naming.ReservedPrefixes("staging", "shopx", []string{"shopx"})}, "sxw-password-1"); err != nil {
+		t.Fatalf("the tenant's own app: %v", err)
+	}
+	// An app made before the tenant existed keeps what it has.
+	early := naming.Database{Schema: naming.Identifier("staging", "shopz_web"), AppRole: "staging_early_app", AnonRole: "staging_early_anon"}
+	earlyOwner := database.Owner{Namespace: "default", Name: "early", UID: "uid-early"}
+	if _, err := prov.Ensure(ctx, early, earlyOwner, "early-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	earlyOwner.Reserved = naming.ReservedPrefixes("staging", "", []string{"shopz"})
+	if change, err := prov.Ensure(ctx, early, earlyOwner, "early-password-1"); err != nil || change.Changed {
+		t.Fatalf("an existing app after the tenant appeared: %+v err=%v, want no change", change, err)
+	}
+}

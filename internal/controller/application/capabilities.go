@@ -152,8 +152,32 @@ func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 // so independent capabilities make progress.
 
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Database.Ensure(ctx, target(s), databaseSpec(s.names))
+	spec := databaseSpec(s.names)
+	if spec.Enabled {
+		reserved, err := r.reservedPrefixes(ctx, s.names)
+		if err != nil {
+			r.record(s, capdatabase.Name, nil, err)
+			return
+		}
+		spec.Owner.Reserved = reserved
+	}
+	sources, err := c.Database.Ensure(ctx, target(s), spec)
 	r.record(s, capdatabase.Name, sources, err)
+}
+
+// reservedPrefixes are the other tenants' name prefixes the app may not
+// create its schema or roles under (naming.ReservedPrefixes), from the
+// Tenants in the cache.
+func (r *Reconciler) reservedPrefixes(ctx context.Context, n naming.Names) ([]string, error) {
+	list := &platformv1.TenantList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil, err
+	}
+	tenants := make([]string, 0, len(list.Items))
+	for _, t := range list.Items {
+		tenants = append(tenants, t.Name)
+	}
+	return naming.ReservedPrefixes(n.App().Spec.Environment, n.Tenant(), tenants), nil
 }
 
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {

@@ -1,0 +1,53 @@
+package naming
+
+import (
+	"slices"
+	"strings"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+)
+
+// Names are joined with '_' and '-' becomes '_', so one identifier can be
+// spelt by several (tenant, app, schemaName) triples: an app in a shared
+// namespace with schemaName "shop_web" has the schema of tenant shop's app
+// web, and tenant "a"'s app "b-c" the roles of tenant "a-b"'s app "c". The
+// ownership records make the second owner a conflict, never a sharer; these
+// prefixes keep a name from being taken before its rightful owner exists.
+
+// TenantPrefix starts every SQL identifier of tenant's apps in env.
+func TenantPrefix(env platformv1.Environment, tenant string) string {
+	return Identifier(EnvironmentPrefix(env), tenant) + "_"
+}
+
+// ReservedPrefixes are the identifier prefixes an app of tenant ("" for a
+// shared namespace) in env must not create names under: those of every
+// other tenant whose prefix is longer than the app's own, i.e. more
+// specific. (A name that starts with two tenants' prefixes belongs to the
+// longer one.)
+func ReservedPrefixes(env platformv1.Environment, tenant string, tenants []string) []string {
+	own := EnvironmentPrefix(env) + "_"
+	if tenant != "" {
+		own = TenantPrefix(env, tenant)
+	}
+	var out []string
+	for _, t := range tenants {
+		if t == tenant || t == "" {
+			continue
+		}
+		if p := TenantPrefix(env, t); len(p) > len(own) && strings.HasPrefix(p, own) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ReservedBy returns the prefix in reserved that name falls under, "" for none.
+func ReservedBy(name string, reserved []string) string {
+	for _, p := range reserved {
+		if strings.HasPrefix(name, p) {
+			return p
+		}
+	}
+	return ""
+}

@@ -1,0 +1,37 @@
+package naming
+
+import (
+	"slices"
+	"testing"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+)
+
+// Issue 17, defect 6: a shared-namespace app's schemaName "shop_web" spelt
+// tenant shop's app web's schema.
+func TestReservedPrefixesKeepAppsOutOfOtherTenantsNames(t *testing.T) {
+	tenants := []string{"shop", "a", "a-b"}
+	shared := ReservedPrefixes(platformv1.EnvironmentStaging, "", tenants)
+	squat := Identifier("staging", "shop_web")
+	if got := ReservedBy(squat, shared); got != "staging_shop_" {
+		t.Errorf("shared app's schema %s: reserved by %q, want staging_shop_", squat, got)
+	}
+	if got := ReservedBy(Identifier("staging", "orders"), shared); got != "" {
+		t.Errorf("an ordinary shared name is reserved by %q", got)
+	}
+	// Tenant a's app b-c spells tenant a-b's app c; the longer prefix wins.
+	ofA := ReservedPrefixes(platformv1.EnvironmentStaging, "a", tenants)
+	if got := ReservedBy(Identifier("staging", "a", "b-c", "app"), ofA); got != "staging_a_b_" {
+		t.Errorf("tenant a's role for app b-c: reserved by %q, want staging_a_b_", got)
+	}
+	if got := ReservedBy(Identifier("staging", "a", "web", "app"), ofA); got != "" {
+		t.Errorf("tenant a's own name reserved by %q", got)
+	}
+	// Tenant a-b's names are its own, though they start with tenant a's prefix.
+	if got := ReservedPrefixes(platformv1.EnvironmentStaging, "a-b", tenants); len(got) != 0 {
+		t.Errorf("tenant a-b's reserved prefixes = %v, want none", got)
+	}
+	if got := ReservedPrefixes(platformv1.EnvironmentProduction, "", tenants); !slices.Contains(got, "prod_shop_") {
+		t.Errorf("production prefixes = %v", got)
+	}
+}
