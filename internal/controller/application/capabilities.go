@@ -66,7 +66,9 @@ func backendOwner(app *platformv1.Application) string { return app.Namespace + "
 // storageOwner is what the object store records for the app's buckets: the
 // UID too, so an app re-created under the same name is a new owner and does
 // not get buckets an earlier one kept (docs/OPERATOR.md).
-func storageOwner(app *platformv1.Application) string { return backendOwner(app) + "/" + string(app.UID) }
+func storageOwner(app *platformv1.Application) string {
+	return backendOwner(app) + "/" + string(app.UID)
+}
 
 func databaseSpec(n naming.Names) capdatabase.Spec {
 	app := n.App()
