@@ -149,9 +149,12 @@ func (s state) checkOwner(n naming.Database, o Owner) error {
 	if p := naming.ReservedBy(n.Schema, o.Reserved); schema == absent && p != "" {
 		return fmt.Errorf("schema %q: %w: names starting %q are another tenant's; set spec.database.schemaName (or the app's name) so the schema does not start with it", n.Schema, ErrConflict, p)
 	}
-	for _, role := range []string{n.AppRole, n.AnonRole} {
-		exists := (role == n.AppRole && app != absent) || (role == n.AnonRole && anon != absent)
-		if p := naming.ReservedBy(role, o.Reserved); !exists && p != "" {
+	for _, r := range []struct {
+		name, suffix string
+		exists       bool
+	}{{n.AppRole, "app", app != absent}, {n.AnonRole, "anon", anon != absent}} {
+		role := r.name
+		if p := naming.RoleReservedBy(role, r.suffix, o.Reserved); !r.exists && p != "" {
 			return fmt.Errorf("role %q: %w: names starting %q are another tenant's; rename the app (metadata.name) so its roles do not start with it", role, ErrConflict, p)
 		}
 	}

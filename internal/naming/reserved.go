@@ -42,12 +42,21 @@ func ReservedPrefixes(env platformv1.Environment, tenant string, tenants []strin
 	return slices.Compact(out)
 }
 
-// ReservedBy returns the prefix in reserved that name falls under, "" for none.
+// ReservedBy returns the prefix in reserved that name falls under (with
+// something after it), "" for none.
 func ReservedBy(name string, reserved []string) string {
 	for _, p := range reserved {
-		if strings.HasPrefix(name, p) {
+		if len(name) > len(p) && strings.HasPrefix(name, p) {
 			return p
 		}
 	}
 	return ""
+}
+
+// RoleReservedBy is ReservedBy for a role, whose name ends in suffix
+// ("app", "anon"): the tenant's apps' roles are <prefix><app>_<suffix>, so a
+// shared-namespace app named like the tenant (role <env>_<tenant>_app)
+// spells none of them.
+func RoleReservedBy(role, suffix string, reserved []string) string {
+	return ReservedBy(strings.TrimSuffix(role, "_"+suffix), reserved)
 }

@@ -34,4 +34,11 @@ func TestReservedPrefixesKeepAppsOutOfOtherTenantsNames(t *testing.T) {
 	if got := ReservedPrefixes(platformv1.EnvironmentProduction, "", tenants); !slices.Contains(got, "prod_shop_") {
 		t.Errorf("production prefixes = %v", got)
 	}
+	// A shared app named like the tenant spells none of its apps' roles.
+	if got := RoleReservedBy(Identifier("staging", "shop", "app"), "app", shared); got != "" {
+		t.Errorf("shared app shop's role reserved by %q", got)
+	}
+	if got := RoleReservedBy(Identifier("staging", "shop-web", "anon"), "anon", shared); got != "staging_shop_" {
+		t.Errorf("shared app shop-web's anon role reserved by %q, want staging_shop_", got)
+	}
 }
