@@ -60,3 +60,40 @@ func ReservedBy(name string, reserved []string) string {
 func RoleReservedBy(role, suffix string, reserved []string) string {
 	return ReservedBy(strings.TrimSuffix(role, "_"+suffix), reserved)
 }
+
+// TenantBucketPrefix starts every bucket name of tenant's apps in env.
+func TenantBucketPrefix(env platformv1.Environment, tenant string) string {
+	return DNSLabel(strings.TrimSuffix(BucketPrefix, "-"), EnvironmentPrefix(env), tenant) + "-"
+}
+
+// ReservedBucketPrefixes are, like ReservedPrefixes, the bucket name
+// prefixes of the other, more specific tenants.
+func ReservedBucketPrefixes(env platformv1.Environment, tenant string, tenants []string) []string {
+	own := DNSLabel(strings.TrimSuffix(BucketPrefix, "-"), EnvironmentPrefix(env)) + "-"
+	if tenant != "" {
+		own = TenantBucketPrefix(env, tenant)
+	}
+	var out []string
+	for _, t := range tenants {
+		if t == tenant || t == "" {
+			continue
+		}
+		if p := TenantBucketPrefix(env, t); len(p) > len(own) && strings.HasPrefix(p, own) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// BucketReservedBy returns the prefix in reserved that bucket falls under,
+// "" for none. A tenant's buckets are <prefix><app>-<bucket>, so only a
+// name with a '-' after the prefix spells one.
+func BucketReservedBy(bucket string, reserved []string) string {
+	for _, p := range reserved {
+		if rest, ok := strings.CutPrefix(bucket, p); ok && strings.Contains(strings.Trim(rest, "-"), "-") {
+			return p
+		}
+	}
+	return ""
+}

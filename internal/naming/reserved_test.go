@@ -42,3 +42,25 @@ func TestReservedPrefixesKeepAppsOutOfOtherTenantsNames(t *testing.T) {
 		t.Errorf("shared app shop-web's anon role reserved by %q, want staging_shop_", got)
 	}
 }
+
+func TestReservedBucketPrefixes(t *testing.T) {
+	shared := ReservedBucketPrefixes(platformv1.EnvironmentStaging, "", []string{"shop"})
+	if len(shared) != 1 || shared[0] != "plattr-staging-shop-" {
+		t.Fatalf("shared bucket prefixes = %v", shared)
+	}
+	// Shared app shop's bucket web-data is tenant shop's app web's bucket data.
+	squat := DNSLabel("plattr", "staging", "shop", "web-data")
+	if squat != DNSLabel("plattr", "staging", "shop", "web", "data") {
+		t.Fatal("the names do not collide: the test is moot")
+	}
+	if got := BucketReservedBy(squat, shared); got != "plattr-staging-shop-" {
+		t.Errorf("squatting bucket reserved by %q", got)
+	}
+	// Shared app shop's bucket files spells no tenant app's bucket.
+	if got := BucketReservedBy(DNSLabel("plattr", "staging", "shop", "files"), shared); got != "" {
+		t.Errorf("plattr-staging-shop-files reserved by %q", got)
+	}
+	if got := ReservedBucketPrefixes(platformv1.EnvironmentStaging, "shop", []string{"shop", "shop-eu"}); len(got) != 1 || got[0] != "plattr-staging-shop-eu-" {
+		t.Errorf("tenant shop's reserved bucket prefixes = %v", got)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/cors"
 	"github.com/minio/minio-go/v7/pkg/tags"
+
+	"github.com/plattr/plattr/internal/naming"
 )
 
 // OwnerTag is the bucket tag naming the Application a bucket belongs to.
@@ -33,6 +35,10 @@ type Bucket struct {
 	Public bool
 	// Origins are the exact origins browsers may call the bucket from.
 	Origins []string
+	// Reserved are other tenants' bucket name prefixes
+	// (naming.ReservedBucketPrefixes): a bucket that does not exist yet is
+	// not created under them.
+	Reserved []string
 }
 
 // EnsureBucket creates the bucket if needed and brings its owner tag, CORS
@@ -45,6 +51,10 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 	}
 	tag := false
 	if !exists {
+		if p := naming.BucketReservedBy(b.Name, b.Reserved); p != "" {
+			return false, fmt.Errorf("%w: bucket %s: names starting %q are another tenant's; rename the bucket in spec.storage.buckets (or the app) so its name does not start with it",
+				ErrConflict, b.Name, p)
+		}
 		if s.admin != nil {
 			err = s.admin.createBucket(ctx, b.Name, b.User)
 		} else {

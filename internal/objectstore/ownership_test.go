@@ -12,6 +12,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/tags"
 
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/naming"
 	"github.com/plattr/plattr/internal/objectstore"
 	"github.com/plattr/plattr/internal/testenv"
 )
@@ -188,5 +190,32 @@ func TestAnEarlierVersionsLiveBucketIsAdopted(t *testing.T) {
 	}
 	if owned, err := st.Owned(ctx, "legacylive-", b.Owner); err != nil || len(owned) != 0 {
 		t.Fatalf("after RemoveBucket Owned = %v, %v", owned, err)
+	}
+}
+
+// (b) Once tenant shop exists, a shared-namespace app cannot create the
+// bucket a tenant app's would be; a bucket that exists is kept.
+func TestBucketsUnderAnotherTenantsPrefixAreNotCreated(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	access, _ := user(t, st)
+	tenant := "t" + testenv.RandomString(6)
+	reserved := naming.ReservedBucketPrefixes(platformv1.EnvironmentStaging, "", []string{tenant})
+	squat := naming.DNSLabel("plattr", "staging", tenant, "web-data")
+	_, err := st.EnsureBucket(ctx, objectstore.Bucket{Name: squat, Owner: "default/" + tenant + "/uid", User: access, Reserved: reserved})
+	if !errors.Is(err, objectstore.ErrConflict) || !strings.Contains(err.Error(), "spec.storage.buckets") {
+		t.Fatalf("a shared app's bucket under a tenant's prefix: err = %v, want ErrConflict naming spec.storage.buckets", err)
+	}
+	if ok, _ := clientAs(t, server.AccessKey, server.SecretKey).BucketExists(ctx, squat); ok {
+		t.Fatal("the bucket was created")
+	}
+	early := naming.DNSLabel("plattr", "staging", tenant, "old-data")
+	b := objectstore.Bucket{Name: early, Owner: "default/" + tenant + "/uid", User: access}
+	if _, err := st.EnsureBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	b.Reserved = reserved
+	if changed, err := st.EnsureBucket(ctx, b); err != nil || changed {
+		t.Fatalf("an existing bucket after the tenant appeared = %v, %v; want no change", changed, err)
 	}
 }

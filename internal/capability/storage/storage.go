@@ -68,6 +68,9 @@ type Spec struct {
 	Origins []string
 	// Retain keeps dropped buckets and their data (deletionPolicy Retain).
 	Retain bool
+	// Reserved are other tenants' bucket name prefixes, under which no new
+	// bucket is made (naming.ReservedBucketPrefixes).
+	Reserved []string
 }
 
 // Ensure provisions the buckets and the key. As with the database, the
@@ -129,6 +132,7 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 		wanted = append(wanted, name)
 		changed, err := c.Store.EnsureBucket(ctx, backend.Bucket{
 			Name: name, Owner: spec.Owner, User: user, LegacyUser: spec.LegacyUser, Public: b.Public, Origins: slices.Clone(spec.Origins),
+			Reserved: spec.Reserved,
 		})
 		if err != nil {
 			return nil, c.failed(t, err)

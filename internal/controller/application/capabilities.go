@@ -156,21 +156,21 @@ func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
 	spec := databaseSpec(s.names)
 	if spec.Enabled {
-		reserved, err := r.reservedPrefixes(ctx, s.names)
+		tenants, err := r.tenants(ctx)
 		if err != nil {
 			r.record(s, capdatabase.Name, nil, err)
 			return
 		}
-		spec.Owner.Reserved = reserved
+		spec.Owner.Reserved = naming.ReservedPrefixes(s.app.Spec.Environment, s.names.Tenant(), tenants)
 	}
 	sources, err := c.Database.Ensure(ctx, target(s), spec)
 	r.record(s, capdatabase.Name, sources, err)
 }
 
-// reservedPrefixes are the other tenants' name prefixes the app may not
-// create its schema or roles under (naming.ReservedPrefixes), from the
-// Tenants in the cache.
-func (r *Reconciler) reservedPrefixes(ctx context.Context, n naming.Names) ([]string, error) {
+// tenants are the names of the Tenants in the cache: their name prefixes
+// are reserved for their apps (naming.ReservedPrefixes), so no other app
+// creates a schema, role or bucket under them.
+func (r *Reconciler) tenants(ctx context.Context) ([]string, error) {
 	list := &platformv1.TenantList{}
 	if err := r.List(ctx, list); err != nil {
 		return nil, err
@@ -179,11 +179,20 @@ func (r *Reconciler) reservedPrefixes(ctx context.Context, n naming.Names) ([]st
 	for _, t := range list.Items {
 		tenants = append(tenants, t.Name)
 	}
-	return naming.ReservedPrefixes(n.App().Spec.Environment, n.Tenant(), tenants), nil
+	return tenants, nil
 }
 
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Storage.Ensure(ctx, target(s), storageSpec(s.names, r.Config.BaseDomain))
+	spec := storageSpec(s.names, r.Config.BaseDomain)
+	if spec.Enabled {
+		tenants, err := r.tenants(ctx)
+		if err != nil {
+			r.record(s, storage.Name, nil, err)
+			return
+		}
+		spec.Reserved = naming.ReservedBucketPrefixes(s.app.Spec.Environment, s.names.Tenant(), tenants)
+	}
+	sources, err := c.Storage.Ensure(ctx, target(s), spec)
 	r.record(s, storage.Name, sources, err)
 }
 
