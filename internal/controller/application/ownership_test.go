@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
@@ -77,8 +78,9 @@ func TestARecreatedAppGetsRetainedDataOnlyWhenHandedOver(t *testing.T) {
 	if _, err := s3As(t, "", "").PutObject(ctx, objectstore.OwnersBucket, bucket, strings.NewReader(record), int64(len(record)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	app.Annotations = map[string]string{"example.com/touch": "1"}
-	if err := k8s.Update(ctx, app); err != nil {
+	// Any change reconciles at once (else the backoff does, within minutes).
+	touch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":{"example.com/touch":"1"}}}`))
+	if err := k8s.Patch(ctx, app, touch); err != nil {
 		t.Fatal(err)
 	}
 	waitPhase(t, ns, "reborn", platformv1.PhaseRunning, runningTimeout)
