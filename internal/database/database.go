@@ -34,6 +34,8 @@ type Provisioner struct {
 	// adminHost is where the operator itself reaches the server, for
 	// checking an app's password by logging in when the catalog cannot say.
 	adminHost string
+	// owners creates the ownership table on first use (owners.go).
+	owners ownersTable
 }
 
 // Options tune what every app gets.
@@ -125,16 +127,28 @@ func (p *Provisioner) noteAuth(err error) error {
 	return err
 }
 
-// Owner identifies the app a schema and its roles belong to; it is recorded
-// as a comment on them so two apps can never share one.
-type Owner struct{ Namespace, Name string }
+// Owner identifies the app a schema and its roles belong to. It is recorded
+// in the ownership table (owners.go), so two apps never share one and an
+// app re-created under the same name (a new UID) does not inherit the data
+// an earlier one kept; the comment on each object is informational.
+type Owner struct {
+	Namespace, Name string
+	// UID is the owning object's metadata.uid.
+	UID string
+	// Reserved are identifier prefixes of other tenants' names
+	// (naming.ReservedPrefixes): a schema or role not made yet is not made
+	// under them, so an app cannot take a name before its owner exists.
+	Reserved []string
+}
 
 func (o Owner) marker() string { return "plattr:app=" + o.Namespace + "/" + o.Name }
 
 // state is what the catalog says about an app's objects.
 type state struct {
 	schemaExists, appRoleExists, anonRoleExists bool
-	schemaMarker, appRoleMarker                 string
+	schemaMarker, appRoleMarker, anonRoleMarker string
+	schemaOwner                                 string  // the schema's owner in the catalog (nspowner)
+	schemaRow, appRow, anonRow                  *record // the ownership table's rows; nil for none
 	appCanLogin, searchPathSet, anonGranted     bool
 	anonUsage, defaultSelect, adminIsMember     bool
 	adminIsSuper                                bool
@@ -156,6 +170,10 @@ func (s state) complete(connLimit int) bool {
 
 func (p *Provisioner) read(ctx context.Context, n naming.Database) (state, error) {
 	var s state
+	if err := p.ensureOwnersTable(ctx); err != nil {
+		return s, err
+	}
+	var schemaRow, appRow, anonRow []string
 	err := p.pool.QueryRow(ctx, `
 SELECT
   EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
@@ -183,12 +201,19 @@ SELECT
   EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(COALESCE(n.nspacl, acldefault('n', n.nspowner))) a
           WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE'),
   EXISTS (SELECT 1 FROM pg_database d, aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
-          WHERE d.datname = current_database() AND a.grantee = 0 AND a.privilege_type = 'CONNECT')
+          WHERE d.datname = current_database() AND a.grantee = 0 AND a.privilege_type = 'CONNECT'),
+  COALESCE((SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $3), ''),
+  COALESCE((SELECT r.rolname FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = $1), ''),
+  (SELECT ARRAY[namespace, app, uid] FROM plattr_operator.owners WHERE kind = 'schema' AND name = $1),
+  (SELECT ARRAY[namespace, app, uid] FROM plattr_operator.owners WHERE kind = 'role' AND name = $2),
+  (SELECT ARRAY[namespace, app, uid] FROM plattr_operator.owners WHERE kind = 'role' AND name = $3)
 `, n.Schema, n.AppRole, n.AnonRole).Scan(
 		&s.schemaExists, &s.schemaMarker, &s.appRoleExists, &s.appRoleMarker, &s.appCanLogin,
 		&s.searchPathSet, &s.anonRoleExists, &s.anonGranted, &s.anonUsage, &s.defaultSelect,
 		&s.adminIsMember, &s.adminIsSuper, &s.database, &s.appConnLimit, &s.appConnect,
-		&s.funcsPrivate, &s.publicCreate, &s.publicConnect)
+		&s.funcsPrivate, &s.publicCreate, &s.publicConnect,
+		&s.anonRoleMarker, &s.schemaOwner, &schemaRow, &appRow, &anonRow)
+	s.schemaRow, s.appRow, s.anonRow = recordOf(schemaRow), recordOf(appRow), recordOf(anonRow)
 	if err != nil || !s.adminIsSuper || !s.appRoleExists {
 		// Every reconcile reads the catalog first: where a rotated admin
 		// password shows.
@@ -197,23 +222,6 @@ SELECT
 	// Only a superuser may read verifiers; others check by logging in.
 	err = p.pool.QueryRow(ctx, "SELECT COALESCE(rolpassword, '') FROM pg_authid WHERE rolname = $1", n.AppRole).Scan(&s.passwordStored)
 	return s, err
-}
-
-func (s state) checkOwner(n naming.Database, o Owner) error {
-	if s.schemaExists && s.schemaMarker != o.marker() {
-		return fmt.Errorf("schema %q: %w (%s); set spec.database.schemaName to another name", n.Schema, ErrConflict, ownerOf(s.schemaMarker))
-	}
-	if s.appRoleExists && s.appRoleMarker != o.marker() {
-		return fmt.Errorf("role %q: %w (%s); rename the app or use another environment", n.AppRole, ErrConflict, ownerOf(s.appRoleMarker))
-	}
-	return nil
-}
-
-func ownerOf(marker string) string {
-	if app, ok := strings.CutPrefix(marker, "plattr:app="); ok {
-		return "it belongs to " + app
-	}
-	return "it was not created by Plattr"
 }
 
 // Ensure makes the schema, the login role, the anon role, the grants and
@@ -236,7 +244,7 @@ func (p *Provisioner) Ensure(ctx context.Context, n naming.Database, o Owner, pa
 			return Change{}, err
 		}
 	}
-	if s.complete(p.opts.ConnectionLimit) && !drifted {
+	if s.complete(p.opts.ConnectionLimit) && s.recorded(n, o) && !drifted {
 		return Change{}, nil
 	}
 	if drifted {
@@ -371,6 +379,8 @@ func (p *Provisioner) apply(ctx context.Context, n naming.Database, o Owner, s s
 		// EXECUTE to its anon role for the functions anyone may call.
 		add("ALTER DEFAULT PRIVILEGES FOR ROLE %s REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC", app)
 	}
+	// The ownership rows go in the same transaction as the objects.
+	stmts = append(stmts, s.recordStatements(n, o)...)
 	if err := p.execAll(ctx, stmts); err != nil {
 		return err
 	}
@@ -413,10 +423,16 @@ func (p *Provisioner) Remove(ctx context.Context, n naming.Database, o Owner, ke
 	if err != nil {
 		return err
 	}
-	mine := func(exists bool, marker string) bool { return exists && marker == o.marker() }
-	appMine := mine(s.appRoleExists, s.appRoleMarker)
-	if appMine && s.appCanLogin {
-		if err := p.execAll(ctx, []string{fmt.Sprintf("ALTER ROLE %s WITH NOLOGIN", q(n.AppRole))}); err != nil {
+	schemaClaim, appClaim, anonClaim := s.claims(n, o)
+	appMine := appClaim.mine()
+	if appMine {
+		// Objects an earlier version made get their rows first, so what the
+		// Retain policy keeps stays this owner's (and this UID's) on record.
+		stmts := s.adoptStatements(n, o)
+		if s.appCanLogin {
+			stmts = append(stmts, fmt.Sprintf("ALTER ROLE %s WITH NOLOGIN", q(n.AppRole)))
+		}
+		if err := p.execAll(ctx, stmts); err != nil {
 			return err
 		}
 	}
@@ -437,14 +453,14 @@ func (p *Provisioner) Remove(ctx context.Context, n naming.Database, o Owner, ke
 		}
 	}
 	var stmts []string
-	if mine(s.schemaExists, s.schemaMarker) {
-		stmts = append(stmts, fmt.Sprintf("DROP SCHEMA %s CASCADE", q(n.Schema)))
+	if schemaClaim.mine() {
+		stmts = append(stmts, fmt.Sprintf("DROP SCHEMA %s CASCADE", q(n.Schema)), forgetStatement("schema", n.Schema))
 	}
 	if appMine {
-		stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AppRole)), fmt.Sprintf("DROP ROLE %s", q(n.AppRole)))
+		stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AppRole)), fmt.Sprintf("DROP ROLE %s", q(n.AppRole)), forgetStatement("role", n.AppRole))
 	}
-	if s.anonRoleExists && (!s.appRoleExists || appMine) {
-		stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AnonRole)), fmt.Sprintf("DROP ROLE %s", q(n.AnonRole)))
+	if anonClaim.mine() {
+		stmts = append(stmts, fmt.Sprintf("DROP OWNED BY %s", q(n.AnonRole)), fmt.Sprintf("DROP ROLE %s", q(n.AnonRole)), forgetStatement("role", n.AnonRole))
 	}
 	return p.execAll(ctx, stmts)
 }

@@ -12,24 +12,33 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/cors"
 	"github.com/minio/minio-go/v7/pkg/tags"
+
+	"github.com/plattr/plattr/internal/naming"
 )
 
-// OwnerTag is the bucket tag naming the Application a bucket belongs to
-// (namespace/name): bucket names are global, so two apps could derive the
-// same one, and only the tag says whose data a bucket holds.
+// OwnerTag is the bucket tag naming the Application a bucket belongs to.
+// It is informational: the bucket's own key may rewrite it, so ownership is
+// read from the records in OwnersBucket (owners.go). Versions before the
+// records wrote namespace/name here, and only here.
 const OwnerTag = "platform.internal/app"
 
 // Bucket is the desired state of one bucket.
 type Bucket struct {
 	Name string
-	// Owner is the app's namespace/name, written to OwnerTag.
+	// Owner is the app's namespace/name/uid, recorded in OwnersBucket
+	// (and written to OwnerTag, for people).
 	Owner string
-	// User is the access key that owns the bucket (per-app users only).
-	User string
+	// User is the access key that owns the bucket (per-app users only);
+	// LegacyUser, if set, one an earlier version gave the app.
+	User, LegacyUser string
 	// Public buckets grant anonymous s3:GetObject.
 	Public bool
 	// Origins are the exact origins browsers may call the bucket from.
 	Origins []string
+	// Reserved are other tenants' bucket name prefixes
+	// (naming.ReservedBucketPrefixes): a bucket that does not exist yet is
+	// not created under them.
+	Reserved []string
 }
 
 // EnsureBucket creates the bucket if needed and brings its owner tag, CORS
@@ -42,6 +51,10 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 	}
 	tag := false
 	if !exists {
+		if p := naming.BucketReservedBy(b.Name, b.Reserved); p != "" {
+			return false, fmt.Errorf("%w: bucket %s: names starting %q are another tenant's; rename the bucket in spec.storage.buckets (or the app) so its name does not start with it",
+				ErrConflict, b.Name, p)
+		}
 		if s.admin != nil {
 			err = s.admin.createBucket(ctx, b.Name, b.User)
 		} else {
@@ -51,22 +64,33 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 			return false, s.wrap(fmt.Errorf("creating bucket %s: %w", b.Name, err))
 		}
 		changed, tag = true, true
+		if err := s.record(ctx, b.Name, b.Owner); err != nil {
+			return false, err
+		}
 	} else {
-		owner, err := s.ownerOf(ctx, b.Name)
+		recorded, ok, err := s.recordedOwner(ctx, b.Name)
 		if err != nil {
 			return false, err
 		}
 		switch {
-		case owner == b.Owner:
-		case owner == "" && s.createdFor(ctx, b):
-			// Created for this app, but the tag call failed or the
-			// operator stopped between the two calls: finish the job.
-			tag = true
+		case ok && recorded == b.Owner:
+		case ok:
+			return false, conflict(b.Name, recorded, b.Owner)
 		default:
-			// Someone else's, or untagged and not owned by this app's
-			// user: never adopt data.
-			return false, fmt.Errorf("%w: bucket %s is tagged %s=%q; rename the bucket in spec.storage.buckets or remove the other one",
-				ErrConflict, b.Name, OwnerTag, owner)
+			adopt, err := s.adoptable(ctx, b)
+			if err != nil {
+				return false, err
+			}
+			if !adopt {
+				// Someone else's, or not provably this app's: never adopt data.
+				owner, _ := s.ownerOf(ctx, b.Name)
+				return false, fmt.Errorf("%w: bucket %s has no ownership record and is not this app's (tagged %s=%q); rename the bucket in spec.storage.buckets or remove the other one",
+					ErrConflict, b.Name, OwnerTag, owner)
+			}
+			if err := s.record(ctx, b.Name, b.Owner); err != nil {
+				return false, err
+			}
+			changed, tag = true, true
 		}
 	}
 	if tag {
@@ -102,16 +126,35 @@ func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err e
 	return changed || c || p, nil
 }
 
-// createdFor reports whether an untagged bucket was created for b: the
-// store says b's own per-app user owns it. Only this operator creates
-// buckets owned by an app's user, and a user's name is unique to its app.
-// Without per-app users the store cannot tell, so nothing is adopted.
-func (s *Store) createdFor(ctx context.Context, b Bucket) bool {
-	if s.admin == nil || b.User == "" {
-		return false
+// adoptable reports whether a bucket without a record is b's: made by an
+// earlier version (tagged namespace/name, or namespace/name/uid) or by
+// this one before it could write the record (untagged), and — what the
+// app cannot forge — owned at the store by b's own per-app user. Only this
+// operator creates buckets owned by an app's user, and a user's name is
+// unique to its app; a bucket kept by the Retain policy belongs to the
+// admin account, so a new app of the same name does not adopt it. Without
+// per-app users the store cannot tell: an earlier version's tag is
+// trusted, which is no weaker than that mode (every app has the admin keys).
+func (s *Store) adoptable(ctx context.Context, b Bucket) (bool, error) {
+	tag, err := s.ownerOf(ctx, b.Name)
+	if err != nil {
+		return false, err
+	}
+	if tag != "" && tag != b.Owner && tag != legacyOwner(b.Owner) {
+		return false, nil
+	}
+	if s.admin == nil {
+		return tag != "", nil
+	}
+	if b.User == "" {
+		return false, nil
 	}
 	owners, err := s.admin.bucketOwners(ctx)
-	return err == nil && owners[b.Name] == b.User
+	if err != nil {
+		return false, s.wrap(err)
+	}
+	by := owners[b.Name]
+	return by == b.User || (b.LegacyUser != "" && by == b.LegacyUser), nil
 }
 
 // ownerOf reads a bucket's owner tag; "" when it has none.
@@ -231,24 +274,23 @@ func (s *Store) ensurePolicy(ctx context.Context, b Bucket) (bool, error) {
 	return true, nil
 }
 
-// Owned lists the buckets whose name starts with prefix and whose owner tag
-// is owner.
+// Owned lists the buckets whose name starts with prefix and whose record
+// names owner.
 func (s *Store) Owned(ctx context.Context, prefix, owner string) ([]string, error) {
-	all, err := s.s3.ListBuckets(ctx)
-	if err != nil {
-		return nil, s.wrap(err)
+	if err := s.ensureOwnersBucket(ctx); err != nil {
+		return nil, err
 	}
 	var out []string
-	for _, b := range all {
-		if !strings.HasPrefix(b.Name, prefix) {
-			continue
+	for obj := range s.s3.ListObjects(ctx, OwnersBucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, s.wrap(fmt.Errorf("listing the ownership records: %w", obj.Err))
 		}
-		o, err := s.ownerOf(ctx, b.Name)
+		o, ok, err := s.recordedOwner(ctx, obj.Key)
 		if err != nil {
 			return nil, err
 		}
-		if o == owner {
-			out = append(out, b.Name)
+		if ok && o == owner {
+			out = append(out, obj.Key)
 		}
 	}
 	return out, nil
@@ -264,15 +306,15 @@ func (s *Store) Release(ctx context.Context, bucket string) error {
 }
 
 // RemoveBucket deletes every object version and delete marker, page by
-// page, then the bucket. It returns how many entries it removed. A bucket
-// already gone is fine.
+// page, then the bucket and its ownership record. It returns how many
+// entries it removed. A bucket already gone is fine.
 func (s *Store) RemoveBucket(ctx context.Context, bucket string) (int, error) {
 	exists, err := s.s3.BucketExists(ctx, bucket)
 	if err != nil {
 		return 0, s.wrap(err)
 	}
 	if !exists {
-		return 0, nil
+		return 0, s.forget(ctx, bucket)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -314,7 +356,7 @@ func (s *Store) RemoveBucket(ctx context.Context, bucket string) (int, error) {
 	if err := s.s3.RemoveBucket(ctx, bucket); err != nil {
 		return removed, s.wrap(fmt.Errorf("deleting bucket %s: %w", bucket, err))
 	}
-	return removed, nil
+	return removed, s.forget(ctx, bucket)
 }
 
 // isCode reports whether err is an S3 error response with one of codes.

@@ -38,6 +38,8 @@ type Store struct {
 	cfg   Config
 	s3    *minio.Client
 	admin *adminClient // nil without per-app users
+	// owners creates the ownership records' bucket on first use (owners.go).
+	owners ownersBucket
 }
 
 // New connects lazily: nothing is sent until the first call.

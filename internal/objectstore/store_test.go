@@ -230,8 +230,9 @@ func TestUsersKeepTheirSecretUntilAsked(t *testing.T) {
 	}
 }
 
-// Regression: a bucket created for an app whose tag call then failed (or
-// whose operator stopped between the two calls) was BucketConflict forever.
+// Regression: a bucket created for an app whose tag (now: record) call then
+// failed (or whose operator stopped between the calls) was BucketConflict
+// forever.
 func TestUntaggedBucketOfTheAppsOwnUserIsAdopted(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
@@ -242,6 +243,9 @@ func TestUntaggedBucketOfTheAppsOwnUserIsAdopted(t *testing.T) {
 	}
 	admin := clientAs(t, server.AccessKey, server.SecretKey)
 	if err := admin.RemoveBucketTagging(ctx, b.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.RemoveObject(ctx, objectstore.OwnersBucket, b.Name, minio.RemoveObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	changed, err := st.EnsureBucket(ctx, b)

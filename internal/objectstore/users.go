@@ -67,9 +67,10 @@ func (s *Store) RemoveUser(ctx context.Context, access, owner string) error {
 	return s.wrap(s.admin.deleteUser(ctx, access))
 }
 
-// checkUserOwner fails with ErrUserConflict if access owns a bucket whose
-// owner tag names someone other than owner. An untagged bucket it owns is
-// one this app created and could not tag yet.
+// checkUserOwner fails with ErrUserConflict if access owns a bucket
+// recorded for someone other than owner. A bucket it owns without a record
+// is one an earlier version made (its tag says whose) or one this app
+// created and could not record yet (untagged).
 func (s *Store) checkUserOwner(ctx context.Context, access, owner string) error {
 	owners, err := s.admin.bucketOwners(ctx)
 	if err != nil {
@@ -79,12 +80,18 @@ func (s *Store) checkUserOwner(ctx context.Context, access, owner string) error 
 		if by != access {
 			continue
 		}
-		tag, err := s.ownerOf(ctx, bucket)
+		recorded, ok, err := s.recordedOwner(ctx, bucket)
 		if err != nil {
 			return err
 		}
-		if tag != "" && tag != owner {
-			return fmt.Errorf("%w: user %s owns bucket %s of %s; it is not this app's to change or delete", ErrUserConflict, access, bucket, tag)
+		if !ok {
+			if recorded, err = s.ownerOf(ctx, bucket); err != nil {
+				return err
+			}
+			ok = recorded != "" && recorded != legacyOwner(owner)
+		}
+		if ok && recorded != owner {
+			return fmt.Errorf("%w: user %s owns bucket %s of %s; it is not this app's to change or delete", ErrUserConflict, access, bucket, recorded)
 		}
 	}
 	return nil

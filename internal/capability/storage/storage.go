@@ -58,8 +58,9 @@ type Spec struct {
 	// User is the owner's access key ID; LegacyUser, if set, is one an
 	// earlier version gave it, removed once the Secret holds User.
 	User, LegacyUser string
-	// Owner is recorded on the buckets and the user, so no other owner
-	// takes them over.
+	// Owner, namespace/name/uid, is recorded for the buckets (and checked
+	// for the user), so no other owner — nor a re-created one of the same
+	// name — takes them over.
 	Owner string
 	// Name of the ConfigMap and Secret, in the target's namespace.
 	Secret string
@@ -67,6 +68,9 @@ type Spec struct {
 	Origins []string
 	// Retain keeps dropped buckets and their data (deletionPolicy Retain).
 	Retain bool
+	// Reserved are other tenants' bucket name prefixes, under which no new
+	// bucket is made (naming.ReservedBucketPrefixes).
+	Reserved []string
 }
 
 // Ensure provisions the buckets and the key. As with the database, the
@@ -127,7 +131,8 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 		name := spec.BucketName(b.Name)
 		wanted = append(wanted, name)
 		changed, err := c.Store.EnsureBucket(ctx, backend.Bucket{
-			Name: name, Owner: spec.Owner, User: user, Public: b.Public, Origins: slices.Clone(spec.Origins),
+			Name: name, Owner: spec.Owner, User: user, LegacyUser: spec.LegacyUser, Public: b.Public, Origins: slices.Clone(spec.Origins),
+			Reserved: spec.Reserved,
 		})
 		if err != nil {
 			return nil, c.failed(t, err)

@@ -63,12 +63,19 @@ func selectorLabels(app *platformv1.Application) map[string]string {
 // user and client it gets.
 func backendOwner(app *platformv1.Application) string { return app.Namespace + "/" + app.Name }
 
+// storageOwner is what the object store records for the app's buckets: the
+// UID too, so an app re-created under the same name is a new owner and does
+// not get buckets an earlier one kept (docs/OPERATOR.md).
+func storageOwner(app *platformv1.Application) string {
+	return backendOwner(app) + "/" + string(app.UID)
+}
+
 func databaseSpec(n naming.Names) capdatabase.Spec {
 	app := n.App()
 	return capdatabase.Spec{
 		Enabled: app.Spec.DatabaseEnabled(),
 		Names:   n.Database(),
-		Owner:   database.Owner{Namespace: app.Namespace, Name: app.Name},
+		Owner:   database.Owner{Namespace: app.Namespace, Name: app.Name, UID: string(app.UID)},
 		Secret:  naming.ObjectsFor(app.Name).DatabaseSecret,
 	}
 }
@@ -81,7 +88,7 @@ func storageSpec(n naming.Names, baseDomain string) storage.Spec {
 		BucketsPrefix: n.BucketsPrefix(),
 		User:          n.StorageUser(),
 		LegacyUser:    n.LegacyStorageUser(),
-		Owner:         backendOwner(app),
+		Owner:         storageOwner(app),
 		Secret:        naming.ObjectsFor(app.Name).StorageSecret,
 		Origins:       []string{"https://" + n.Host(baseDomain)},
 		Retain:        app.Spec.DeletionPolicy() == platformv1.DeletionPolicyRetain,
@@ -154,12 +161,45 @@ func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 // so independent capabilities make progress.
 
 func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Database.Ensure(ctx, target(s), databaseSpec(s.names))
+	spec := databaseSpec(s.names)
+	if spec.Enabled {
+		tenants, err := r.tenants(ctx)
+		if err != nil {
+			r.record(s, capdatabase.Name, nil, err)
+			return
+		}
+		spec.Owner.Reserved = naming.ReservedPrefixes(s.app.Spec.Environment, s.names.Tenant(), tenants)
+	}
+	sources, err := c.Database.Ensure(ctx, target(s), spec)
 	r.record(s, capdatabase.Name, sources, err)
 }
 
+// tenants are the names of the Tenants in the cache: their name prefixes
+// are reserved for their apps (naming.ReservedPrefixes), so no other app
+// creates a schema, role or bucket under them.
+func (r *Reconciler) tenants(ctx context.Context) ([]string, error) {
+	list := &platformv1.TenantList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil, err
+	}
+	tenants := make([]string, 0, len(list.Items))
+	for _, t := range list.Items {
+		tenants = append(tenants, t.Name)
+	}
+	return tenants, nil
+}
+
 func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Storage.Ensure(ctx, target(s), storageSpec(s.names, r.Config.BaseDomain))
+	spec := storageSpec(s.names, r.Config.BaseDomain)
+	if spec.Enabled {
+		tenants, err := r.tenants(ctx)
+		if err != nil {
+			r.record(s, storage.Name, nil, err)
+			return
+		}
+		spec.Reserved = naming.ReservedBucketPrefixes(s.app.Spec.Environment, s.names.Tenant(), tenants)
+	}
+	sources, err := c.Storage.Ensure(ctx, target(s), spec)
 	r.record(s, storage.Name, sources, err)
 }
 

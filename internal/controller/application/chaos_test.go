@@ -175,6 +175,14 @@ func TestChaosOperatorKilledAtRandomPointsConverges(t *testing.T) {
 		if schemas != want || roles != 2*want {
 			t.Errorf("%s (deleted %v): %d schemas and %d roles in PostgreSQL, want %d and %d", name(i), deleted[i], schemas, roles, want, 2*want)
 		}
+		// The ownership records survive the restarts and go with the objects.
+		var records int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM plattr_operator.owners WHERE namespace = $1 AND app = $2", ns, name(i)).Scan(&records); err != nil {
+			t.Fatal(err)
+		}
+		if records != 3*want {
+			t.Errorf("%s (deleted %v): %d ownership records, want %d", name(i), deleted[i], records, 3*want)
+		}
 	}
 	buckets, err := s3As(t, "", "").ListBuckets(ctx)
 	if err != nil {

@@ -277,7 +277,9 @@ func TestADriftedStorageKeyIsNoticedAndSetBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	user := string(secretData(t, ns, "keyed-storage")["AWS_ACCESS_KEY_ID"])
-	if err := store.EnsureUser(context.Background(), user, "a-key-from-a-killed-operator", ns+"/keyed"); err != nil {
+	// The owner the store records: namespace/name/uid.
+	owner := ns + "/keyed/" + string(getApp(t, ns, "keyed").UID)
+	if err := store.EnsureUser(context.Background(), user, "a-key-from-a-killed-operator", owner); err != nil {
 		t.Fatal(err)
 	}
 	if err := putObject(s3As(t, ns, "keyed"), bucket, "diverged"); err == nil {

@@ -47,9 +47,11 @@ func (r *Reconciler) target(s *scope) capability.Target {
 }
 
 // backendOwner names the preview in the backends: its namespace is unique
-// to it, and the app's name says whose preview it is.
-func backendOwner(n naming.Preview) database.Owner {
-	return database.Owner{Namespace: n.Namespace(), Name: n.App}
+// to it, the app's name says whose preview it is, and the
+// PreviewEnvironment's UID makes a re-created preview of the same PR a new
+// owner.
+func backendOwner(n naming.Preview, pe *platformv1.PreviewEnvironment) database.Owner {
+	return database.Owner{Namespace: n.Namespace(), Name: n.App, UID: string(pe.UID)}
 }
 
 func objects(pe *platformv1.PreviewEnvironment) naming.Objects {
@@ -60,19 +62,19 @@ func databaseSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *p
 	return capdatabase.Spec{
 		Enabled: parent.Spec.DatabaseEnabled(),
 		Names:   n.Database(),
-		Owner:   backendOwner(n),
+		Owner:   backendOwner(n, pe),
 		Secret:  objects(pe).DatabaseSecret,
 	}
 }
 
 func storageSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) storage.Spec {
-	o := backendOwner(n)
+	o := backendOwner(n, pe)
 	spec := storage.Spec{
 		Enabled:       parent.Spec.StorageEnabled(),
 		BucketName:    n.Bucket,
 		BucketsPrefix: n.BucketsPrefix(),
 		User:          n.StorageUser(pe.Namespace),
-		Owner:         o.Namespace + "/" + o.Name,
+		Owner:         o.Namespace + "/" + o.Name + "/" + o.UID,
 		Secret:        objects(pe).StorageSecret,
 		Origins:       []string{"https://" + n.Host(baseDomain)},
 	}
@@ -86,7 +88,7 @@ func storageSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *pl
 }
 
 func authSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *platformv1.Application, baseDomain string) auth.Spec {
-	o := backendOwner(n)
+	o := backendOwner(n, pe)
 	spec := auth.Spec{
 		Enabled: parent.Spec.AuthEnabled(),
 		Client:  auth.NewClient(o.Namespace+"/"+o.Name, n.Realm(), pe.Spec.ApplicationRef, n.Host(baseDomain)),

@@ -38,7 +38,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		cleanup         func() error
 	}{
 		{platformv1.FinalizerDatabase, "the database", r.DB != nil, func() error {
-			return caps.Database.Remove(ctx, capdatabase.Spec{Names: s.names.Database(), Owner: backendOwner(s.names)}, false)
+			return caps.Database.Remove(ctx, capdatabase.Spec{Names: s.names.Database(), Owner: backendOwner(s.names, pe)}, false)
 		}},
 		{platformv1.FinalizerStorage, "the buckets and keys", r.Store != nil, func() error {
 			return caps.Storage.Remove(ctx, storageSpec(s.names, pe, parent, r.Config.BaseDomain), false)
