@@ -111,24 +111,31 @@ func TestChartTemplateMinimal(t *testing.T) {
 		"Service/plattr-api", "Service/plattr-operator-metrics",
 		"ServiceAccount/plattr-api", "ServiceAccount/plattr-operator",
 		"ValidatingAdmissionPolicy/plattr-application-environment",
-		"ValidatingAdmissionPolicy/plattr-operator-writes",
+		"ValidatingAdmissionPolicy/plattr-operator-namespaces",
+		"ValidatingAdmissionPolicy/plattr-operator-rolebindings",
+		"ValidatingAdmissionPolicy/plattr-operator-secrets",
 		"ValidatingAdmissionPolicyBinding/plattr-application-environment",
-		"ValidatingAdmissionPolicyBinding/plattr-operator-writes",
+		"ValidatingAdmissionPolicyBinding/plattr-operator-namespaces",
+		"ValidatingAdmissionPolicyBinding/plattr-operator-rolebindings",
+		"ValidatingAdmissionPolicyBinding/plattr-operator-secrets",
 	}
 	if got := kinds(objs); !slices.Equal(got, want) {
 		t.Fatalf("rendered:\n %s\nwant:\n %s", strings.Join(got, "\n "), strings.Join(want, "\n "))
 	}
-	// The operator's policy matches the release's own ServiceAccount.
-	var vap admissionregistrationv1.ValidatingAdmissionPolicy
-	into(t, find(t, objs, "ValidatingAdmissionPolicy", "plattr-operator-writes"), &vap)
-	if len(vap.Spec.MatchConditions) != 1 || vap.Spec.MatchConditions[0].Expression != "request.userInfo.username == 'system:serviceaccount:plattr-system:plattr-operator'" ||
-		len(vap.Spec.Validations) < 9 {
-		t.Errorf("operator policy: match conditions %+v, %d validations", vap.Spec.MatchConditions, len(vap.Spec.Validations))
-	}
-	var vapb admissionregistrationv1.ValidatingAdmissionPolicyBinding
-	into(t, find(t, objs, "ValidatingAdmissionPolicyBinding", "plattr-operator-writes"), &vapb)
-	if vapb.Spec.PolicyName != "plattr-operator-writes" || !slices.Equal(vapb.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
-		t.Errorf("operator policy binding: %+v", vapb.Spec)
+	// The operator's policies match the release's own ServiceAccount.
+	for _, kind := range []string{"secrets", "rolebindings", "namespaces"} {
+		name := "plattr-operator-" + kind
+		var vap admissionregistrationv1.ValidatingAdmissionPolicy
+		into(t, find(t, objs, "ValidatingAdmissionPolicy", name), &vap)
+		if len(vap.Spec.MatchConditions) != 1 || vap.Spec.MatchConditions[0].Expression != "request.userInfo.username == 'system:serviceaccount:plattr-system:plattr-operator'" ||
+			len(vap.Spec.Validations) < 2 || vap.Spec.MatchConstraints.ResourceRules[0].Resources[0] != kind {
+			t.Errorf("%s: match %+v, %d validations", name, vap.Spec.MatchConditions, len(vap.Spec.Validations))
+		}
+		var vapb admissionregistrationv1.ValidatingAdmissionPolicyBinding
+		into(t, find(t, objs, "ValidatingAdmissionPolicyBinding", name), &vapb)
+		if vapb.Spec.PolicyName != name || !slices.Equal(vapb.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
+			t.Errorf("%s binding: %+v", name, vapb.Spec)
+		}
 	}
 	var edit rbacv1.ClusterRole
 	into(t, find(t, objs, "ClusterRole", "plattr-edit"), &edit)

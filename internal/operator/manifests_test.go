@@ -56,7 +56,7 @@ func TestInstallManifestsGrantEnoughRBAC(t *testing.T) {
 	// ServiceAccount writes (operator_policy.yaml): the operator's own
 	// writes below pass it.
 	kubectl(t, "apply", "--server-side", "-k", "config/rbac")
-	for _, want := range []string{"validatingadmissionpolicy.admissionregistration.k8s.io/plattr-operator-writes", "clusterrole.rbac.authorization.k8s.io/plattr-edit"} {
+	for _, want := range []string{"validatingadmissionpolicy.admissionregistration.k8s.io/plattr-operator-secrets", "validatingadmissionpolicy.admissionregistration.k8s.io/plattr-operator-rolebindings", "validatingadmissionpolicy.admissionregistration.k8s.io/plattr-operator-namespaces", "clusterrole.rbac.authorization.k8s.io/plattr-edit"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run did not cover %s:\n%s", want, out)
 		}

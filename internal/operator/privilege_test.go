@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -93,6 +94,23 @@ func TestOperatorServiceAccountWritesOnlyPlattrsOwn(t *testing.T) {
 			t.Fatalf("the operator's ServiceAccount may create an unlabelled Secret in an app's namespace: err = %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The API server type-checked each policy against its kind's schema.
+	for _, kind := range []string{"secrets", "rolebindings", "namespaces"} {
+		vap := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+		for {
+			if err := admin.Get(ctx, client.ObjectKey{Name: "plattr-operator-" + kind}, vap); err != nil {
+				t.Fatal(err)
+			}
+			if vap.Status.ObservedGeneration == vap.Generation || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if tc := vap.Status.TypeChecking; tc == nil || len(tc.ExpressionWarnings) > 0 {
+			t.Errorf("policy %s, its type check: %+v", vap.Name, tc)
+		}
 	}
 
 	refused := []struct {
