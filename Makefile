@@ -55,6 +55,8 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, CRDs, RBAC and the char
 	cp config/crd/bases/*.yaml charts/plattr/files/crds/
 	cp config/rbac/role.yaml charts/plattr/files/rbac/operator-role.yaml
 	cp config/rbac/api/role.yaml charts/plattr/files/rbac/api-role.yaml
+	cp config/rbac/operator_policy.yaml charts/plattr/files/rbac/operator-policy.yaml
+	cp config/rbac/tenant_roles.yaml charts/plattr/files/rbac/tenant-roles.yaml
 	cp config/admission/environment.yaml charts/plattr/files/admission/
 	go run ./hack/chartdoc charts/plattr
 

@@ -8,6 +8,7 @@
 package awssecrets
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,7 @@ type Credentials struct {
 type Source struct {
 	ARN     string
 	Refresh time.Duration // re-read after this long [5m]
+	Timeout time.Duration // bounds one read, retries included [30s]
 	client  *secretsmanager.Client
 	now     func() time.Time
 
@@ -78,7 +80,11 @@ func (s *Source) Get(ctx context.Context) (Credentials, error) {
 	if !s.readAt.IsZero() && !s.stale && s.now().Sub(s.readAt) < s.Refresh {
 		return s.cached, nil
 	}
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.ARN)})
+	// The SDK's client has no overall timeout: a Secrets Manager that
+	// stalls would hold the lock, and every new admin connection with it.
+	rctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Timeout, 30*time.Second))
+	out, err := s.client.GetSecretValue(rctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.ARN)})
+	cancel()
 	if err != nil {
 		if !s.readAt.IsZero() {
 			// Secrets Manager is down but we hold a value: keep using it,

@@ -5,6 +5,7 @@
 package database
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -48,6 +49,10 @@ type Options struct {
 	// AuthFailed is called when the server refuses the admin credentials,
 	// so Credentials reads them again: they have probably been rotated.
 	AuthFailed func()
+	// ConnectTimeout bounds opening a connection (TCP, TLS, startup and
+	// authentication) when the URL sets no connect_timeout; zero: 10 s.
+	// Without it a server that accepts and never answers hangs the caller.
+	ConnectTimeout time.Duration
 }
 
 // sharedACLLock is the advisory lock key serialising changes of the
@@ -75,6 +80,9 @@ func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisio
 	cfg.MaxConns = 10
 	cfg.ConnConfig.RuntimeParams["lock_timeout"] = adminLockTimeout
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = adminStatementTimeout
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = cmp.Or(opts.ConnectTimeout, 10*time.Second)
+	}
 	if opts.ConnectionLimit == 0 {
 		opts.ConnectionLimit = -1
 	}

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -98,7 +100,7 @@ func kinds(objs []*unstructured.Unstructured) []string {
 func TestChartTemplateMinimal(t *testing.T) {
 	objs := render(t, minimal...)
 	want := []string{
-		"ClusterRole/plattr-api", "ClusterRole/plattr-operator",
+		"ClusterRole/plattr-api", "ClusterRole/plattr-edit", "ClusterRole/plattr-operator", "ClusterRole/plattr-view",
 		"ClusterRoleBinding/plattr-api", "ClusterRoleBinding/plattr-operator",
 		"ConfigMap/plattr-operator",
 		"CustomResourceDefinition/applications.platform.internal",
@@ -109,10 +111,37 @@ func TestChartTemplateMinimal(t *testing.T) {
 		"Service/plattr-api", "Service/plattr-api-metrics", "Service/plattr-operator-metrics",
 		"ServiceAccount/plattr-api", "ServiceAccount/plattr-operator",
 		"ValidatingAdmissionPolicy/plattr-application-environment",
+		"ValidatingAdmissionPolicy/plattr-operator-namespaces",
+		"ValidatingAdmissionPolicy/plattr-operator-rolebindings",
+		"ValidatingAdmissionPolicy/plattr-operator-secrets",
 		"ValidatingAdmissionPolicyBinding/plattr-application-environment",
+		"ValidatingAdmissionPolicyBinding/plattr-operator-namespaces",
+		"ValidatingAdmissionPolicyBinding/plattr-operator-rolebindings",
+		"ValidatingAdmissionPolicyBinding/plattr-operator-secrets",
 	}
 	if got := kinds(objs); !slices.Equal(got, want) {
 		t.Fatalf("rendered:\n %s\nwant:\n %s", strings.Join(got, "\n "), strings.Join(want, "\n "))
+	}
+	// The operator's policies match the release's own ServiceAccount.
+	for _, kind := range []string{"secrets", "rolebindings", "namespaces"} {
+		name := "plattr-operator-" + kind
+		var vap admissionregistrationv1.ValidatingAdmissionPolicy
+		into(t, find(t, objs, "ValidatingAdmissionPolicy", name), &vap)
+		if len(vap.Spec.MatchConditions) != 1 || vap.Spec.MatchConditions[0].Expression != "request.userInfo.username == 'system:serviceaccount:plattr-system:plattr-operator'" ||
+			len(vap.Spec.Validations) < 2 || vap.Spec.MatchConstraints.ResourceRules[0].Resources[0] != kind {
+			t.Errorf("%s: match %+v, %d validations", name, vap.Spec.MatchConditions, len(vap.Spec.Validations))
+		}
+		var vapb admissionregistrationv1.ValidatingAdmissionPolicyBinding
+		into(t, find(t, objs, "ValidatingAdmissionPolicyBinding", name), &vapb)
+		if vapb.Spec.PolicyName != name || !slices.Equal(vapb.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
+			t.Errorf("%s binding: %+v", name, vapb.Spec)
+		}
+	}
+	var edit rbacv1.ClusterRole
+	into(t, find(t, objs, "ClusterRole", "plattr-edit"), &edit)
+	if edit.Labels["rbac.authorization.k8s.io/aggregate-to-edit"] != "true" || edit.Labels["rbac.authorization.k8s.io/aggregate-to-admin"] != "true" ||
+		edit.Labels["app.kubernetes.io/part-of"] != "plattr" {
+		t.Errorf("plattr-edit labels %v: want aggregated into admin and edit", edit.Labels)
 	}
 
 	var d appsv1.Deployment

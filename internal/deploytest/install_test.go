@@ -16,7 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -202,6 +204,41 @@ func TestChartInstallOnCluster(t *testing.T) {
 	if err := c.Create(ctx, wrong); err == nil || !strings.Contains(err.Error(), "spec.environment") {
 		t.Errorf("a production app in staging: %v; want the admission policy's refusal", err)
 	}
+	// The chart's policy on the operator's ServiceAccount, which wrote the
+	// app's Secrets above: as that ServiceAccount (its own token), a Secret
+	// without Plattr's label, or a RoleBinding outside a tenant's namespace,
+	// is refused.
+	opCfg, err := clientcmd.BuildConfigFromFlags("", opKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asOp, err := client.New(opCfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := asOp.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "staging", Name: "loose"}}, client.DryRunAll); err == nil ||
+		!strings.Contains(err.Error(), "managed-by=plattr") {
+		t.Errorf("the operator's ServiceAccount created an unlabelled Secret: %v; want the chart's policy to refuse it", err)
+	}
+	grab := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "staging", Name: "grab",
+		Labels: map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "someone@example.com"}}}
+	if err := asOp.Create(ctx, grab, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "tenant namespace") {
+		t.Errorf("the operator's ServiceAccount bound admin in a namespace of no tenant: %v; want the chart's policy to refuse it", err)
+	}
+	// The chart's tenant roles: edit in a namespace lets a user create
+	// Applications there (the aggregation controller folds them in).
+	editRB := grab.DeepCopy()
+	editRB.Name, editRB.Labels, editRB.RoleRef.Name = "dev-edit", nil, "edit"
+	editRB.Subjects[0].Name = "dev@example.com"
+	mustCreate(t, c, editRB)
+	waitFor(t, ctx, func() bool {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "dev@example.com",
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "staging", Verb: "create", Group: platformv1.GroupVersion.Group, Resource: "applications"}}}
+		got, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+		return err == nil && got.Status.Allowed
+	}, "a user holding edit in staging may create Applications (the chart's aggregated role)")
 	// The environment namespaces are guarded with the chart's quota.
 	quota, err := cs.CoreV1().ResourceQuotas("staging").Get(ctx, "plattr", metav1.GetOptions{})
 	if err != nil {

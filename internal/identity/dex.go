@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"encoding/base32"
 	"encoding/json"
@@ -41,7 +42,8 @@ type Dex struct {
 	// SharedConnectors are connector IDs every client may also use, e.g. the
 	// local password database of a development Dex.
 	SharedConnectors []string
-	HTTP             *http.Client
+	HTTP             *http.Client  // nil: a client whose calls end after Timeout
+	Timeout          time.Duration // bounds the discovery check; zero: 5 s
 }
 
 // Dex's custom resources (storage/kubernetes in github.com/dexidp/dex).
@@ -83,7 +85,7 @@ func (d *Dex) unavailable(err error) error {
 func (d *Dex) ping(ctx context.Context) error {
 	hc := d.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 5 * time.Second}
+		hc = &http.Client{Timeout: cmp.Or(d.Timeout, 5*time.Second)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(d.Issuer, "/")+"/.well-known/openid-configuration", nil)
 	if err != nil {

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,7 +27,8 @@ type Keycloak struct {
 	URL      string // base URL, e.g. https://auth.example.com
 	User     string // admin user in the master realm
 	Password string
-	HTTP     *http.Client
+	HTTP     *http.Client  // nil: a client whose calls end after Timeout
+	Timeout  time.Duration // bounds each admin API call; zero: 15 s
 
 	mu      sync.Mutex
 	token   string
@@ -51,7 +53,7 @@ func (k *Keycloak) httpClient() *http.Client {
 	if k.HTTP != nil {
 		return k.HTTP
 	}
-	return &http.Client{Timeout: 15 * time.Second}
+	return &http.Client{Timeout: cmp.Or(k.Timeout, 15*time.Second)}
 }
 
 // accessToken signs in to the master realm with the admin-cli client.
@@ -79,7 +81,12 @@ func (k *Keycloak) accessToken(ctx context.Context) (string, error) {
 		AccessToken string `json:"access_token"`
 		ExpiresIn   int    `json:"expires_in"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+		// A body cut short or stalled past the timeout (never the token:
+		// the decoder's errors quote no input).
+		return "", k.unavailable(fmt.Errorf("admin sign-in: reading the response: %w", err))
+	}
+	if tok.AccessToken == "" {
 		return "", k.unavailable(fmt.Errorf("admin sign-in: no access token in the response"))
 	}
 	k.token = tok.AccessToken
@@ -149,7 +156,11 @@ func (k *Keycloak) call(ctx context.Context, method, path string, in, out any) e
 		return &statusError{method, path, resp.StatusCode}
 	}
 	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			// A body cut short or stalled past the timeout: retried like
+			// any other transport failure.
+			return k.unavailable(fmt.Errorf("%s %s: reading the response: %w", method, path, err))
+		}
 	}
 	return nil
 }

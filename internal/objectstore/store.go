@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,7 +29,12 @@ type Config struct {
 	// AdminEndpoint is versitygw's admin API (create-user, create-bucket
 	// with an owner). Empty: the store has no per-app users.
 	AdminEndpoint string
+	// Timeout bounds every call to the store. Zero: DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout bounds a call when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
 
 // ErrConflict means a bucket exists that belongs to someone else.
 var ErrConflict = errors.New("bucket belongs to another owner")
@@ -51,13 +57,25 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	httpClient := &http.Client{Timeout: 30 * time.Second}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	tr, err := minio.DefaultTransport(u.Scheme == "https")
+	if err != nil {
+		return nil, err
+	}
+	tr.ResponseHeaderTimeout = cfg.Timeout
+	// minio's client has no overall timeout of its own: the transport
+	// bounds each request, body included, so a store that stalls fails the
+	// call (and the reconcile retries) instead of hanging it.
+	bounded := &deadlineTransport{base: tr, timeout: cfg.Timeout}
+	httpClient := &http.Client{Timeout: cfg.Timeout, Transport: tr}
 	s3, err := minio.New(u.Host, &minio.Options{
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:       u.Scheme == "https",
 		Region:       cfg.Region,
 		BucketLookup: minio.BucketLookupPath,
-		Transport:    httpClient.Transport,
+		Transport:    bounded,
 		MaxRetries:   1, // the reconciler retries with backoff; fail fast here
 	})
 	if err != nil {
@@ -117,4 +135,35 @@ func (s *Store) wrap(err error) error {
 		return err
 	}
 	return &UnavailableError{Endpoint: s.cfg.Endpoint, Err: err}
+}
+
+// deadlineTransport gives every request a deadline of timeout from its
+// start, covering the wait for headers and the reading of the body, as
+// http.Client.Timeout does for clients that have one. The deadline is
+// released when the body is closed.
+type deadlineTransport struct {
+	base    http.RoundTripper
+	timeout time.Duration
+}
+
+func (d *deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), d.timeout)
+	resp, err := d.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
