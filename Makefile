@@ -12,6 +12,8 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m
 # coordinator at its deadline on a loaded machine and fails with "context
 # deadline exceeded" and no crasher (golang/go#75804, fixed in Go 1.27).
 FUZZ_TIME    ?= 100000x
+# Every fuzz target, as package:Target: the parsers that take hostile input.
+FUZZ_TARGETS := ./internal/naming/:FuzzNames ./internal/platformapi/authn/:FuzzSafeReturnTo
 
 ##@ General
 
@@ -28,7 +30,7 @@ run: deps build ## Start the local stack, deploy the example apps and show them 
 .PHONY: test
 test: test-deps tools portal-assets lint verify-generate ## Run every test against real servers (the CI entry point).
 	go test $(GO_TEST_FLAGS) ./...
-	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/
+	@$(MAKE) --no-print-directory fuzz
 
 ##@ Development
 
@@ -99,8 +101,8 @@ chaos: deps tools ## SIGKILL the operator at random while 200 apps are created, 
 	PLATTR_CHAOS_APPS=$(or $(APPS),200) PLATTR_CHAOS_KILLS=$(or $(KILLS),20) go test -count=1 -v -timeout 30m -run TestChaos ./internal/controller/application/
 
 .PHONY: fuzz
-fuzz: ## Fuzz the name generator for longer (FUZZ_TIME=1000000x).
-	go test -run '^$$' -fuzz FuzzNames -fuzztime $(FUZZ_TIME) ./internal/naming/
+fuzz: ## Run every fuzz target (FUZZ_TIME=1000000x for longer).
+	@for t in $(FUZZ_TARGETS); do echo "fuzz $${t#*:} in $${t%%:*}"; go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZ_TIME) "$${t%%:*}" || exit 1; done
 
 .PHONY: tools
 tools: ## Build the control plane, kwok, versitygw and Dex from the Go module proxy (cached in bin/).
