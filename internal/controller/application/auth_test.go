@@ -144,35 +144,35 @@ func TestDexClientYieldsATokenAndFollowsTheDomain(t *testing.T) {
 func TestTwoEnvironmentsGetTwoClientsAndDeletingOneLeavesTheOther(t *testing.T) {
 	startOperator(t)
 	staging, uat := newNamespace(t), newNamespace(t)
-	create(t, newApp(staging, "shop", withAuth()))
-	create(t, newApp(uat, "shop", withAuth(), func(a *platformv1.Application) { a.Spec.Environment = platformv1.EnvironmentUAT }))
-	waitPhase(t, staging, "shop", platformv1.PhaseRunning, runningTimeout)
-	waitPhase(t, uat, "shop", platformv1.PhaseRunning, runningTimeout)
+	create(t, newApp(staging, "twoenv", withAuth()))
+	create(t, newApp(uat, "twoenv", withAuth(), func(a *platformv1.Application) { a.Spec.Environment = platformv1.EnvironmentUAT }))
+	waitPhase(t, staging, "twoenv", platformv1.PhaseRunning, runningTimeout)
+	waitPhase(t, uat, "twoenv", platformv1.PhaseRunning, runningTimeout)
 
-	s, u := configMapData(t, staging, "shop-auth")["AUTH_CLIENT_ID"], configMapData(t, uat, "shop-auth")["AUTH_CLIENT_ID"]
-	if s != "staging-shop" || u != "uat-shop" {
-		t.Fatalf("client IDs = %q and %q, want staging-shop and uat-shop", s, u)
+	s, u := configMapData(t, staging, "twoenv-auth")["AUTH_CLIENT_ID"], configMapData(t, uat, "twoenv-auth")["AUTH_CLIENT_ID"]
+	if s != "staging-twoenv" || u != "uat-twoenv" {
+		t.Fatalf("client IDs = %q and %q, want staging-twoenv and uat-twoenv", s, u)
 	}
 	for _, ns := range []string{staging, uat} {
-		if _, err := passwordToken(t, ns, "shop"); err != nil {
+		if _, err := passwordToken(t, ns, "twoenv"); err != nil {
 			t.Fatalf("%s: %v", ns, err)
 		}
 	}
-	uatSecret := secretData(t, uat, "shop-auth")
-	if string(uatSecret["AUTH_CLIENT_SECRET"]) == string(secretData(t, staging, "shop-auth")["AUTH_CLIENT_SECRET"]) {
+	uatSecret := secretData(t, uat, "twoenv-auth")
+	if string(uatSecret["AUTH_CLIENT_SECRET"]) == string(secretData(t, staging, "twoenv-auth")["AUTH_CLIENT_SECRET"]) {
 		t.Fatal("staging and uat share a client secret")
 	}
 
-	if err := k8s.Delete(context.Background(), getApp(t, staging, "shop")); err != nil {
+	if err := k8s.Delete(context.Background(), getApp(t, staging, "twoenv")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, runningTimeout, "the staging client to be gone", func() error {
-		if code := authorizeStatus(t, "staging-shop", "https://shop.staging."+baseDomain+"/auth/callback"); code != http.StatusBadRequest {
-			return fmt.Errorf("Dex still knows staging-shop (HTTP %d)", code)
+		if code := authorizeStatus(t, "staging-twoenv", "https://twoenv.staging."+baseDomain+"/auth/callback"); code != http.StatusBadRequest {
+			return fmt.Errorf("Dex still knows staging-twoenv (HTTP %d)", code)
 		}
 		return nil
 	})
-	if _, err := passwordToken(t, uat, "shop"); err != nil {
+	if _, err := passwordToken(t, uat, "twoenv"); err != nil {
 		t.Fatalf("uat's client stopped working when staging's was deleted: %v", err)
 	}
 }
@@ -262,20 +262,20 @@ func TestDexClientWithoutProvidersAcceptsOnlySharedConnectors(t *testing.T) {
 	// made: an IdP that asserts any verified email, with no user to ask.
 	attacker := createDexConnector(t, "staging-evil-saml", "mockCallback", "evil/evil")
 	ns := newNamespace(t)
-	create(t, newApp(ns, "portal", withAuth()))
-	waitPhase(t, ns, "portal", platformv1.PhaseRunning, runningTimeout)
-	redirect := configMapData(t, ns, "portal-auth")["AUTH_REDIRECT_URI"]
-	q, err := stackdex.Authorize(context.Background(), dex.Issuer(), "staging-portal", redirect, attacker)
+	create(t, newApp(ns, "sharedonly", withAuth()))
+	waitPhase(t, ns, "sharedonly", platformv1.PhaseRunning, runningTimeout)
+	redirect := configMapData(t, ns, "sharedonly-auth")["AUTH_REDIRECT_URI"]
+	q, err := stackdex.Authorize(context.Background(), dex.Issuer(), "staging-sharedonly", redirect, attacker)
 	if err == nil && q.Get("code") != "" {
-		t.Errorf("Dex signed in to staging-portal through the attacker's connector %s: %v", attacker, q)
+		t.Errorf("Dex signed in to staging-sharedonly through the attacker's connector %s: %v", attacker, q)
 	} else {
 		t.Logf("Dex refused the attacker's connector: %v %v", q, err)
 	}
-	if got := allowedConnectors(t, "staging-portal"); strings.Join(got, ",") != "local" {
+	if got := allowedConnectors(t, "staging-sharedonly"); strings.Join(got, ",") != "local" {
 		t.Fatalf("allowedConnectors = %v, want exactly the shared connectors [local]", got)
 	}
 	// The user's own way in still works.
-	if _, err := passwordToken(t, ns, "portal"); err != nil {
+	if _, err := passwordToken(t, ns, "sharedonly"); err != nil {
 		t.Fatal(err)
 	}
 }

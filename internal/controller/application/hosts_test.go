@@ -86,7 +86,15 @@ func TestAnotherAppsHostIsRefused(t *testing.T) {
 	if phase := getApp(t, nsB, "b").Status.Phase; phase == platformv1.PhaseRunning {
 		t.Errorf("b is %s with a refused host", phase)
 	}
-	// Let the retries of the first attempts pass, then count.
+	// b's workload still runs, and its becoming available is a real
+	// change of status: wait for it (on a busy machine it takes longer
+	// than the first retries), let those retries pass, then count.
+	eventually(t, runningTimeout, "b's workload to be available", func() error {
+		if c := condition(getApp(t, nsB, "b"), platformv1.ConditionDeploymentReady); c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("DeploymentReady %s %s", c.Status, c.Reason)
+		}
+		return nil
+	})
 	time.Sleep(4 * time.Second)
 	writes.snapshot()
 	time.Sleep(4 * time.Second)
