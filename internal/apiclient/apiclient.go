@@ -237,8 +237,9 @@ type App struct {
 	Ready     bool   `json:"ready"`
 	// Generation moves with each spec change; ObservedGeneration when the
 	// operator has reconciled it.
-	Generation         int64 `json:"generation"`
-	ObservedGeneration int64 `json:"observedGeneration"`
+	Generation         int64     `json:"generation"`
+	ObservedGeneration int64     `json:"observedGeneration"`
+	Previews           []Preview `json:"previews,omitempty"`
 }
 
 // GetApp reads one app.
@@ -268,4 +269,28 @@ func (c *Client) WaitTask(ctx context.Context, id int64, every time.Duration) (T
 		case <-time.After(every):
 		}
 	}
+}
+
+// Preview is one of an app's previews, as the app lists them.
+type Preview struct {
+	Name        string `json:"name"`
+	PullRequest int32  `json:"pullRequest"`
+	Phase       string `json:"phase"`
+	URL         string `json:"url,omitempty"`
+}
+
+// CreatePreview asks the API for a preview of pull request pr running
+// image: an InvokeAction task.
+func (c *Client) CreatePreview(ctx context.Context, namespace, app string, pr int, image, ttl string) (Task, error) {
+	var t Task
+	err := c.Do(ctx, "POST", "/api/v1/apps/"+url.PathEscape(namespace)+"/"+url.PathEscape(app)+"/previews",
+		map[string]any{"pullRequest": pr, "imageRef": image, "ttl": ttl}, &t)
+	return t, err
+}
+
+// DeletePreview asks the API to delete the app's preview name.
+func (c *Client) DeletePreview(ctx context.Context, namespace, app, name string) (Task, error) {
+	var t Task
+	err := c.Do(ctx, "DELETE", "/api/v1/apps/"+url.PathEscape(namespace)+"/"+url.PathEscape(app)+"/previews/"+url.PathEscape(name), nil, &t)
+	return t, err
 }

@@ -106,3 +106,72 @@ func deployThroughAPI(cmd *cobra.Command, g *globals, tf *targetFlags, file, ima
 		}
 	}
 }
+
+// previewThroughAPI creates (image set) or deletes (image empty) a pull
+// request's preview through the platform API, as CI does keyless.
+func previewThroughAPI(cmd *cobra.Command, g *globals, tf *targetFlags, args []string, image, ttl string, wait bool, timeout time.Duration) error {
+	c, err := apiclient.New(g.api)
+	if err != nil {
+		return err
+	}
+	pr := tf.pr
+	tf.pr, tf.env = 0, "" // the parent app, where previews are asked for
+	ns := *g.kube.Namespace
+	t, err := tf.resolve(&session{ns: ns, explicit: ns != ""}, args)
+	tf.pr = pr
+	if err != nil {
+		return err
+	}
+	if t.ns == "" {
+		return fmt.Errorf("which namespace is %s in? pass -n, or environment in plattr.yaml", t.app)
+	}
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	name := previewName(t.app, pr)
+	var task apiclient.Task
+	if image != "" {
+		task, err = c.CreatePreview(ctx, t.ns, t.app, pr, image, ttl)
+	} else {
+		task, err = c.DeletePreview(ctx, t.ns, t.app, name)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "preview %s/%s of PR %d: task %d recorded by %s\n", t.ns, name, pr, task.ID, task.Actor)
+	if !wait {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	if _, err := c.WaitTask(ctx, task.ID, apiPoll); err != nil {
+		return err
+	}
+	for {
+		a, err := c.GetApp(ctx, t.ns, t.app)
+		if err != nil {
+			return err
+		}
+		var found *apiclient.Preview
+		for i := range a.Previews {
+			if a.Previews[i].Name == name {
+				found = &a.Previews[i]
+			}
+		}
+		switch {
+		case image == "" && found == nil:
+			fmt.Fprintf(out, "preview %s is gone (%s)\n", name, since(start))
+			return nil
+		case image != "" && found != nil && found.Phase == string(platformv1.PhaseRunning):
+			fmt.Fprintf(out, "preview %s is Running at %s (%s)\n", name, found.URL, since(start))
+			return nil
+		case image != "" && found != nil && found.Phase == string(platformv1.PhaseFailed):
+			return fmt.Errorf("preview %s failed: see the portal", name)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("preview %s: still waiting after %s", name, since(start))
+		case <-time.After(apiPoll):
+		}
+	}
+}

@@ -26,6 +26,7 @@ var matrix = map[authz.Action][]string{
 	authz.ViewEnvironment:   {"env-user", "env-admin"},
 	authz.ManageEnvironment: {"env-admin"},
 	authz.DeployApp:         {"env-admin", "app-maintainer", "app-owner", "ci-job"},
+	authz.PreviewApp:        {"env-admin", "app-maintainer", "app-owner", "ci-job"},
 }
 
 // ciRoutes are all a CI job (a GitHub Actions token of the app's
@@ -34,6 +35,8 @@ var ciRoutes = []string{
 	"GET /api/v1/apps/{namespace}/{name}",
 	"POST /api/v1/apps/{namespace}/{name}/deploy",
 	"GET /api/v1/tasks/{id}",
+	"POST /api/v1/apps/{namespace}/{name}/previews",
+	"DELETE /api/v1/apps/{namespace}/{name}/previews/{preview}",
 }
 
 type persona struct {

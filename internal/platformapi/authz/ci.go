@@ -11,8 +11,13 @@ import (
 // principal may on the apps its repository is named by, and nothing else.
 const DeployApp Action = "deploy a new image of the app"
 
+// PreviewApp: create or delete the app's pull request previews; a CI job
+// may on its apps, under the same rule as DeployApp.
+const PreviewApp Action = "create or delete the app's previews"
+
 func init() {
 	allowed[DeployApp] = allowed[OperateApp]
+	allowed[PreviewApp] = allowed[OperateApp]
 }
 
 // RoleCI names, in a denial, what a CI job would need.
@@ -63,9 +68,9 @@ func (p *Principal) checkCI(a Action, namespace, name string) error {
 		return &Denied{Action: a, Need: []string{fmt.Sprintf("role %s on app %s/%s (repository %s is not this app's spec.repository)", RoleCI, namespace, name, p.CI.Repository)}}
 	case a == ViewApp:
 		return nil
-	case a == DeployApp && g.Deploy:
+	case (a == DeployApp || a == PreviewApp) && g.Deploy:
 		return nil
-	case a == DeployApp:
+	case a == DeployApp || a == PreviewApp:
 		return &Denied{Action: a, Need: []string{"role " + g.Why}}
 	}
 	return &Denied{Action: a, Need: []string{fmt.Sprintf("role %s on app %s/%s, or site admin: a CI job may only deploy images", EnvAdmin, namespace, name)}}

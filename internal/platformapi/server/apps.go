@@ -519,7 +519,7 @@ func (r *previewRequest) schedule() *time.Time { return r.ExecuteAt }
 // PreviewEnvironment of the app.
 func (s *Server) createPreview(c *call) (any, error) {
 	body := &previewRequest{}
-	return s.operate(c, authz.OperateApp, store.OpInvokeAction, body, func(a *platformv1.Application) (tasks.Request, error) {
+	return s.operate(c, authz.PreviewApp, store.OpInvokeAction, body, func(a *platformv1.Application) (tasks.Request, error) {
 		if body.PullRequest <= 0 {
 			return tasks.Request{}, badRequest("pullRequest", "pullRequest must be the pull request's number, 1 or more")
 		}
@@ -534,7 +534,7 @@ func (s *Server) createPreview(c *call) (any, error) {
 // previews, named by its PreviewEnvironment.
 func (s *Server) deletePreview(c *call) (any, error) {
 	name := c.path("preview")
-	return s.operate(c, authz.OperateApp, store.OpInvokeAction, &scheduleRequest{}, func(a *platformv1.Application) (tasks.Request, error) {
+	return s.operate(c, authz.PreviewApp, store.OpInvokeAction, &scheduleRequest{}, func(a *platformv1.Application) (tasks.Request, error) {
 		pe := &platformv1.PreviewEnvironment{}
 		if err := s.Cache.Get(c.ctx(), client.ObjectKey{Namespace: a.Namespace, Name: name}, pe); err != nil || pe.Spec.ApplicationRef != a.Name {
 			return tasks.Request{}, notFound("app %s has no preview %s", a.Name, name)
