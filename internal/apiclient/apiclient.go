@@ -30,8 +30,8 @@ const (
 	EnvActionsRequestToken = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 )
 
-// DefaultAudience is the aud CI asks GitHub for, matching the API's
-// GITHUB_OIDC_AUDIENCE as the chart sets it.
+// DefaultAudience is the aud CI asks GitHub for; set the API's
+// GITHUB_OIDC_AUDIENCE to it (docs/AUTH.md).
 const DefaultAudience = "plattr"
 
 // Options are the flags; empty fields fall back to the environment.
