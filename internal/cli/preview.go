@@ -60,6 +60,9 @@ func newPreviewCreateCommand(g *globals) *cobra.Command {
 				return errors.New("--pr N and --image IMAGE are required: the pull request's number and the image built from it")
 			}
 			if apiclient.Wanted(g.api) {
+				if copyData || branch != "" {
+					return errors.New("--copy-data and --branch are not available through the platform API (PLATTR_API_URL or GitHub Actions): leave them out")
+				}
 				return previewThroughAPI(cmd, g, &tf, args, image, ttl, wait, timeout)
 			}
 			s, t, err := previewParent(g, &tf, args)
