@@ -192,6 +192,14 @@ const (
 	// for a backend that is gone for good. What it leaves behind is named in
 	// an Event.
 	AnnotationAbandonCleanup = "platform.internal/abandon-cleanup"
+	// AnnotationCIDefaultBranch on an Application names its repository's
+	// default branch (default main): GitHub Actions jobs on that branch may
+	// deploy it to production through the platform API.
+	AnnotationCIDefaultBranch = "platform.internal/ci-default-branch"
+	// AnnotationCIRepositoryID on an Application pins its repository's
+	// numeric GitHub id: a token from a re-created or renamed repository of
+	// the same name (another id) gets no rights on the app.
+	AnnotationCIRepositoryID = "platform.internal/ci-repository-id"
 	// AnnotationConfigHash on the pod template changes when a Secret or
 	// ConfigMap the pods read changes, so a credential rotation rolls them.
 	AnnotationConfigHash = "platform.internal/config-hash"

@@ -210,6 +210,17 @@ func TestInitWorkflowsPassActionlint(t *testing.T) {
 		for _, e := range errs {
 			t.Errorf("%s: %s", f, e.Error())
 		}
+		// Keyless: the job's OIDC token, no cluster credential.
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "id-token: write") || !strings.Contains(string(b), "vars.PLATTR_API_URL") {
+			t.Errorf("%s does not deploy keyless:\n%s", f, b)
+		}
+		if strings.Contains(strings.ToLower(string(b)), "kubeconfig") {
+			t.Errorf("%s still uses a kubeconfig:\n%s", f, b)
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "plattr.yaml"))
 	if err != nil {

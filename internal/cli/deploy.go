@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/apiclient"
 )
 
 func newDeployCommand(g *globals) *cobra.Command {
@@ -27,11 +28,22 @@ func newDeployCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "Apply the app (plattr.yaml, or -f an Application manifest) and, with --wait, follow it until it runs",
+		Long: `Apply the app (plattr.yaml, or -f an Application manifest) and, with --wait, follow it until it runs.
+
+With PLATTR_API_URL (or --api-url) set, or inside a GitHub Actions job
+that may request an OIDC ID token (ACTIONS_ID_TOKEN_REQUEST_URL), deploy goes
+through the platform API instead of the cluster: it deploys the image only
+(an Upgrade task recorded in the app's history), authenticated by
+PLATTR_TOKEN or, in GitHub Actions, by the job's own ID token — no
+kubeconfig.`,
 		Example: `  plattr deploy --wait                       # plattr.yaml, to its environment
   plattr deploy --env production --image registry.example.com/app:2.0.1 --wait --timeout 10m
   plattr deploy -f examples/minimal-app.yaml --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if apiclient.Wanted(g.api) {
+				return deployThroughAPI(cmd, g, &tf, file, image, wait, timeout)
+			}
 			s, err := g.session()
 			if err != nil {
 				return err

@@ -207,7 +207,7 @@ func (o *initOptions) write(out io.Writer, dir string) error {
 		}
 		fmt.Fprintf(out, "wrote %s\n", name)
 	}
-	fmt.Fprintf(out, "Next: `plattr deploy --wait` (the workflows need the repository secret PLATTR_KUBECONFIG: a kubeconfig for the cluster)\n")
+	fmt.Fprintf(out, "Next: `plattr deploy --wait`; for CI set the repository variable PLATTR_API_URL (no secret: the workflows sign in with GitHub's OIDC token)\n")
 	return nil
 }
 
@@ -217,8 +217,14 @@ func isTerminal(r io.Reader) bool {
 }
 
 // The workflows build the image, push it and hand it to plattr. Untrusted
-// event fields reach shell steps only through env, never inline.
+// event fields reach shell steps only through env, never inline. They hold
+// no cluster credential: plattr deploys through the platform API
+// (PLATTR_API_URL, a repository variable) with the job's own GitHub OIDC
+// ID token (permissions: id-token: write), which the API maps to the apps
+// whose spec.repository names this repository.
 const deployWorkflow = `# Written by plattr init: build, push and deploy every push to main.
+# Keyless: the job's GitHub OIDC token is its credential at the platform API
+# (set the repository variable PLATTR_API_URL; no secret is needed).
 name: plattr deploy
 on:
   push:
@@ -226,11 +232,13 @@ on:
 permissions:
   contents: read
   packages: write
+  id-token: write
 concurrency:
   group: plattr-deploy
   cancel-in-progress: false
 env:
   IMAGE: %s
+  PLATTR_API_URL: ${{ vars.PLATTR_API_URL }}
 jobs:
   deploy:
     runs-on: ubuntu-latest
@@ -254,14 +262,15 @@ jobs:
         run: go install github.com/plattr/plattr/cmd/plattr@latest
       - name: Deploy
         env:
-          KUBECONFIG_DATA: ${{ secrets.PLATTR_KUBECONFIG }}
           SHA: ${{ github.sha }}
-        run: |
-          printf '%%s' "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
-          plattr deploy --kubeconfig "$RUNNER_TEMP/kubeconfig" --env %s --image "$IMAGE:$SHA" --wait --timeout 10m
+        run: plattr deploy --env %s --image "$IMAGE:$SHA" --wait --timeout 10m
 `
 
+// Pull requests from forks get no ID token (GitHub withholds id-token:
+// write from them), so their jobs are skipped rather than failing.
 const previewWorkflow = `# Written by plattr init: a preview per pull request, removed when it closes.
+# Keyless: the job's GitHub OIDC token is its credential at the platform API
+# (set the repository variable PLATTR_API_URL; no secret is needed).
 name: plattr preview
 on:
   pull_request:
@@ -270,14 +279,16 @@ permissions:
   contents: read
   packages: write
   pull-requests: write
+  id-token: write
 concurrency:
   group: plattr-preview-${{ github.event.pull_request.number }}
   cancel-in-progress: true
 env:
   IMAGE: %s
+  PLATTR_API_URL: ${{ vars.PLATTR_API_URL }}
 jobs:
   preview:
-    if: github.event.action != 'closed'
+    if: github.event.action != 'closed' && github.event.pull_request.head.repo.full_name == github.repository
     runs-on: ubuntu-latest
     timeout-minutes: 30
     steps:
@@ -299,15 +310,11 @@ jobs:
         run: go install github.com/plattr/plattr/cmd/plattr@latest
       - name: Create the preview
         env:
-          KUBECONFIG_DATA: ${{ secrets.PLATTR_KUBECONFIG }}
           PR: ${{ github.event.pull_request.number }}
           SHA: ${{ github.event.pull_request.head.sha }}
-          BRANCH: ${{ github.head_ref }}
-        run: |
-          printf '%%s' "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
-          plattr preview create --kubeconfig "$RUNNER_TEMP/kubeconfig" --pr "$PR" --branch "$BRANCH" --image "$IMAGE:pr-$PR-$SHA" --wait --timeout 10m
+        run: plattr preview create --pr "$PR" --image "$IMAGE:pr-$PR-$SHA" --wait --timeout 10m
   cleanup:
-    if: github.event.action == 'closed'
+    if: github.event.action == 'closed' && github.event.pull_request.head.repo.full_name == github.repository
     runs-on: ubuntu-latest
     timeout-minutes: 15
     steps:
@@ -319,9 +326,6 @@ jobs:
         run: go install github.com/plattr/plattr/cmd/plattr@latest
       - name: Delete the preview
         env:
-          KUBECONFIG_DATA: ${{ secrets.PLATTR_KUBECONFIG }}
           PR: ${{ github.event.pull_request.number }}
-        run: |
-          printf '%%s' "$KUBECONFIG_DATA" > "$RUNNER_TEMP/kubeconfig"
-          plattr preview delete --kubeconfig "$RUNNER_TEMP/kubeconfig" --pr "$PR" --wait
+        run: plattr preview delete --pr "$PR" --wait
 `

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/apiclient"
 	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -57,6 +58,12 @@ func newPreviewCreateCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tf.pr <= 0 || image == "" {
 				return errors.New("--pr N and --image IMAGE are required: the pull request's number and the image built from it")
+			}
+			if apiclient.Wanted(g.api) {
+				if copyData || branch != "" {
+					return errors.New("--copy-data and --branch are not available through the platform API (PLATTR_API_URL or GitHub Actions): leave them out")
+				}
+				return previewThroughAPI(cmd, g, &tf, args, image, ttl, wait, timeout)
 			}
 			s, t, err := previewParent(g, &tf, args)
 			if err != nil {
@@ -184,6 +191,9 @@ func newPreviewDeleteCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tf.pr <= 0 {
 				return errors.New("--pr N is required: the pull request's number")
+			}
+			if apiclient.Wanted(g.api) {
+				return previewThroughAPI(cmd, g, &tf, args, "", "", wait, timeout)
 			}
 			s, t, err := previewParent(g, &tf, args)
 			if err != nil {

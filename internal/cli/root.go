@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/internal/apiclient"
 	"github.com/plattr/plattr/internal/operator"
 )
 
@@ -22,6 +23,9 @@ type globals struct {
 	// kube holds --kubeconfig, --context and -n, kubectl's own flags.
 	kube   *genericclioptions.ConfigFlags
 	devDir string
+	// api is --api-url, --token and --audience; empty fields fall back to
+	// PLATTR_API_URL, PLATTR_TOKEN and PLATTR_OIDC_AUDIENCE.
+	api apiclient.Options
 }
 
 // NewRoot builds the command tree.
@@ -35,6 +39,9 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	g.kube.AddFlags(root.PersistentFlags())
+	root.PersistentFlags().StringVar(&g.api.URL, "api-url", "", "the platform API's URL (default $"+apiclient.EnvURL+"); with it, `plattr deploy` goes through the API")
+	root.PersistentFlags().StringVar(&g.api.Token, "token", "", "an API token for the platform API (default $"+apiclient.EnvToken+"; in GitHub Actions, none: the job's OIDC ID token is used)")
+	root.PersistentFlags().StringVar(&g.api.Audience, "audience", "", "the audience to ask GitHub Actions' ID token for (default $"+apiclient.EnvAudience+", else "+apiclient.DefaultAudience+")")
 	root.PersistentFlags().StringVar(&g.devDir, "dev-dir", envOr("PLATTR_DEV_DIR", ".plattr/dev"), "state directory of the local stack")
 	root.AddCommand(
 		newInitCommand(g),

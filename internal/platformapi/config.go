@@ -82,6 +82,17 @@ type Config struct {
 	ClusterName string
 	// Replica names this process in task claims (REPLICA_ID [hostname-pid]).
 	Replica string
+
+	// Keyless CI: GitHub Actions ID tokens are accepted when
+	// GITHUB_OIDC_AUDIENCE is set (the aud jobs ask for, e.g. plattr).
+	// GITHUB_OIDC_ISSUER [https://token.actions.githubusercontent.com];
+	// GITHUB_ALLOWED_OWNERS (comma-separated [any]) limits the repository
+	// owners; GITHUB_PRODUCTION_ENVIRONMENT [none] names the protected
+	// GitHub environment whose jobs may deploy production from any branch.
+	GitHubOIDCIssuer            string
+	GitHubOIDCAudience          string
+	GitHubAllowedOwners         []string
+	GitHubProductionEnvironment string
 }
 
 // ConfigFromEnv reads the configuration from the process environment.
@@ -190,6 +201,15 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 			c.LoginRateLimit = n
 		}
 	}
+	c.GitHubOIDCIssuer = strings.TrimRight(env.Get("GITHUB_OIDC_ISSUER", "https://token.actions.githubusercontent.com"), "/")
+	c.GitHubOIDCAudience = env.Get("GITHUB_OIDC_AUDIENCE", "")
+	c.GitHubAllowedOwners = env.List("GITHUB_ALLOWED_OWNERS")
+	c.GitHubProductionEnvironment = env.Get("GITHUB_PRODUCTION_ENVIRONMENT", "")
+	if c.GitHubOIDCAudience != "" {
+		if u, err := url.Parse(c.GitHubOIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			env.Fail(fmt.Errorf("GITHUB_OIDC_ISSUER=%q: want the token issuer's URL, https://token.actions.githubusercontent.com", c.GitHubOIDCIssuer))
+		}
+	}
 	c.Replica = env.Get("REPLICA_ID", "")
 	if c.Replica == "" {
 		host, _ := os.Hostname()
@@ -197,6 +217,9 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	}
 	return c, env.Err()
 }
+
+// GitHubEnabled reports whether GitHub Actions ID tokens are accepted.
+func (c Config) GitHubEnabled() bool { return c.GitHubOIDCAudience != "" }
 
 // OIDCEnabled reports whether browser sign-in is configured.
 func (c Config) OIDCEnabled() bool { return c.OIDCIssuer != "" }

@@ -78,3 +78,21 @@ func TestConfigLimits(t *testing.T) {
 		}
 	}
 }
+
+// Keyless CI is off until an audience is set; a bad issuer is named.
+func TestConfigGitHubOIDC(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "postgres://api:secret@db:5432/platform"}
+	get := func(k string) string { return env[k] }
+	c, err := ParseConfig(get)
+	if err != nil || c.GitHubEnabled() || c.GitHubOIDCIssuer != "https://token.actions.githubusercontent.com" {
+		t.Fatalf("defaults: %v enabled %t issuer %q", err, c.GitHubEnabled(), c.GitHubOIDCIssuer)
+	}
+	env["GITHUB_OIDC_AUDIENCE"], env["GITHUB_ALLOWED_OWNERS"], env["GITHUB_PRODUCTION_ENVIRONMENT"] = "plattr", "example, other", "production"
+	if c, err = ParseConfig(get); err != nil || !c.GitHubEnabled() || len(c.GitHubAllowedOwners) != 2 || c.GitHubProductionEnvironment != "production" {
+		t.Fatalf("set: %v %+v", err, c)
+	}
+	env["GITHUB_OIDC_ISSUER"] = "token.actions.githubusercontent.com"
+	if _, err = ParseConfig(get); err == nil || !strings.Contains(err.Error(), "GITHUB_OIDC_ISSUER") {
+		t.Fatalf("a bad issuer: %v", err)
+	}
+}

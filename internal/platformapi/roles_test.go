@@ -25,6 +25,18 @@ var matrix = map[authz.Action][]string{
 	authz.ManageAppMembers:  {"env-admin", "app-owner"},
 	authz.ViewEnvironment:   {"env-user", "env-admin"},
 	authz.ManageEnvironment: {"env-admin"},
+	authz.DeployApp:         {"env-admin", "app-maintainer", "app-owner", "ci-job"},
+	authz.PreviewApp:        {"env-admin", "app-maintainer", "app-owner", "ci-job"},
+}
+
+// ciRoutes are all a CI job (a GitHub Actions token of the app's
+// repository) may call: deploy, and read back its app and tasks.
+var ciRoutes = []string{
+	"GET /api/v1/apps/{namespace}/{name}",
+	"POST /api/v1/apps/{namespace}/{name}/deploy",
+	"GET /api/v1/tasks/{id}",
+	"POST /api/v1/apps/{namespace}/{name}/previews",
+	"DELETE /api/v1/apps/{namespace}/{name}/previews/{preview}",
 }
 
 type persona struct {
@@ -32,6 +44,7 @@ type persona struct {
 	envRole, appRole string // on team-b and team-b/matrix
 	site             bool
 	anonymous        bool
+	ci               bool
 	c                *caller
 }
 
@@ -55,6 +68,9 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 		{name: "app-owner", appRole: authz.AppOwner, c: asUser(t, "owner@plattr.test")},
 		{name: "other-tenant-admin", c: asUser(t, "tenant-c-admin@plattr.test")},
 		{name: "site-admin", site: true, c: adminC},
+		// spec() names github.com/example/web.
+		{name: "ci-job", ci: true, c: ciAs(job("example/web", "refs/heads/feature"))},
+		{name: "other-repo-ci-job", ci: true, c: ciAs(job("example/web-evil", "refs/heads/main"))},
 	}
 	must := func(err error) {
 		if err != nil {
@@ -84,6 +100,7 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 		"PUT /api/v1/apps/{namespace}/{name}/members/{email}":   map[string]any{"role": "Maintainer"},
 		"PUT /api/v1/environments/{namespace}/members/{email}":  map[string]any{"role": "User"},
 		"POST /api/v1/tokens":                                   map[string]any{"name": "matrix"},
+		"POST /api/v1/apps/{namespace}/{name}/deploy":           map[string]any{"imageRef": "registry.example.com/matrix:3", "executeAt": later},
 	}
 
 	routes := (&server.Server{}).Routes()
@@ -121,6 +138,13 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 			}
 			if strings.HasSuffix(rt.Path, "/recreate") {
 				allowed = p.site // also needs CreateApp on team-c, which no one with team-b roles has
+			}
+			if p.ci {
+				// Only its own app's deploy and reads, whatever the action.
+				allowed = p.name == "ci-job" && slices.Contains(ciRoutes, pattern)
+				if rt.CI != slices.Contains(ciRoutes, pattern) {
+					t.Errorf("%s: CI-callable is %t, the matrix says otherwise", pattern, rt.CI)
+				}
 			}
 			var code int
 			var body string
@@ -184,7 +208,7 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 	}
 	rows.Close()
 	for _, a := range actors {
-		if a == "outsider@plattr.test" || a == "env-user@plattr.test" || a == "tenant-c-admin@plattr.test" {
+		if a == "outsider@plattr.test" || a == "env-user@plattr.test" || a == "tenant-c-admin@plattr.test" || strings.Contains(a, "web-evil") {
 			t.Errorf("%s, who may not operate the app, recorded a task", a)
 		}
 	}

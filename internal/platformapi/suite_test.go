@@ -26,6 +26,7 @@ import (
 	"github.com/plattr/plattr/internal/operator"
 	"github.com/plattr/plattr/internal/platformapi"
 	"github.com/plattr/plattr/internal/platformapi/authn"
+	"github.com/plattr/plattr/internal/platformapi/authn/githubtest"
 	"github.com/plattr/plattr/internal/platformapi/costs"
 	"github.com/plattr/plattr/internal/platformapi/store"
 	"github.com/plattr/plattr/internal/testenv"
@@ -41,6 +42,8 @@ var (
 	db      *store.Store
 	apiA    *replica // replica A: most tests talk to it
 	apiB    *replica
+	// ghIssuer stands in for GitHub Actions' OIDC provider.
+	ghIssuer *githubtest.Issuer
 	// statusApps answers the apps' status paths (STATUS_URL_TEMPLATE
 	// points here): namespace/name → handler.
 	statusApps = &statusServer{handlers: map[string]http.HandlerFunc{}}
@@ -62,6 +65,7 @@ const (
 	oidcClientID    = "plattr-portal"
 	oidcSecret      = "portal-secret-for-tests"
 	dexNamespace    = "dex"
+	ciAudience      = "plattr"
 	operatorBaseDom = "apps.api.test"
 )
 
@@ -139,6 +143,7 @@ func setup() error {
 		}
 	}
 	statusApps.Server = httptest.NewServer(statusApps)
+	ghIssuer = githubtest.Start()
 	lisA, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -177,6 +182,7 @@ func apiConfig(replicaID, publicURL string) platformapi.Config {
 		TokenMaxTTL:       testTokenMaxTTL, LoginRateLimit: testLoginRate,
 		StreamMaxPerUser: testStreamMax, StreamRecheckInterval: testStreamRecheck,
 		StreamWriteTimeout: 2 * time.Second, StreamMaxReplay: testStreamReplay,
+		GitHubOIDCIssuer: ghIssuer.URL, GitHubOIDCAudience: ciAudience, GitHubProductionEnvironment: "production",
 	}
 }
 

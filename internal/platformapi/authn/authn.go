@@ -61,6 +61,8 @@ type Authenticator struct {
 	// SiteAdmins are emails made site admins on first sight (SITE_ADMINS).
 	SiteAdmins []string
 	OIDC       *OIDC // nil: browser sign-in is off, tokens only
+	// GitHub accepts GitHub Actions ID tokens (nil: off).
+	GitHub     *GitHub
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (an https PUBLIC_URL).
 	SecureCookies bool
@@ -99,6 +101,14 @@ func (a *Authenticator) Principal(r *http.Request) (*authz.Principal, error) {
 	)
 	if h := r.Header.Get("Authorization"); h != "" {
 		token, ok := strings.CutPrefix(h, "Bearer ")
+		token = strings.TrimSpace(token)
+		if ok && a.GitHub != nil && looksLikeJWT(token) {
+			p, err := a.GitHub.Principal(ctx, token)
+			if err != nil && !errors.Is(err, ErrUnauthenticated) {
+				a.logError(r, "checking a GitHub Actions token", err)
+			}
+			return p, err
+		}
 		if !ok || !strings.HasPrefix(token, TokenPrefix) {
 			return nil, ErrUnauthenticated
 		}

@@ -62,6 +62,8 @@ var allowed = map[Action]struct{ env, app []string }{
 type Principal struct {
 	User  store.User
 	Roles store.Roles
+	// CI is set for a GitHub Actions job (User and Roles are empty then).
+	CI *CI
 }
 
 // Denied says which role was missing (HTTP 403).
@@ -83,6 +85,9 @@ func (p *Principal) Can(a Action, namespace, name string) bool {
 // Check returns nil when p may do a, or a *Denied naming the roles that
 // would allow it.
 func (p *Principal) Check(a Action, namespace, name string) error {
+	if p.CI != nil {
+		return p.checkCI(a, namespace, name)
+	}
 	if p.User.SiteAdmin {
 		return nil
 	}
@@ -111,6 +116,14 @@ func (p *Principal) Check(a Action, namespace, name string) error {
 // SeesNamespace reports whether p has any role in namespace (apps listed
 // there may still be filtered by app role).
 func (p *Principal) SeesNamespace(namespace string) bool {
+	if p.CI != nil {
+		for k := range p.CI.Apps {
+			if k.Namespace == namespace {
+				return true
+			}
+		}
+		return false
+	}
 	if p.User.SiteAdmin {
 		return true
 	}

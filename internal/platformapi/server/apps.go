@@ -242,7 +242,7 @@ func (s *Server) createApp(c *call) (any, error) {
 	// role, bound to the new app's UID): an Install scheduled ahead and
 	// canceled claims nothing.
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
-		Namespace: key.Namespace, App: key.Name, Operation: store.OpInstall, Actor: c.p.User.Email,
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpInstall, Actor: c.p.Actor(),
 		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(nil, defaulted), ExecuteAt: req.ExecuteAt,
 	})
 }
@@ -265,7 +265,7 @@ func (s *Server) updateApp(c *call) (any, error) {
 		return nil, err
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
-		Namespace: key.Namespace, App: key.Name, Operation: store.OpUpgrade, Actor: c.p.User.Email, AppUID: string(a.UID),
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpUpgrade, Actor: c.p.Actor(), AppUID: string(a.UID),
 		Request: tasks.Request{Spec: &req.Spec}, Diff: tasks.Diff(&a.Spec, defaulted), ExecuteAt: req.ExecuteAt,
 	})
 }
@@ -296,7 +296,7 @@ func (s *Server) deleteApp(c *call) (any, error) {
 		return nil, err
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
-		Namespace: key.Namespace, App: key.Name, Operation: store.OpUninstall, Actor: c.p.User.Email, AppUID: string(a.UID),
+		Namespace: key.Namespace, App: key.Name, Operation: store.OpUninstall, Actor: c.p.Actor(), AppUID: string(a.UID),
 		Request: tasks.Request{}, Diff: tasks.Diff(&a.Spec, nil), ExecuteAt: at,
 	})
 }
@@ -319,7 +319,7 @@ func (s *Server) operate(c *call, action authz.Action, op string, body interface
 		return nil, err
 	}
 	return s.Store.CreateTask(c.ctx(), store.NewTask{
-		Namespace: key.Namespace, App: key.Name, Operation: op, Actor: c.p.User.Email, AppUID: string(a.UID), Request: r, ExecuteAt: body.schedule(),
+		Namespace: key.Namespace, App: key.Name, Operation: op, Actor: c.p.Actor(), AppUID: string(a.UID), Request: r, ExecuteAt: body.schedule(),
 	})
 }
 
@@ -442,7 +442,7 @@ func (s *Server) task(c *call, action authz.Action) (store.Task, error) {
 	if err := c.p.Check(action, t.Namespace, t.App); err != nil {
 		// Whoever recorded a Pending task may cancel it while they may
 		// still create apps there (an Install gives no role until it ran).
-		if action == authz.OperateApp && t.State == store.TaskPending && t.Actor == c.p.User.Email &&
+		if action == authz.OperateApp && t.State == store.TaskPending && t.Actor == c.p.Actor() &&
 			c.p.Can(authz.CreateApp, t.Namespace, "") {
 			return t, nil
 		}
@@ -519,7 +519,7 @@ func (r *previewRequest) schedule() *time.Time { return r.ExecuteAt }
 // PreviewEnvironment of the app.
 func (s *Server) createPreview(c *call) (any, error) {
 	body := &previewRequest{}
-	return s.operate(c, authz.OperateApp, store.OpInvokeAction, body, func(a *platformv1.Application) (tasks.Request, error) {
+	return s.operate(c, authz.PreviewApp, store.OpInvokeAction, body, func(a *platformv1.Application) (tasks.Request, error) {
 		if body.PullRequest <= 0 {
 			return tasks.Request{}, badRequest("pullRequest", "pullRequest must be the pull request's number, 1 or more")
 		}
@@ -534,7 +534,7 @@ func (s *Server) createPreview(c *call) (any, error) {
 // previews, named by its PreviewEnvironment.
 func (s *Server) deletePreview(c *call) (any, error) {
 	name := c.path("preview")
-	return s.operate(c, authz.OperateApp, store.OpInvokeAction, &scheduleRequest{}, func(a *platformv1.Application) (tasks.Request, error) {
+	return s.operate(c, authz.PreviewApp, store.OpInvokeAction, &scheduleRequest{}, func(a *platformv1.Application) (tasks.Request, error) {
 		pe := &platformv1.PreviewEnvironment{}
 		if err := s.Cache.Get(c.ctx(), client.ObjectKey{Namespace: a.Namespace, Name: name}, pe); err != nil || pe.Spec.ApplicationRef != a.Name {
 			return tasks.Request{}, notFound("app %s has no preview %s", a.Name, name)

@@ -18,6 +18,9 @@ type route struct {
 	// action is the authz.Action the handler checks (documented; the role
 	// matrix test calls every route as every role).
 	action authz.Action
+	// ci routes may be called by a CI job (authz.CI); every other route
+	// answers it 403.
+	ci     bool
 	query  []param
 	in     any // request body sample, or nil
 	out    any // response body sample, or nil
@@ -72,7 +75,8 @@ func (s *Server) routes() []route {
 				{"phase", "only this phase"}, {"q", "name contains"}, {"limit", "page size [100, at most 1000]"}, {"continue", "the previous page's continue token"}},
 			out: appList{}, handle: s.listApps},
 		{method: "POST", path: "/api/v1/apps", summary: "Create an app: records an Install task.", tag: tagApps, action: authz.CreateApp, in: createAppRequest{}, out: store.Task{}, status: http.StatusAccepted, handle: s.createApp},
-		{method: "GET", path: "/api/v1/apps/{namespace}/{name}", summary: "One app with its status and conditions.", tag: tagApps, action: authz.ViewApp, out: app{}, handle: s.getApp},
+		{method: "GET", path: "/api/v1/apps/{namespace}/{name}", summary: "One app with its status and conditions.", tag: tagApps, action: authz.ViewApp, ci: true, out: app{}, handle: s.getApp},
+		{method: "POST", path: "/api/v1/apps/{namespace}/{name}/deploy", summary: "Run a new image (spec.imageRef only): records an Upgrade task. GitHub Actions jobs may call it with their OIDC ID token.", tag: tagApps, action: authz.DeployApp, ci: true, in: deployRequest{}, out: store.Task{}, status: http.StatusAccepted, handle: s.deployApp},
 		{method: "PUT", path: "/api/v1/apps/{namespace}/{name}", summary: "Replace an app's spec: records an Upgrade task with the diff.", tag: tagApps, action: authz.OperateApp, in: updateAppRequest{}, out: store.Task{}, status: http.StatusAccepted, handle: s.updateApp},
 		{method: "DELETE", path: "/api/v1/apps/{namespace}/{name}", summary: "Delete an app: records an Uninstall task.", tag: tagApps, action: authz.DeleteApp, query: []param{{"executeAt", "RFC 3339 time to run it at"}}, out: store.Task{}, status: http.StatusAccepted, handle: s.deleteApp},
 		{method: "POST", path: "/api/v1/apps/{namespace}/{name}/restart", summary: "Restart the app's pods: records a RestartK8sResource task.", tag: tagApps, action: authz.OperateApp, in: scheduleRequest{}, out: store.Task{}, status: http.StatusAccepted, handle: s.restartApp},
@@ -81,15 +85,15 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/api/v1/apps/{namespace}/{name}/actions", summary: "The actions the app declares.", tag: tagApps, action: authz.ViewApp, out: []actionView{}, handle: s.listActions},
 		{method: "POST", path: "/api/v1/apps/{namespace}/{name}/actions/{action}", summary: "Invoke a declared action: records an InvokeAction task.", tag: tagApps, action: authz.OperateApp, in: scheduleRequest{}, out: store.Task{}, status: http.StatusAccepted, handle: s.invokeAction},
 		{method: "GET", path: "/api/v1/apps/{namespace}/{name}/resources", summary: "The Kubernetes objects the app owns, with a status colour, kept current by watching.", tag: tagApps, action: authz.ViewApp, out: []store.Resource{}, handle: s.appResources},
-		{method: "POST", path: "/api/v1/apps/{namespace}/{name}/previews", summary: "Create a preview of the app for a pull request: records an InvokeAction task.", tag: tagApps, action: authz.OperateApp, in: previewRequest{}, out: store.Task{}, status: http.StatusAccepted, handle: s.createPreview},
-		{method: "DELETE", path: "/api/v1/apps/{namespace}/{name}/previews/{preview}", summary: "Delete one of the app's previews: records an InvokeAction task.", tag: tagApps, action: authz.OperateApp, out: store.Task{}, status: http.StatusAccepted, handle: s.deletePreview},
+		{method: "POST", path: "/api/v1/apps/{namespace}/{name}/previews", summary: "Create a preview of the app for a pull request: records an InvokeAction task.", tag: tagApps, action: authz.PreviewApp, ci: true, in: previewRequest{}, out: store.Task{}, status: http.StatusAccepted, handle: s.createPreview},
+		{method: "DELETE", path: "/api/v1/apps/{namespace}/{name}/previews/{preview}", summary: "Delete one of the app's previews: records an InvokeAction task.", tag: tagApps, action: authz.PreviewApp, ci: true, out: store.Task{}, status: http.StatusAccepted, handle: s.deletePreview},
 		{method: "GET", path: "/api/v1/apps/{namespace}/{name}/logs", summary: "The last lines (tailLines, 200) of the app container of each pod, as text.", tag: tagApps, action: authz.ViewApp,
 			query: []param{{"tailLines", "lines per pod [200, at most 5000]"}}, raw: s.appLogs},
 		{method: "GET", path: "/api/v1/apps/{namespace}/{name}/tasks", summary: "The app's history, newest first.", tag: tagTasks, action: authz.ViewApp, query: []param{{"limit", "how many [50, at most 500]"}, {"retired", "true: also the tasks of deleted apps of this name (site admins) [false]"}}, out: []store.Task{}, handle: s.appTasks},
 		{method: "GET", path: "/api/v1/apps/{namespace}/{name}/members", summary: "Members of an app.", tag: tagAccess, action: authz.ViewApp, out: []store.Member{}, handle: s.appMembers},
 		{method: "PUT", path: "/api/v1/apps/{namespace}/{name}/members/{email}", summary: "Grant an app role (Owner or Maintainer).", tag: tagAccess, action: authz.ManageAppMembers, in: roleRequest{}, status: http.StatusNoContent, handle: s.setAppMember},
 		{method: "DELETE", path: "/api/v1/apps/{namespace}/{name}/members/{email}", summary: "Take an app role away.", tag: tagAccess, action: authz.ManageAppMembers, status: http.StatusNoContent, handle: s.removeAppMember},
-		{method: "GET", path: "/api/v1/tasks/{id}", summary: "One task.", tag: tagTasks, action: authz.ViewApp, out: store.Task{}, handle: s.getTask},
+		{method: "GET", path: "/api/v1/tasks/{id}", summary: "One task.", tag: tagTasks, action: authz.ViewApp, ci: true, out: store.Task{}, handle: s.getTask},
 		{method: "POST", path: "/api/v1/tasks/{id}/cancel", summary: "Cancel a task that has not started.", tag: tagTasks, action: authz.OperateApp, out: store.Task{}, handle: s.cancelTask},
 		{method: "GET", path: "/api/v1/tenants", summary: "Tenants you are a member of (all, for site admins).", tag: tagTenants, out: []tenantView{}, handle: s.listTenants},
 		{method: "POST", path: "/api/v1/tenants", summary: "Create a tenant (self-service): its namespaces, quota, limits, network policy and team roles. You become its Admin.", tag: tagTenants, in: tenantRequest{}, out: tenantView{}, status: http.StatusCreated, handle: s.createTenant},
@@ -112,13 +116,15 @@ type RouteInfo struct {
 	// signed-in user (their own tokens, roles and environments).
 	Action authz.Action
 	Stream bool
+	// CI says a GitHub Actions job may call it.
+	CI bool
 }
 
 // Routes lists every route the handler serves.
 func (s *Server) Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, r := range s.routes() {
-		out = append(out, RouteInfo{Method: r.method, Path: r.path, Public: r.public, Action: r.action, Stream: r.stream})
+		out = append(out, RouteInfo{Method: r.method, Path: r.path, Public: r.public, Action: r.action, Stream: r.stream, CI: r.ci})
 	}
 	return out
 }

@@ -169,6 +169,12 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			c.p = p
+			if p.CI != nil && !rt.ci {
+				// A CI job deploys and reads back its apps and tasks: nothing
+				// else, whatever the action.
+				s.fail(rec, &authz.Denied{Action: authz.Action("call " + rt.method + " " + rt.path), Need: []string{"role of a user (a CI job may only deploy its apps: POST /api/v1/apps/{namespace}/{name}/deploy)", authz.RoleSiteAdmin}})
+				return
+			}
 		}
 		if rt.raw != nil {
 			rt.raw(c)
