@@ -56,6 +56,12 @@ type Config struct {
 	ClusterName string
 	// Replica names this process in task claims (REPLICA_ID [hostname-pid]).
 	Replica string
+	// StatusDebounce spaces the writes of a status body that keeps
+	// changing (STATUS_DEBOUNCE [60s]).
+	StatusDebounce time.Duration
+	// TenantsPerUser is how many tenants a user who is not a site admin
+	// may create (TENANTS_PER_USER [3]).
+	TenantsPerUser int
 }
 
 // ConfigFromEnv reads the configuration from the process environment.
@@ -126,6 +132,8 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 			env.Fail(fmt.Errorf("PUBLIC_URL=%q: want http(s)://host[:port]", c.PublicURL))
 		}
 	}
+	c.StatusDebounce = env.Duration("STATUS_DEBOUNCE", statuspoll.DefaultDebounce)
+	c.TenantsPerUser = env.Int("TENANTS_PER_USER", 3)
 	c.Replica = env.Get("REPLICA_ID", "")
 	if c.Replica == "" {
 		host, _ := os.Hostname()
