@@ -194,6 +194,9 @@ const (
 	// AnnotationRestartedAt on the pod template is set by the platform
 	// API's restart: a new value rolls the pods.
 	AnnotationRestartedAt = "platform.internal/restarted-at"
+	// AnnotationCreatedBy on a Tenant is the email of the user who created
+	// it through the platform API (its per-user tenant limit counts them).
+	AnnotationCreatedBy = "platform.internal/created-by"
 )
 
 // Keys of the database Secret <app>-db (SPEC §3).

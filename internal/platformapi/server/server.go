@@ -52,6 +52,9 @@ type Server struct {
 	Ready    func(context.Context) error
 	Registry *prometheus.Registry
 	Version  string
+	// TenantsPerUser caps the tenants a user who is not a site admin
+	// creates (TENANTS_PER_USER; 0: 3).
+	TenantsPerUser int
 
 	requests *prometheus.HistogramVec
 	doc      openAPIDoc
