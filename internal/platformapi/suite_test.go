@@ -120,6 +120,7 @@ func setup() error {
 			MetricsAddr: "0", MaxConcurrentReconciles: 4, KubeAPIQPS: 50, KubeAPIBurst: 100,
 			RetryMaxBackoff: 5 * time.Second, ResyncInterval: time.Hour, DriftCheckInterval: time.Hour,
 			ProgressDeadline: 10 * time.Minute, PreviewMaxTTL: time.Hour, PreviewSweepInterval: time.Hour,
+			EgressDenyCIDRs: []string{"10.0.5.0/24", "fd00:5::/64"},
 		}, cluster.Config, operator.Options{Restartable: true})
 	}()
 	for _, ns := range []string{"team-a", "team-b", "team-c"} {
