@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -366,6 +367,11 @@ func ParseTTL(s string) (time.Duration, error) {
 	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[s[len(s)-1]]
 	if unit == 0 {
 		return 0, errors.New("want a unit of m, h or d, like 72h")
+	}
+	// A count past what a Duration holds would wrap around to a negative
+	// (already expired) or short TTL.
+	if time.Duration(n) > math.MaxInt64/unit {
+		return 0, errors.New("too long: want at most 106751d")
 	}
 	return time.Duration(n) * unit, nil
 }
