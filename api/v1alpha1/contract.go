@@ -215,6 +215,9 @@ const (
 	// not theirs (owned by another Application, a token, ...); never honoured
 	// on Secrets Plattr manages.
 	AnnotationSharedWith = "platform.internal/shared-with"
+	// AnnotationCreatedBy on a Tenant is the email of the user who created
+	// it through the platform API (its per-user tenant limit counts them).
+	AnnotationCreatedBy = "platform.internal/created-by"
 )
 
 // Keys of the database Secret <app>-db (SPEC §3).

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -113,6 +115,18 @@ type Operator struct {
 	S3 S3 // object storage; optional: without it apps asking for storage wait
 
 	Auth Auth // identity provider; optional: without it apps asking for auth wait
+
+	// PlatformAPINamespace and PlatformAPIPodLabels find the platform API's
+	// pods, which the default NetworkPolicy lets in so its status poller
+	// reaches apps (PLATFORM_API_NAMESPACE [plattr-system],
+	// PLATFORM_API_POD_LABELS, key=value,… [app.kubernetes.io/name=plattr-api]).
+	PlatformAPINamespace string
+	PlatformAPIPodLabels map[string]string
+	// EgressDenyCIDRs are the platform's admin endpoints (database admin,
+	// object-store admin API, identity provider admin) that apps' egress
+	// must not reach (EGRESS_DENY_CIDRS, comma-separated CIDRs); the cloud
+	// metadata addresses are always denied.
+	EgressDenyCIDRs []string
 }
 
 // DBSecret locates the admin credentials in AWS Secrets Manager (SPEC §5,
@@ -341,6 +355,19 @@ func Parse(getenv func(string) string) (Operator, error) {
 
 	c.AllowedDomainSuffixes, c.ReservedHosts = parseHosts(env)
 
+	c.PlatformAPINamespace = get("PLATFORM_API_NAMESPACE", "plattr-system")
+	if labels, err := ParseLabels(get("PLATFORM_API_POD_LABELS", "app.kubernetes.io/name=plattr-api")); err != nil {
+		fail(fmt.Errorf("PLATFORM_API_POD_LABELS: %w", err))
+	} else {
+		c.PlatformAPIPodLabels = labels
+	}
+	for _, cidr := range env.List("EGRESS_DENY_CIDRS") {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			fail(fmt.Errorf("EGRESS_DENY_CIDRS: %q is not a CIDR such as 10.0.5.0/24 or 10.0.5.7/32", cidr))
+			continue
+		}
+		c.EgressDenyCIDRs = append(c.EgressDenyCIDRs, cidr)
+	}
 	ttl := get("PREVIEW_MAX_TTL", "720h")
 	d, err := ParseTTL(ttl)
 	if err != nil {
@@ -362,6 +389,11 @@ func ParseTTL(s string) (time.Duration, error) {
 	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[s[len(s)-1]]
 	if unit == 0 {
 		return 0, errors.New("want a unit of m, h or d, like 72h")
+	}
+	// A count past what a Duration holds would wrap around to a negative
+	// (already expired) or short TTL.
+	if time.Duration(n) > math.MaxInt64/unit {
+		return 0, errors.New("too long: want at most 106751d")
 	}
 	return time.Duration(n) * unit, nil
 }
@@ -400,7 +432,40 @@ func (c Operator) WithDefaults() Operator {
 	if c.MaxConcurrentReconciles == 0 {
 		c.MaxConcurrentReconciles = 8
 	}
+	if c.PlatformAPINamespace == "" {
+		c.PlatformAPINamespace = "plattr-system"
+	}
+	if c.PlatformAPIPodLabels == nil {
+		c.PlatformAPIPodLabels = map[string]string{"app.kubernetes.io/name": "plattr-api"}
+	}
 	return c
+}
+
+// ParseLabels reads key=value pairs separated by commas, each a valid
+// Kubernetes label, at least one.
+func ParseLabels(v string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want key=value", kv)
+		}
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("%q is not a label key: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
+			return nil, fmt.Errorf("%q is not a label value: %s", val, strings.Join(errs, "; "))
+		}
+		out[k] = val
+	}
+	if len(out) == 0 {
+		return nil, errors.New("want at least one key=value label")
+	}
+	return out, nil
 }
 
 // parseEnvironmentQuotas reads ENVIRONMENT_QUOTAS.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/namespace"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -205,16 +206,17 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the PreviewEnvironment controller: %w", err)
 	}
+	network := namespace.Network{APINamespace: cfg.PlatformAPINamespace, APIPodLabels: cfg.PlatformAPIPodLabels, EgressDenyCIDRs: cfg.EgressDenyCIDRs}
 	if err := (&tenant.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plattr-operator"),
-		IngressNamespace: cfg.IngressNamespace,
+		IngressNamespace: cfg.IngressNamespace, Network: network,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Tenant controller: %w", err)
 	}
 	if len(cfg.EnvironmentNamespaces) > 0 {
 		if err := mgr.Add(&environments.Keeper{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plattr-operator"),
-			Namespaces: cfg.EnvironmentNamespaces, IngressNamespace: cfg.IngressNamespace, Interval: 5 * time.Minute,
+			Namespaces: cfg.EnvironmentNamespaces, IngressNamespace: cfg.IngressNamespace, Interval: 5 * time.Minute, Network: network,
 			Quotas: cfg.EnvironmentQuotas,
 		}); err != nil {
 			return err

@@ -93,6 +93,12 @@ type Config struct {
 	GitHubOIDCAudience          string
 	GitHubAllowedOwners         []string
 	GitHubProductionEnvironment string
+	// StatusDebounce spaces the writes of a status body that keeps
+	// changing (STATUS_DEBOUNCE [60s]).
+	StatusDebounce time.Duration
+	// TenantsPerUser is how many tenants a user who is not a site admin
+	// may create (TENANTS_PER_USER [3]).
+	TenantsPerUser int
 }
 
 // ConfigFromEnv reads the configuration from the process environment.
@@ -210,6 +216,8 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 			env.Fail(fmt.Errorf("GITHUB_OIDC_ISSUER=%q: want the token issuer's URL, https://token.actions.githubusercontent.com", c.GitHubOIDCIssuer))
 		}
 	}
+	c.StatusDebounce = env.Duration("STATUS_DEBOUNCE", statuspoll.DefaultDebounce)
+	c.TenantsPerUser = env.Int("TENANTS_PER_USER", 3)
 	c.Replica = env.Get("REPLICA_ID", "")
 	if c.Replica == "" {
 		host, _ := os.Hostname()

@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
@@ -92,6 +93,8 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 			copts.ByObject[k.New()] = managed
 		}
 	}
+	// The status poller reads the apps' own Services (statuspoll).
+	copts.ByObject[&corev1.Service{}] = managed
 	if len(cfg.WatchNamespaces) > 0 {
 		copts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range cfg.WatchNamespaces {
@@ -139,7 +142,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 	go runner.Run(ctx)
 	go prune(ctx, st, cfg.EventRetention, log)
 	poller := &statuspoll.Poller{Apps: informers, Store: st, Interval: cfg.StatusPollInterval, Timeout: cfg.StatusPollTimeout,
-		URLTemplate: cfg.StatusURLTemplate, Log: log.WithName("status")}
+		URLTemplate: cfg.StatusURLTemplate, Log: log.WithName("status"), Services: informers, Debounce: cfg.StatusDebounce}
 	go st.Leading(ctx, store.LockStatusPoller, 10*time.Second, func(ctx context.Context) {
 		if informers.WaitForCacheSync(ctx) {
 			poller.Run(ctx)
@@ -171,6 +174,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 		Discovery: disco, ClusterName: cfg.ClusterName, Prices: cfg.Prices,
 		TokenMaxTTL: cfg.TokenMaxTTL, Log: log.WithName("server"),
 		Store: st, Auth: auth, Cache: informers, Catalog: catalog, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
+		TenantsPerUser: cfg.TenantsPerUser,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return &server.NotReady{Part: "the database does not answer", Err: err}

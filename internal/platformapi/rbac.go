@@ -27,3 +27,7 @@ package platformapi
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=list
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+
+// The status poller reads an app's own Service to dial its ClusterIP
+// (statuspoll), through the informers.
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch

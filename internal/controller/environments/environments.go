@@ -55,7 +55,9 @@ type Keeper struct {
 	Namespaces []config.EnvironmentNamespace
 	// IngressNamespace is let through the default NetworkPolicy.
 	IngressNamespace string
-	Interval         time.Duration
+	// Network is the platform's side of the default NetworkPolicy.
+	Network  namespace.Network
+	Interval time.Duration
 	// Quotas replace the built-in quota of the environments they name
 	// (ENVIRONMENT_QUOTAS).
 	Quotas map[platformv1.Environment]corev1.ResourceList
@@ -120,6 +122,7 @@ func (k *Keeper) ensure(ctx context.Context, en config.EnvironmentNamespace) err
 		DefaultRequest:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
 		DefaultLimit:     corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
 		IngressNamespace: k.IngressNamespace,
+		Network:          k.Network,
 	})
 }
 

@@ -100,6 +100,8 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) bool {
 		DefaultRequest:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		DefaultLimit:     corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
 		IngressNamespace: r.Config.IngressNamespace,
+		Network: namespace.Network{APINamespace: r.Config.PlatformAPINamespace, APIPodLabels: r.Config.PlatformAPIPodLabels,
+			EgressDenyCIDRs: r.Config.EgressDenyCIDRs},
 	}); err != nil {
 		return fail(platformv1.ReasonApplyFailed, fmt.Sprintf("namespace %s: %v", name, err), err)
 	}

@@ -45,6 +45,8 @@ type Reconciler struct {
 	APIReader        client.Reader
 	Recorder         events.EventRecorder
 	IngressNamespace string
+	// Network is the platform's side of the default NetworkPolicy.
+	Network namespace.Network
 }
 
 // quotas size a tenant's namespace.
@@ -202,6 +204,7 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, t *platformv1.Tenant, 
 		DefaultRequest:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
 		DefaultLimit:     corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
 		IngressNamespace: r.IngressNamespace,
+		Network:          r.Network,
 	}); err != nil {
 		return "", err
 	}

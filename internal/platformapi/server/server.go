@@ -61,6 +61,9 @@ type Server struct {
 	// Log receives the detail of internal errors; the caller gets a
 	// request id to quote.
 	Log logr.Logger
+	// TenantsPerUser caps the tenants a user who is not a site admin
+	// creates (TENANTS_PER_USER; 0: 3).
+	TenantsPerUser int
 
 	requests *prometheus.HistogramVec
 	doc      openAPIDoc

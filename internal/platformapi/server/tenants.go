@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -152,7 +153,11 @@ func (s *Server) createTenant(c *call) (any, error) {
 	if !slices.ContainsFunc(req.Members, func(m platformv1.TenantMember) bool { return m.Email == c.p.User.Email }) {
 		req.Members = append(req.Members, platformv1.TenantMember{Email: c.p.User.Email, Role: platformv1.TenantAdmin})
 	}
+	if err := s.mayCreateTenant(c, req); err != nil {
+		return nil, err
+	}
 	t := s.tenantObject(req)
+	t.Annotations = map[string]string{platformv1.AnnotationCreatedBy: c.p.User.Email}
 	if err := s.namespacesFree(c.ctx(), t, "name"); err != nil {
 		return nil, err
 	}
@@ -163,6 +168,44 @@ func (s *Server) createTenant(c *call) (any, error) {
 		return nil, err
 	}
 	return viewTenant(t), nil
+}
+
+// mayCreateTenant holds self-service to its bounds: a user who is not a
+// site admin creates at most TenantsPerUser tenants (those still there,
+// by the created-by annotation), none with the large quota.
+func (s *Server) mayCreateTenant(c *call, req tenantRequest) error {
+	if err := quotaAllowed(c, req.Quota, ""); err != nil || c.p.User.SiteAdmin {
+		return err
+	}
+	limit := s.TenantsPerUser
+	if limit <= 0 {
+		limit = 3
+	}
+	list := &platformv1.TenantList{}
+	if err := s.Kube.List(c.ctx(), list); err != nil {
+		return err
+	}
+	n := 0
+	for _, t := range list.Items {
+		if t.DeletionTimestamp == nil && strings.EqualFold(t.Annotations[platformv1.AnnotationCreatedBy], c.p.User.Email) {
+			n++
+		}
+	}
+	if n >= limit {
+		return &Error{Status: http.StatusForbidden, Message: fmt.Sprintf(
+			"you have created %d tenants, the most a user may (TENANTS_PER_USER): delete one, or ask a site admin to create this one", n)}
+	}
+	return nil
+}
+
+// quotaAllowed refuses the large quota to a user who is not a site admin,
+// unless the tenant has it already (a site admin granted it).
+func quotaAllowed(c *call, want, had platformv1.TenantQuota) error {
+	if want != platformv1.TenantQuotaLarge || had == platformv1.TenantQuotaLarge || c.p.User.SiteAdmin {
+		return nil
+	}
+	return &Error{Status: http.StatusForbidden, Field: "quota",
+		Message: "the large quota is granted by a site admin: ask one to set it, or choose small or medium"}
 }
 
 // namespacesFree refuses a tenant whose namespace names are taken by
@@ -210,6 +253,9 @@ func (s *Server) updateTenant(c *call) (any, error) {
 		return m.Email == c.p.User.Email && m.Role == platformv1.TenantAdmin
 	}) {
 		return nil, badRequest("members", "you would remove yourself as Admin; keep yourself as Admin, or ask a site admin")
+	}
+	if err := quotaAllowed(c, req.Quota, t.Spec.Quota); err != nil {
+		return nil, err
 	}
 	live := t.DeepCopy()
 	domains := live.Spec.Domains

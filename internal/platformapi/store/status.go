@@ -13,12 +13,19 @@ type StatusReport struct {
 	OK    bool            `json:"ok"`
 	Error string          `json:"error,omitempty"`
 	Body  json.RawMessage `json:"body,omitempty"`
+	// BodySHA256 names the body (hex): the change feed carries it instead
+	// of the body.
+	BodySHA256 string `json:"bodySha256,omitempty"`
 	// ChangedAt is when the report last changed.
 	ChangedAt time.Time `json:"changedAt,omitzero"`
 }
 
-// SetStatusReport records a report; an unchanged one writes nothing.
-func (s *Store) SetStatusReport(ctx context.Context, app AppKey, r StatusReport) error {
+// SetStatusReport records a report; an unchanged one writes nothing. A
+// report that differs only by its body is written at most once per
+// debounce (an app whose answer changes on every poll — a clock, a
+// counter — costs one write a window, not one a poll); a change of OK or
+// of the error is written at once.
+func (s *Store) SetStatusReport(ctx context.Context, app AppKey, r StatusReport, debounce time.Duration) error {
 	r.ChangedAt = time.Time{}
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -26,7 +33,11 @@ func (s *Store) SetStatusReport(ctx context.Context, app AppKey, r StatusReport)
 	}
 	_, err = s.Pool.Exec(ctx, `INSERT INTO status_reports (namespace, app, report) VALUES ($1, $2, $3)
 		ON CONFLICT (namespace, app) DO UPDATE SET report = EXCLUDED.report, changed_at = now()
-		WHERE status_reports.report IS DISTINCT FROM EXCLUDED.report`, app.Namespace, app.Name, b)
+		WHERE status_reports.report IS DISTINCT FROM EXCLUDED.report
+		  AND (status_reports.report->'ok' IS DISTINCT FROM EXCLUDED.report->'ok'
+		    OR status_reports.report->'error' IS DISTINCT FROM EXCLUDED.report->'error'
+		    OR status_reports.changed_at <= now() - make_interval(secs => $4))`,
+		app.Namespace, app.Name, b, debounce.Seconds())
 	return err
 }
 
