@@ -11,9 +11,9 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m
 # An execution count, not a duration: a duration races Go's fuzzing
 # coordinator at its deadline on a loaded machine and fails with "context
 # deadline exceeded" and no crasher (golang/go#75804, fixed in Go 1.27).
-FUZZ_TIME    ?= 100000x
+FUZZ_TIME    ?= 20000x
 # Every fuzz target, as package:Target: the parsers that take hostile input.
-FUZZ_TARGETS := ./internal/naming/:FuzzNames ./internal/platformapi/authn/:FuzzSafeReturnTo
+FUZZ_TARGETS := ./internal/naming/:FuzzNames ./internal/platformapi/authn/:FuzzSafeReturnTo ./internal/platformapi/authn/:FuzzGitHubClaims ./internal/platformapi/tasks/:FuzzDiff ./internal/config/:FuzzParseTTL ./internal/config/:FuzzParse ./internal/platformapi/statuspoll/:FuzzParsePath ./internal/platformapi/:FuzzParseConfig
 
 ##@ General
 
