@@ -2,10 +2,10 @@ package awssecrets
 
 import (
 	"context"
-	"net"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/plattr/plattr/internal/testenv/stalled"
 )
 
 // TestStalledSecretsManagerTimesOut: a Secrets Manager endpoint that
@@ -13,34 +13,10 @@ import (
 // the caller's context has no deadline — rather than hanging every new
 // admin connection, which waits for Get.
 func TestStalledSecretsManagerTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
+	addr := stalled.Listen(t, nil)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-key")
-	t.Setenv("AWS_ENDPOINT_URL", "http://"+ln.Addr().String())
+	t.Setenv("AWS_ENDPOINT_URL", "http://"+addr)
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	src, err := New(context.Background(), "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db", "", 0)

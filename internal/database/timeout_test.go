@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/plattr/plattr/internal/database"
+	"github.com/plattr/plattr/internal/testenv/stalled"
 )
 
 // TestStalledServerTimesOut: a PostgreSQL address that accepts the
@@ -17,32 +17,8 @@ import (
 // passed, with no deadline on the caller's context, instead of hanging the
 // reconcile that asked for it.
 func TestStalledServerTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	p, err := database.New(context.Background(), "postgres://admin:pw@"+ln.Addr().String()+"/postgres?sslmode=disable", "",
+	addr := stalled.Listen(t, nil)
+	p, err := database.New(context.Background(), "postgres://admin:pw@"+addr+"/postgres?sslmode=disable", "",
 		database.Options{ConnectTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

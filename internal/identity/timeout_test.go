@@ -5,50 +5,22 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/plattr/plattr/internal/identity"
+	"github.com/plattr/plattr/internal/testenv/stalled"
 )
 
-// stalledServer accepts connections on 127.0.0.1, reads the request and
-// never finishes an answer: with headersFirst it sends a status line and
-// headers promising a body, then nothing; else nothing at all.
+// stalledServer reads the request and never finishes an answer: with
+// headersFirst it sends a status line and headers promising a body, then
+// nothing; else nothing at all.
 func stalledServer(t *testing.T, headersFirst bool) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	answer := stalled.ReadOnly
+	if headersFirst {
+		answer = stalled.HTTPHeadersThenNothing("application/json", "{")
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() {
-				_, _ = c.Read(make([]byte, 64<<10))
-				if headersFirst {
-					_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{"))
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	return "http://" + stalled.Listen(t, answer)
 }
 
 // TestStalledIdentityProviderTimesOut: a Keycloak or Dex that accepts a

@@ -5,57 +5,30 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/plattr/plattr/internal/objectstore"
+	"github.com/plattr/plattr/internal/testenv/stalled"
 )
 
-// stalledServer accepts connections on 127.0.0.1 and never finishes an
-// answer: with headersFirst it sends a response's status line and headers
-// (promising a body) and then nothing more, else nothing at all. It is a
-// store that hangs, not one that refuses: only a client timeout ends a call.
+// stalledServer is a store that hangs, not one that refuses: with
+// headersFirst it sends a response's status line and headers (promising a
+// body) and then nothing more, else nothing at all.
 func stalledServer(t *testing.T, headersFirst bool) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	answer := stalled.ReadOnly
+	if headersFirst {
+		answer = func(c net.Conn) {
+			buf := make([]byte, 64<<10)
+			n, _ := c.Read(buf)
+			head := "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 4096\r\n\r\n"
+			if !strings.HasPrefix(string(buf[:n]), "HEAD ") { // a HEAD answer has no body
+				head += "<?xml"
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() {
-				// Read the request, so the client is waiting for an answer.
-				buf := make([]byte, 64<<10)
-				n, _ := c.Read(buf)
-				if headersFirst {
-					head := "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 4096\r\n\r\n"
-					if !strings.HasPrefix(string(buf[:n]), "HEAD ") { // a HEAD answer has no body
-						head += "<?xml"
-					}
-					_, _ = c.Write([]byte(head))
-				}
-			}()
+			_, _ = c.Write([]byte(head))
 		}
-	}()
-	return "http://" + ln.Addr().String()
+	}
+	return "http://" + stalled.Listen(t, answer)
 }
 
 func isTimeout(err error) bool {
