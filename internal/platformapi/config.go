@@ -47,7 +47,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 
 	// The event stream: connections per user on each replica
-	// (STREAM_MAX_PER_USER [5]), how often a stream re-checks its caller's
+	// (STREAM_MAX_PER_USER [20]), how often a stream re-checks its caller's
 	// token or session besides when one changes (STREAM_RECHECK_INTERVAL
 	// [1m]), how long one write may take (STREAM_WRITE_TIMEOUT [30s]) and
 	// how many events a resuming client is replayed before it is told to
@@ -118,7 +118,7 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		OIDCClientSecret: env.Get("OIDC_CLIENT_SECRET", ""),
 		SessionTTL:       env.Duration("SESSION_TTL", 12*time.Hour),
 
-		StreamMaxPerUser:      env.Int("STREAM_MAX_PER_USER", 5),
+		StreamMaxPerUser:      env.Int("STREAM_MAX_PER_USER", 20),
 		StreamRecheckInterval: env.Duration("STREAM_RECHECK_INTERVAL", time.Minute),
 		StreamWriteTimeout:    env.Duration("STREAM_WRITE_TIMEOUT", 30*time.Second),
 		StreamMaxReplay:       env.Int("STREAM_MAX_REPLAY", 10000),

@@ -60,7 +60,7 @@ func TestConfigLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MetricsAddr != ":9091" || c.TokenMaxTTL != 365*24*time.Hour || c.LoginRateLimit != 20 || c.StreamMaxPerUser != 5 ||
+	if c.MetricsAddr != ":9091" || c.TokenMaxTTL != 365*24*time.Hour || c.LoginRateLimit != 20 || c.StreamMaxPerUser != 20 ||
 		c.StreamRecheckInterval != time.Minute || c.StreamWriteTimeout != 30*time.Second || c.StreamMaxReplay != 10000 {
 		t.Fatalf("defaults: %+v", c)
 	}

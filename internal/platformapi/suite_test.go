@@ -56,7 +56,7 @@ var (
 const (
 	testTokenMaxTTL   = 30 * 24 * time.Hour
 	testLoginRate     = 20
-	testStreamMax     = 3
+	testStreamMax     = 10
 	testStreamRecheck = time.Second
 	testStreamReplay  = 50
 )

@@ -34,7 +34,7 @@ type Hub struct {
 	// session no longer holds, so the stream ends. Nil: streams are not
 	// checked again (tests of the hub alone).
 	Check func(*http.Request) (Caller, error)
-	// MaxPerUser caps one user's streams on this replica [5].
+	// MaxPerUser caps one user's streams on this replica [20].
 	MaxPerUser int
 	// Recheck is how often a stream checks its caller besides on a
 	// notification [1m]; it catches expiry, which notifies nothing.

@@ -36,7 +36,7 @@ type Caller struct {
 // every event, so a role granted or taken away applies at once.
 type Filter func(store.Event) bool
 
-func (h *Hub) maxPerUser() int { return cmp(h.MaxPerUser, 5) }
+func (h *Hub) maxPerUser() int { return cmp(h.MaxPerUser, 20) }
 func (h *Hub) maxReplay() int  { return cmp(h.MaxReplay, 10000) }
 func (h *Hub) recheckEvery() time.Duration {
 	if h.Recheck > 0 {
