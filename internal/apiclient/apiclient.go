@@ -213,6 +213,14 @@ const (
 	TaskCanceled = "Canceled"
 )
 
+// Install asks the API to create app namespace/name with spec (any JSON
+// form of an ApplicationSpec): an Install task.
+func (c *Client) Install(ctx context.Context, namespace, name string, spec any) (Task, error) {
+	var t Task
+	err := c.Do(ctx, "POST", "/api/v1/apps", map[string]any{"namespace": namespace, "name": name, "spec": spec}, &t)
+	return t, err
+}
+
 // Deploy asks the API to run image as app namespace/name: an Upgrade task.
 func (c *Client) Deploy(ctx context.Context, namespace, name, image string) (Task, error) {
 	var t Task

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,11 +27,13 @@ func deployThroughAPI(cmd *cobra.Command, g *globals, tf *targetFlags, file, ima
 		return err
 	}
 	ns, name := *g.kube.Namespace, ""
+	var fromFile *platformv1.Application
 	if file != "" {
 		app, _, err := readApplication(file)
 		if err != nil {
 			return err
 		}
+		fromFile = app
 		name = app.Name
 		if ns == "" {
 			ns = app.Namespace
@@ -62,6 +65,14 @@ func deployThroughAPI(cmd *cobra.Command, g *globals, tf *targetFlags, file, ima
 	out := cmd.OutOrStdout()
 	ctx := cmd.Context()
 	task, err := c.Deploy(ctx, ns, name, image)
+	var apiErr *apiclient.Error
+	if fromFile != nil && !c.Keyless && errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		// A new app described by a file: installed with its whole spec, as
+		// its creator's task (a CI job creates no apps: the API refuses it).
+		spec := fromFile.Spec
+		spec.ImageRef = image
+		task, err = c.Install(ctx, ns, name, spec)
+	}
 	if err != nil {
 		return err
 	}
