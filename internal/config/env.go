@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,8 @@ func (e *Env) Float(name string, def float64) float64 {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 {
+	// ParseFloat takes NaN and Inf, which no price or limit can be.
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		e.Fail(fmt.Errorf("%s=%q: want a number of zero or more, such as 0.035", name, v))
 		return def
 	}
