@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -19,17 +17,6 @@ import (
 // attack with the app's own credentials.
 
 func q(id string) string { return naming.QuoteIdentifier(id) }
-
-// appConn logs in as an app, with its own credentials.
-func appConn(t *testing.T, n naming.Database, password string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), prov.Connection(n, password).URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
-}
 
 func schemaOwner(t *testing.T, schema string) string {
 	t.Helper()
@@ -56,7 +43,7 @@ func TestAForgedSchemaCommentDoesNotHandTheSchemaToAnotherApp(t *testing.T) {
 	if _, err := prov.Ensure(ctx, attacker, attackerOwner, "forger-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	conn := appConn(t, attacker, "forger-password-1")
+	conn := connectAs(t, attacker, "forger-password-1")
 	// The victim-to-be: another team's app whose schemaName is "forged".
 	victim := naming.Database{Schema: "staging_forged", AppRole: "staging_victim_app", AnonRole: "staging_victim_anon"}
 	victimOwner := database.Owner{Namespace: "team-b", Name: "victim", UID: "uid-victim"}
@@ -105,7 +92,7 @@ func TestAnAppRoleCannotReadOrWriteTheOwnershipRecords(t *testing.T) {
 	if _, err := prov.Ensure(ctx, n, owner, "rec-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	conn := appConn(t, n, "rec-password-1")
+	conn := connectAs(t, n, "rec-password-1")
 	for _, stmt := range []string{
 		"SELECT * FROM plattr_operator.owners",
 		"UPDATE plattr_operator.owners SET uid = 'mine'",
@@ -132,7 +119,7 @@ func TestASquattedSchemaIsNeverGivenToTheTenantsApp(t *testing.T) {
 	if _, err := prov.Ensure(ctx, squatter, database.Owner{Namespace: "default", Name: "sqt", UID: "uid-sqt"}, "sqt-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	conn := appConn(t, squatter, "sqt-password-1")
+	conn := connectAs(t, squatter, "sqt-password-1")
 	if _, err := conn.Exec(ctx, "CREATE TABLE orders (v text); INSERT INTO orders VALUES ('squatter data')"); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +148,7 @@ func TestARecreatedAppDoesNotInheritRetainedDataUntilHandedOver(t *testing.T) {
 	if _, err := prov.Ensure(ctx, n, old, "reborn-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := appConn(t, n, "reborn-password-1").Exec(ctx, "CREATE TABLE secrets (v text); INSERT INTO secrets VALUES ('old tenant data')"); err != nil {
+	if _, err := connectAs(t, n, "reborn-password-1").Exec(ctx, "CREATE TABLE secrets (v text); INSERT INTO secrets VALUES ('old tenant data')"); err != nil {
 		t.Fatal(err)
 	}
 	if err := prov.Remove(ctx, n, old, true); err != nil {
@@ -191,7 +178,7 @@ func TestARecreatedAppDoesNotInheritRetainedDataUntilHandedOver(t *testing.T) {
 		t.Fatalf("Ensure after the handover: %v", err)
 	}
 	var v string
-	if err := appConn(t, n, "reborn-password-2").QueryRow(ctx, "SELECT v FROM secrets").Scan(&v); err != nil || v != "old tenant data" {
+	if err := connectAs(t, n, "reborn-password-2").QueryRow(ctx, "SELECT v FROM secrets").Scan(&v); err != nil || v != "old tenant data" {
 		t.Fatalf("the handed-over data: %q %v", v, err)
 	}
 	// The old owner no longer owns it.
@@ -212,7 +199,7 @@ func TestAnotherAppsAnonRoleIsNeverGrantedToAnApp(t *testing.T) {
 	if _, err := prov.Ensure(ctx, first, database.Owner{Namespace: "a", Name: "anonfirst", UID: "uid-af"}, "af-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := appConn(t, first, "af-password-1").Exec(ctx, "CREATE TABLE private (v text); INSERT INTO private VALUES ('first app data')"); err != nil {
+	if _, err := connectAs(t, first, "af-password-1").Exec(ctx, "CREATE TABLE private (v text); INSERT INTO private VALUES ('first app data')"); err != nil {
 		t.Fatal(err)
 	}
 	second := naming.Database{Schema: "staging_anonsecond", AppRole: "staging_anonsecond_app", AnonRole: "staging_anonshared_anon"}
@@ -222,7 +209,7 @@ func TestAnotherAppsAnonRoleIsNeverGrantedToAnApp(t *testing.T) {
 	}
 	if isMember(t, second.AppRole, first.AnonRole) {
 		var v string
-		conn := appConn(t, second, "as-password-1")
+		conn := connectAs(t, second, "as-password-1")
 		_, rerr := conn.Exec(ctx, "SET ROLE staging_anonshared_anon")
 		if rerr == nil {
 			rerr = conn.QueryRow(ctx, "SELECT v FROM staging_anonfirst.private").Scan(&v)
@@ -293,7 +280,7 @@ func TestObjectsOfEarlierVersionsAreAdoptedOnlyWhenTheCatalogAgrees(t *testing.T
 	if _, err := prov.Ensure(ctx, forgedBy, database.Owner{Namespace: "x", Name: "legacyforger", UID: "uid-lf"}, "lf-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := appConn(t, forgedBy, "lf-password-1").Exec(ctx, "COMMENT ON SCHEMA staging_legacyforged IS 'plattr:app=y/legacyvictim'"); err != nil {
+	if _, err := connectAs(t, forgedBy, "lf-password-1").Exec(ctx, "COMMENT ON SCHEMA staging_legacyforged IS 'plattr:app=y/legacyvictim'"); err != nil {
 		t.Fatal(err)
 	}
 	forget(forgedBy)

@@ -1,12 +1,10 @@
 package platformapi_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,24 +36,15 @@ func subscribe(t *testing.T, c *caller, lastEventID string) (<-chan sse, context
 	}
 	out := make(chan sse, 100)
 	go func() {
-		defer resp.Body.Close()
 		defer close(out)
-		sc := bufio.NewScanner(resp.Body)
-		var ev sse
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				ev.ID = line[4:]
-			case strings.HasPrefix(line, "event: "):
-				ev.Kind = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				_ = json.Unmarshal([]byte(line[6:]), &ev.Data)
-			case line == "" && ev.ID != "":
-				out <- ev
-				ev = sse{}
+		readEvents(resp.Body, func(ev streamEvent) {
+			if ev.ID == "" { // a feed event has an id; control events are others'
+				return
 			}
-		}
+			e := sse{ID: ev.ID, Kind: ev.Kind}
+			_ = json.Unmarshal([]byte(ev.Data), &e.Data)
+			out <- e
+		})
 	}()
 	return out, cancel
 }

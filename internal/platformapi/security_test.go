@@ -193,26 +193,33 @@ func openStream(t *testing.T, base string, hdr http.Header) (int, <-chan streamE
 	}
 	out := make(chan streamEvent, 1000)
 	go func() {
-		defer resp.Body.Close()
 		defer close(out)
-		sc := bufio.NewScanner(resp.Body)
-		var ev streamEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				ev.ID = line[4:]
-			case strings.HasPrefix(line, "event: "):
-				ev.Kind = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				ev.Data = line[6:]
-			case line == "" && (ev.ID != "" || ev.Kind != ""):
-				out <- ev
-				ev = streamEvent{}
-			}
-		}
+		readEvents(resp.Body, func(ev streamEvent) { out <- ev })
 	}()
 	return 200, out, cancel
+}
+
+// readEvents parses a server-sent event stream until it ends, handing
+// each event (id, event and data lines up to a blank line) to emit, and
+// closes body.
+func readEvents(body io.ReadCloser, emit func(streamEvent)) {
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	var ev streamEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			ev.Kind = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			ev.Data = line[6:]
+		case line == "" && (ev.ID != "" || ev.Kind != ""):
+			emit(ev)
+			ev = streamEvent{}
+		}
+	}
 }
 
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
