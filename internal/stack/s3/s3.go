@@ -50,6 +50,14 @@ func (s *Server) process() *proc.Process {
 				"--port", "127.0.0.1:" + strconv.Itoa(s.Port),
 				"--admin-port", "127.0.0.1:" + strconv.Itoa(s.AdminPort),
 				"--iam-dir", filepath.Join(s.Dir, "iam"),
+				// versitygw writes a key change to its IAM file, then to its
+				// cache, with no lock around the pair: two changes of one
+				// user at once (a killed operator's write landing beside its
+				// successor's) can leave the file with one key and the cache
+				// with the other, which the drift sweep cannot see (it lists
+				// the file). A short cache life ends that within seconds
+				// instead of the default 120.
+				"--iam-cache-ttl", "5",
 				"--quiet",
 				"posix", filepath.Join(s.Dir, "data"),
 			},
