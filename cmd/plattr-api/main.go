@@ -3,9 +3,10 @@
 //
 //	plattr-api                                   serve
 //	plattr-api migrate                           run the schema migrations and exit
-//	plattr-api token --email E [--name N] [--expires-in 720h]
+//	plattr-api token --email E [--name N] [--expires-in 720h] [--out FILE]
 //	                                             issue an API token for E (a site admin
-//	                                             named in SITE_ADMINS, or an existing user)
+//	                                             named in SITE_ADMINS, or an existing user);
+//	                                             print it, or write it to FILE (0600)
 package main
 
 import (
@@ -76,6 +77,7 @@ func token(ctx context.Context, cfg platformapi.Config, args []string) error {
 	email := fs.String("email", "", "the user the token acts as (required)")
 	name := fs.String("name", "cli", "what the token is for")
 	expiresIn := fs.Duration("expires-in", 90*24*time.Hour, "lifetime, at most TOKEN_MAX_TTL; 0 for none (only with TOKEN_MAX_TTL=none)")
+	out := fs.String("out", "", "write the token to this file (mode 0600, replaced in one rename) instead of printing it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,10 +105,19 @@ func token(ctx context.Context, cfg platformapi.Config, args []string) error {
 	if err != nil {
 		return fmt.Errorf("no user %s: name them in SITE_ADMINS, or let them sign in once", *email)
 	}
-	secret, _, err := auth.IssueToken(ctx, u.ID, *name, *expiresIn)
+	secret, tok, err := auth.IssueToken(ctx, u.ID, *name, *expiresIn)
 	if err != nil {
 		return err
 	}
-	fmt.Println(secret)
+	if *out == "" {
+		fmt.Println(secret)
+		return nil
+	}
+	if err := writeTokenFile(*out, secret); err != nil {
+		// The token is useless to anyone now: revoke it rather than
+		// leave a live credential nobody holds.
+		_ = st.RevokeToken(ctx, u.ID, tok.ID)
+		return err
+	}
 	return nil
 }

@@ -17,9 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
-	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/naming"
-	"github.com/plattr/plattr/internal/operator"
 )
 
 // check is one of doctor's checks: what it looked at, and if wrong, what
@@ -110,7 +108,7 @@ func (g *globals) operatorCheck(ctx context.Context, s *session) check {
 	if err := s.c.List(ctx, leases); err == nil {
 		for _, l := range leases.Items {
 			// A leader that stopped releases the Lease: no holder.
-			if l.Name == operator.LeaderElectionID && deref(l.Spec.HolderIdentity) != "" && l.Spec.RenewTime != nil && time.Since(l.Spec.RenewTime.Time) < time.Minute {
+			if l.Name == platformv1.LeaderElectionID && deref(l.Spec.HolderIdentity) != "" && l.Spec.RenewTime != nil && time.Since(l.Spec.RenewTime.Time) < time.Minute {
 				return check{what: fmt.Sprintf("the operator runs (leader %s)", deref(l.Spec.HolderIdentity))}
 			}
 		}
@@ -128,7 +126,7 @@ func (g *globals) operatorCheck(ctx context.Context, s *session) check {
 			return check{what: "the operator runs (local stack)"}
 		}
 	}
-	return check{"the operator", "no running operator found (no fresh Lease " + operator.LeaderElectionID + ", no ready Deployment plattr-operator, no local stack operator)",
+	return check{"the operator", "no running operator found (no fresh Lease " + platformv1.LeaderElectionID + ", no ready Deployment plattr-operator, no local stack operator)",
 		"start it: `plattr dev up` on the local stack; on a cluster, kubectl -n plattr-system get pods and its logs"}
 }
 
@@ -177,7 +175,7 @@ func appChecks(ctx context.Context, s *session, t target) []check {
 	out = append(out, check{what: "the database login works"})
 	// A tenant's app has tenant-scoped names; a user who may not read
 	// namespaces sees the shared names, and the check below says so.
-	tenant, _ := capnamespace.TenantOf(ctx, s.c, t.ns)
+	tenant := tenantOf(ctx, s.c, t.ns)
 	names := naming.For(app, tenant).Database()
 	var usage, member bool
 	if err := conn.QueryRow(ctx, "SELECT has_schema_privilege($1, $2, 'USAGE'), pg_has_role(current_user, $1, 'MEMBER')", names.AnonRole, names.Schema).Scan(&usage, &member); err != nil {

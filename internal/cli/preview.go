@@ -16,7 +16,6 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/apiclient"
-	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -220,7 +219,7 @@ func newPreviewDeleteCommand(g *globals) *cobra.Command {
 				return err
 			}
 			// Its namespace, with the pods, goes last.
-			tenant, _ := capnamespace.TenantOf(ctx, s.c, pe.Namespace)
+			tenant := tenantOf(ctx, s.c, pe.Namespace)
 			ns := naming.Preview{App: t.app, PR: int32(tf.pr), Tenant: tenant}.Namespace()
 			err = watchObject(ctx, s.c, client.ObjectKey{Name: ns}, &corev1.Namespace{}, &corev1.NamespaceList{},
 				func(*corev1.Namespace) (bool, error) { return false, nil })

@@ -12,8 +12,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/api/scheme"
 	"github.com/plattr/plattr/internal/apiclient"
-	"github.com/plattr/plattr/internal/operator"
 )
 
 // Version is set at build time.
@@ -106,7 +106,7 @@ func (g *globals) session() (*session, error) {
 		ns = "default"
 	}
 	explicit = explicit || *g.kube.Namespace != ""
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: operator.Scheme()})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (g *globals) client() (client.Client, string, error) {
 }
 
 func newClient(cfg *rest.Config) (client.Client, error) {
-	return client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	return client.New(cfg, client.Options{Scheme: scheme.New()})
 }
 
 func fileExists(p string) bool {

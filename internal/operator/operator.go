@@ -30,7 +30,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -39,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/plattr/plattr/api/scheme"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/application"
@@ -49,15 +49,10 @@ import (
 )
 
 // LeaderElectionID names the Lease replicas compete for.
-const LeaderElectionID = "plattr-operator-leader"
+const LeaderElectionID = platformv1.LeaderElectionID
 
 // Scheme knows the built-in types and Plattr's.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = platformv1.AddToScheme(s)
-	return s
-}
+func Scheme() *runtime.Scheme { return scheme.New() }
 
 // Options are what a caller may change beyond the configuration; tests use them.
 type Options struct {

@@ -105,3 +105,13 @@ func dexObject(namespace, kind, id string) *unstructured.Unstructured {
 	}
 	return obj
 }
+
+// The redirect URI the stack registers at Dex is the one the API serves
+// and sends: the stack no longer links the API's code, so this pins it.
+func TestCallbackURLIsTheAPIs(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:8080", "http://127.0.0.1:8080/", "https://plattr.example.com"} {
+		if got, want := callbackURL(u), authn.CallbackURL(u); got != want {
+			t.Errorf("callbackURL(%q) = %q, the API's is %q", u, got, want)
+		}
+	}
+}

@@ -255,8 +255,11 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 		if err := d.startAPI(ctx, api); err != nil {
 			return err
 		}
-		_, err := d.apiToken(ctx, pg.URL())
-		return err
+		url, err := d.apiURL()
+		if err != nil {
+			return err
+		}
+		return d.ensureToken(ctx, api, url)
 	})
 }
 
@@ -351,7 +354,7 @@ func (d *Dev) Env() ([][2]string, error) {
 	if url, err := d.apiURL(); err == nil {
 		env = append(env, [2]string{"PLATTR_API_URL", url})
 	}
-	if b, err := os.ReadFile(filepath.Join(d.Dir, "api.token")); err == nil {
+	if b, err := os.ReadFile(d.TokenFile()); err == nil {
 		// The local site admin's token: curl -H "Authorization: Bearer $PLATTR_TOKEN" $PLATTR_API_URL/api/v1/apps
 		env = append(env, [2]string{"PLATTR_TOKEN", strings.TrimSpace(string(b))})
 	}

@@ -22,8 +22,5 @@ func TenantOf(ctx context.Context, c client.Reader, namespace string) (string, e
 	if err != nil {
 		return "", err
 	}
-	if ns.Labels[platformv1.LabelManagedBy] != platformv1.ManagedByValue {
-		return "", nil
-	}
-	return ns.Labels[platformv1.LabelTenant], nil
+	return platformv1.TenantOfNamespace(ns.Labels), nil
 }

@@ -1,0 +1,23 @@
+// Package scheme builds the runtime.Scheme every Plattr client needs: the
+// built-in Kubernetes types and platform.internal/v1alpha1. It lives in
+// api/ so that a client (the CLI) can talk to the cluster without linking
+// the operator that happens to use the same scheme.
+package scheme
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+)
+
+// New returns a scheme that knows the built-in types and Plattr's.
+func New() *runtime.Scheme {
+	s := runtime.NewScheme()
+	// Both only register static type lists; they fail only on a
+	// programming error (a type registered twice under two names), which
+	// TestNewKnowsPlattrAndBuiltinTypes catches.
+	_ = clientgoscheme.AddToScheme(s)
+	_ = platformv1.AddToScheme(s)
+	return s
+}
