@@ -294,8 +294,8 @@ var (
 	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	nameUnsafe = regexp.MustCompile(`[^a-z0-9.-]+`)
 	// repoPath is a repository as spec.repository may name one:
-	// host/owner/name, with an optional scheme and .git.
-	repoPath   = regexp.MustCompile(`^(?:https?://)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?(?::[0-9]{1,5})?)/([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+?)(?:\.git)?/?$`)
+	// host/owner/name, with an optional scheme (and .git, cut before).
+	repoPath   = regexp.MustCompile(`^(?:https?://)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?(?::[0-9]{1,5})?)/([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$`)
 	branchName = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 )
 
@@ -311,7 +311,7 @@ func (e *exporter) ownerEntities(o owner) []Entity {
 		}
 	} else {
 		ann[annotationNamespace] = o.namespace
-		ann[annotationPortalURL] = e.portal + "/?namespace=" + url.QueryEscape(o.namespace)
+		ann[annotationPortalURL] = e.portal + "/" // the catalog, which lists every namespace's apps
 		title, desc = o.namespace, "Apps of namespace "+o.namespace+", which no Plattr tenant owns"
 	}
 	meta := func() EntityMetadata {
@@ -441,11 +441,16 @@ func lifecycleOf(a *platformv1.Application) string {
 // not a plain host/owner/name is left out) into Backstage's
 // source-location, and GitHub's project slug for github.com.
 func sourceLocation(repo, branch string) (loc, slug string) {
-	m := repoPath.FindStringSubmatch(strings.TrimSpace(repo))
+	m := repoPath.FindStringSubmatch(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(repo), "/"), ".git"))
 	if m == nil {
 		return "", ""
 	}
 	host, path := m[1], m[3]
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return "", ""
+		}
+	}
 	base := "https://" + host + "/" + path
 	if host == "github.com" && strings.Count(path, "/") == 1 {
 		slug = path
