@@ -142,7 +142,10 @@ func validate(t *testing.T, entities []json.RawMessage) {
 // be in the API's catalog.
 func createAppWith(t *testing.T, c *caller, ns, name string, spec platformv1.ApplicationSpec) {
 	t.Helper()
-	c.must(t, 202, "POST", "/api/v1/apps", map[string]any{"namespace": ns, "name": name, "spec": spec}, nil)
+	// 409: made by an earlier run of the suite (-count=2).
+	if code, body := c.do(t, "POST", "/api/v1/apps", map[string]any{"namespace": ns, "name": name, "spec": spec}, nil); code != 202 && code != 409 {
+		t.Fatalf("creating %s/%s: HTTP %d %s", ns, name, code, body)
+	}
 	eventually(t, 30*time.Second, ns+"/"+name+" in the catalog", func() error {
 		var list struct{ Items []struct{ Name string } }
 		c.must(t, 200, "GET", "/api/v1/apps?namespace="+ns, nil, &list)
@@ -153,6 +156,15 @@ func createAppWith(t *testing.T, c *caller, ns, name string, spec platformv1.App
 		}
 		return fmt.Errorf("not listed")
 	})
+}
+
+// ensureTenant creates a tenant as c, or finds it made by an earlier run.
+func ensureTenant(t *testing.T, c *caller, body map[string]any) {
+	t.Helper()
+	if code, resp := c.do(t, "POST", "/api/v1/tenants", body, nil); code != 201 && code != 409 {
+		t.Fatalf("creating tenant %v: HTTP %d %s", body["name"], code, resp)
+	}
+	waitTenant(t, c, body["name"].(string))
 }
 
 func issueReaderToken(t *testing.T, admin *caller, name string) (*caller, int64) {
@@ -176,8 +188,7 @@ func TestBackstageExportValidatesWithCatalogModel(t *testing.T) {
 	ctx := context.Background()
 	adminC := admin(t)
 	owner := asUser(t, "bs-owner@bsone.test")
-	owner.must(t, 201, "POST", "/api/v1/tenants", map[string]any{"name": "bsone", "displayName": "Team BS One", "environments": []string{"staging"}}, nil)
-	waitTenant(t, owner, "bsone")
+	ensureTenant(t, owner, map[string]any{"name": "bsone", "displayName": "Team BS One", "environments": []string{"staging"}})
 	// Two namespaces no tenant owns, whose apps' flat names collide:
 	// bs-x/y-z and bs-x-y/z are both "bs-x-y-z" joined with '-'.
 	for _, ns := range []string{"bs-x", "bs-x-y"} {
@@ -332,10 +343,8 @@ func TestBackstageExportShowsAUserOnlyWhatTheyMaySee(t *testing.T) {
 	adminC := admin(t)
 	one := asUser(t, "bs-member@bsthree.test")
 	two := asUser(t, "bs-member@bsfour.test")
-	one.must(t, 201, "POST", "/api/v1/tenants", map[string]any{"name": "bsthree", "environments": []string{"staging"}}, nil)
-	two.must(t, 201, "POST", "/api/v1/tenants", map[string]any{"name": "bsfour", "environments": []string{"staging", "production"}}, nil)
-	waitTenant(t, one, "bsthree")
-	waitTenant(t, two, "bsfour")
+	ensureTenant(t, one, map[string]any{"name": "bsthree", "environments": []string{"staging"}})
+	ensureTenant(t, two, map[string]any{"name": "bsfour", "environments": []string{"staging", "production"}})
 	spec := func(env string) platformv1.ApplicationSpec {
 		return platformv1.ApplicationSpec{Repository: "github.com/example/web", Framework: "docker", Environment: platformv1.Environment(env),
 			ImageRef: "registry.example.com/web:1", Database: &platformv1.DatabaseSpec{Enabled: true}}

@@ -273,7 +273,7 @@ func (idx ownerIndex) of(namespace string) owner {
 func entityName(parts ...string) string {
 	clean := true
 	for _, p := range parts {
-		clean = clean && dnsLabel.MatchString(p)
+		clean = clean && isLabel(p)
 	}
 	n := strings.Join(parts, ".")
 	if clean && len(n) <= maxEntityName {
@@ -291,13 +291,26 @@ func entityName(parts ...string) string {
 }
 
 var (
-	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	nameUnsafe = regexp.MustCompile(`[^a-z0-9.-]+`)
 	// repoPath is a repository as spec.repository may name one:
 	// host/owner/name, with an optional scheme (and .git, cut before).
 	repoPath   = regexp.MustCompile(`^(?:https?://)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?(?::[0-9]{1,5})?)/([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+)$`)
 	branchName = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 )
+
+// isLabel reports whether s is a lowercase DNS label's characters:
+// [a-z0-9] at both ends, '-' also between.
+func isLabel(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 func (e *exporter) ownerEntities(o owner) []Entity {
 	ann := map[string]string{}
@@ -363,7 +376,7 @@ func (e *exporter) appEntities(a *platformv1.Application, o owner) []Entity {
 		links = append(links, EntityLink{URL: u.String(), Title: "Open the app"})
 	}
 	tags := []string{"plattr", lifecycle}
-	if f := string(a.Spec.Framework); dnsLabel.MatchString(f) {
+	if f := string(a.Spec.Framework); isLabel(f) {
 		tags = append(tags, f)
 	}
 	comp := Entity{APIVersion: entityAPI, Kind: "Component",
@@ -431,7 +444,7 @@ func postgrestAPI(e *exporter, a *platformv1.Application, o owner) []Entity {
 
 // lifecycleOf is the app's environment: production, staging, uat, preview.
 func lifecycleOf(a *platformv1.Application) string {
-	if env := string(a.Spec.Environment); dnsLabel.MatchString(env) {
+	if env := string(a.Spec.Environment); isLabel(env) {
 		return env
 	}
 	return "experimental"

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 )
 
 // Backstage's rule for metadata.name (catalog-model's
@@ -56,5 +59,26 @@ func TestSourceLocationKeepsOnlyPlainRepositories(t *testing.T) {
 	}
 	if loc, _ := sourceLocation("github.com/example/web", "../../x"); loc != "url:https://github.com/example/web/" {
 		t.Errorf("a branch with .. gave %q", loc)
+	}
+}
+
+// BenchmarkAppEntities: one app's entities (a database, 20 buckets, its
+// REST API), the export's cost per app.
+func BenchmarkAppEntities(b *testing.B) {
+	a := &platformv1.Application{}
+	a.Namespace, a.Name, a.UID = "team-a-staging", strings.Repeat("w", 40), "uid"
+	a.Spec = platformv1.ApplicationSpec{Repository: "github.com/example/web", Branch: "main", Framework: "docker", Environment: "staging",
+		Database: &platformv1.DatabaseSpec{Enabled: true}, Storage: &platformv1.StorageSpec{Enabled: true}}
+	for i := range 20 {
+		a.Spec.Storage.Buckets = append(a.Spec.Storage.Buckets, platformv1.BucketSpec{Name: fmt.Sprintf("bucket-%02d", i)})
+	}
+	a.Status.URL = "https://web.example.com"
+	e := &exporter{portal: "https://plattr.example.com"}
+	o := owner{name: "team-a", tenant: "team-a"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if n := len(e.appEntities(a, o)); n != 23 {
+			b.Fatalf("%d entities", n)
+		}
 	}
 }
