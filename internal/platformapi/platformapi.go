@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, opts Options) error {
 		Discovery: disco, ClusterName: cfg.ClusterName, Prices: cfg.Prices,
 		TokenMaxTTL: cfg.TokenMaxTTL, Log: log.WithName("server"),
 		Store: st, Auth: auth, Cache: informers, Catalog: catalog, Kube: kube, Hub: hub, Registry: reg, Version: opts.Version,
-		TenantsPerUser: cfg.TenantsPerUser,
+		TenantsPerUser: cfg.TenantsPerUser, PublicURL: cfg.PublicURL,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return &server.NotReady{Part: "the database does not answer", Err: err}

@@ -45,7 +45,9 @@ type persona struct {
 	site             bool
 	anonymous        bool
 	ci               bool
-	c                *caller
+	// reader is a Backstage reader token: the export, nothing else.
+	reader bool
+	c      *caller
 }
 
 // Every route, called as every role: allowed calls pass the role check,
@@ -71,7 +73,9 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 		// spec() names github.com/example/web.
 		{name: "ci-job", ci: true, c: ciAs(job("example/web", "refs/heads/feature"))},
 		{name: "other-repo-ci-job", ci: true, c: ciAs(job("example/web-evil", "refs/heads/main"))},
+		{name: "backstage-reader", reader: true},
 	}
+	people[len(people)-1].c, _ = issueReaderToken(t, adminC, "matrix")
 	must := func(err error) {
 		if err != nil {
 			t.Fatal(err)
@@ -154,6 +158,11 @@ func TestRoleMatrixOverEveryRoute(t *testing.T) {
 				code, body = p.c.do(t, rt.Method, path, bodies[pattern], nil)
 			}
 			switch {
+			case p.reader:
+				// Its token is no credential anywhere else.
+				if want := map[bool]int{true: 200, false: 401}[pattern == "GET /api/v1/backstage/entities"]; code != want {
+					t.Errorf("%s as %s: HTTP %d, want %d: %s", pattern, p.name, code, want, body)
+				}
 			case p.anonymous:
 				if code != 401 {
 					t.Errorf("%s as %s: HTTP %d, want 401", pattern, p.name, code)

@@ -69,35 +69,45 @@ func (s *Server) createToken(c *call) (any, error) {
 	if strings.TrimSpace(req.Name) == "" {
 		return nil, badRequest("name", "name is required: say what the token is for, e.g. \"ci\"")
 	}
-	ttl := defaultTokenTTL
-	if s.TokenMaxTTL > 0 {
-		ttl = min(ttl, s.TokenMaxTTL)
-	}
-	switch req.ExpiresIn {
-	case "":
-	case "never":
-		if s.TokenMaxTTL > 0 {
-			return nil, badRequest("expiresIn", "expiresIn=\"never\": this site caps API tokens at %s; ask for at most that, e.g. \"%s\"", days(s.TokenMaxTTL), days(s.TokenMaxTTL))
-		}
-		ttl = 0
-	default:
-		d, err := time.ParseDuration(req.ExpiresIn)
-		if err != nil {
-			d, err = config.ParseTTL(req.ExpiresIn) // 30d
-		}
-		if err != nil || d <= 0 {
-			return nil, badRequest("expiresIn", "expiresIn=%q: want a duration such as 24h, 720h or 30d, or \"never\"", req.ExpiresIn)
-		}
-		if s.TokenMaxTTL > 0 && d > s.TokenMaxTTL {
-			return nil, badRequest("expiresIn", "expiresIn=%q: this site caps API tokens at %s; ask for at most that", req.ExpiresIn, days(s.TokenMaxTTL))
-		}
-		ttl = d
+	ttl, err := s.tokenTTL(req.ExpiresIn)
+	if err != nil {
+		return nil, err
 	}
 	secret, tok, err := s.Auth.IssueToken(c.ctx(), c.p.User.ID, req.Name, ttl)
 	if err != nil {
 		return nil, err
 	}
 	return newToken{Token: tok, Secret: secret}, nil
+}
+
+// tokenTTL reads a token request's expiresIn under the site's cap; 0
+// means no expiry.
+func (s *Server) tokenTTL(expiresIn string) (time.Duration, error) {
+	ttl := defaultTokenTTL
+	if s.TokenMaxTTL > 0 {
+		ttl = min(ttl, s.TokenMaxTTL)
+	}
+	switch expiresIn {
+	case "":
+	case "never":
+		if s.TokenMaxTTL > 0 {
+			return 0, badRequest("expiresIn", "expiresIn=\"never\": this site caps API tokens at %s; ask for at most that, e.g. \"%s\"", days(s.TokenMaxTTL), days(s.TokenMaxTTL))
+		}
+		ttl = 0
+	default:
+		d, err := time.ParseDuration(expiresIn)
+		if err != nil {
+			d, err = config.ParseTTL(expiresIn) // 30d
+		}
+		if err != nil || d <= 0 {
+			return 0, badRequest("expiresIn", "expiresIn=%q: want a duration such as 24h, 720h or 30d, or \"never\"", expiresIn)
+		}
+		if s.TokenMaxTTL > 0 && d > s.TokenMaxTTL {
+			return 0, badRequest("expiresIn", "expiresIn=%q: this site caps API tokens at %s; ask for at most that", expiresIn, days(s.TokenMaxTTL))
+		}
+		ttl = d
+	}
+	return ttl, nil
 }
 
 // days writes a cap the way TOKEN_MAX_TTL takes it.

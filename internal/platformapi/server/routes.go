@@ -15,6 +15,10 @@ type route struct {
 	method, path, summary, tag string
 	// public routes need no principal; all others answer 401 without one.
 	public bool
+	// principal, if set, authenticates this route's callers instead of
+	// Auth.Principal: a route that also takes a credential of its own (the
+	// Backstage reader token, valid nowhere else).
+	principal func(*http.Request) (*authz.Principal, error)
 	// action is the authz.Action the handler checks (documented; the role
 	// matrix test calls every route as every role).
 	action authz.Action
@@ -49,6 +53,8 @@ func (s *Server) routes() []route {
 		tagStream  = "events"
 		tagService = "service"
 		tagTenants = "tenants"
+		// tagBackstage: the export for Backstage's catalog.
+		tagBackstage = "backstage"
 	)
 	return []route{
 		{method: "GET", path: "/healthz", summary: "The process is alive.", tag: tagService, public: true, raw: s.healthz},
@@ -103,6 +109,11 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/api/v1/costs/summary", summary: "Cost per tenant and app over a period: sampled requested CPU and memory × the price table.", tag: tagTenants,
 			query: []param{{"from", "start, RFC 3339 or YYYY-MM-DD [30 days ago]"}, {"to", "end, exclusive [now]"}}, out: costs.Summary{}, handle: s.costSummary},
 		{method: "GET", path: "/api/v1/clusters", summary: "The clusters the platform manages: version, nodes, health (site admins).", tag: tagService, action: authz.SiteAdmin, out: []cluster{}, handle: s.listClusters},
+		{method: "GET", path: "/api/v1/backstage/entities", summary: "The catalog as Backstage entities (docs/BACKSTAGE.md): apps as Components, their databases and buckets as Resources, their APIs, tenants as Groups and Systems; what you may see, or everything with a Backstage reader token.", tag: tagBackstage, action: authz.ViewApp,
+			query: []param{{"limit", "apps and owners per page, each with its Resources and APIs [100, at most 1000]"}, {"continue", "the previous page's continue token"}}, principal: s.catalogPrincipal, out: entityList{}, handle: s.backstageEntities},
+		{method: "GET", path: "/api/v1/backstage/tokens", summary: "The Backstage reader tokens (site admins; never the tokens themselves).", tag: tagBackstage, action: authz.SiteAdmin, out: []store.Token{}, handle: s.listCatalogTokens},
+		{method: "POST", path: "/api/v1/backstage/tokens", summary: "Issue a Backstage reader token (site admins): it reads GET /api/v1/backstage/entities, all of it, and nothing else; it is shown once.", tag: tagBackstage, action: authz.SiteAdmin, in: tokenRequest{}, out: newToken{}, status: http.StatusCreated, handle: s.createCatalogToken},
+		{method: "DELETE", path: "/api/v1/backstage/tokens/{id}", summary: "Revoke a Backstage reader token (site admins).", tag: tagBackstage, action: authz.SiteAdmin, status: http.StatusNoContent, handle: s.revokeCatalogToken},
 		{method: "GET", path: "/api/v1/events", summary: "Server-sent events of every change you may see; resume with Last-Event-ID.", tag: tagStream, action: authz.ViewApp,
 			query: []param{{"lastEventId", "resume after this event id (or send the Last-Event-ID header)"}}, stream: true, raw: s.events},
 	}
