@@ -7,6 +7,14 @@ BIN          := $(CURDIR)/bin
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONTROLLER_GEN_VERSION := v0.21.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)/controller-gen
+# Linters, pinned like controller-gen and built into bin/<name>-<version>/.
+# staticcheck v0.8.x is the 2026.1 release line; goimports ships with x/tools.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+GOIMPORTS_VERSION := v0.52.0
+GOIMPORTS := $(BIN)/goimports-$(GOIMPORTS_VERSION)/goimports
+# goimports puts this module's imports in a group of their own, last.
+GOIMPORTS_LOCAL := github.com/plattr/plattr
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 # An execution count, not a duration: a duration races Go's fuzzing
 # coordinator at its deadline on a loaded machine and fails with "context
@@ -42,7 +50,7 @@ portal-assets: ## Fetch the portal's front-end packages from the npm registry (w
 	cp web/node_modules/chart.js/dist/chart.umd.min.js internal/platformapi/portal/assets/vendor/
 
 .PHONY: build
-build: tools portal-assets ## Build plattr, plattr-operator and plattr-api into bin/.
+build: stack-tools portal-assets ## Build plattr, plattr-operator and plattr-api into bin/.
 	go build -trimpath -ldflags "-X github.com/plattr/plattr/internal/cli.Version=$(VERSION)" -o $(BIN)/plattr ./cmd/plattr
 	go build -trimpath -o $(BIN)/plattr-operator ./cmd/operator
 	go build -trimpath -ldflags "-X main.Version=$(VERSION)" -o $(BIN)/plattr-api ./cmd/plattr-api
@@ -70,12 +78,16 @@ verify-generate: $(CONTROLLER_GEN) ## Fail if generated files are stale.
 	if [ "$$before" != "$$after" ]; then echo "generated files were stale: 'make generate' has updated them; review and commit"; exit 1; fi
 
 .PHONY: lint
-lint: ## gofmt and go vet.
+lint: $(STATICCHECK) $(GOIMPORTS) ## gofmt, goimports (local imports last), go vet and staticcheck.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@# Generated files (controller-gen's deepcopy) are left as their generator writes them.
+	@out=$$($(GOIMPORTS) -local $(GOIMPORTS_LOCAL) -l $$(git ls-files '*.go' | xargs grep -L '^// Code generated .* DO NOT EDIT\.$$')); \
+	if [ -n "$$out" ]; then echo "goimports needed ($(GOIMPORTS) -local $(GOIMPORTS_LOCAL) -w FILE):"; echo "$$out"; exit 1; fi
 	go vet ./...
+	$(STATICCHECK) ./...
 
 .PHONY: bench
-bench: deps tools ## Benchmarks with figures: apply-to-Running on the real control plane and PostgreSQL.
+bench: deps stack-tools ## Benchmarks with figures: apply-to-Running on the real control plane and PostgreSQL.
 	go test -run '^$$' -bench . -benchtime 10x ./internal/controller/application/
 
 .PHONY: bench-scale
@@ -83,7 +95,7 @@ bench-scale: deps build ## N apps (APPS=1000) against a baseline: throughput, la
 	go run ./hack/benchscale -apps $(or $(APPS),1000) $(BENCH_FLAGS)
 
 .PHONY: bench-api
-bench-api: deps tools ## The platform API at APPS=1000: GET /api/v1/apps p50/p99 at RATE=1000 req/s, event fan-out to CLIENTS=1000.
+bench-api: deps stack-tools ## The platform API at APPS=1000: GET /api/v1/apps p50/p99 at RATE=1000 req/s, event fan-out to CLIENTS=1000.
 	go run ./hack/benchapi -apps $(or $(APPS),1000) -rate $(or $(RATE),1000) -clients $(or $(CLIENTS),1000)
 
 .PHONY: images
@@ -97,7 +109,7 @@ chart: ## Lint and package the Helm chart into bin/charts (CHART_VERSION=… ove
 	$(BIN)/helm-*/helm package charts/plattr --destination $(BIN)/charts $(if $(CHART_VERSION),--version $(CHART_VERSION) --app-version v$(CHART_VERSION))
 
 .PHONY: chaos
-chaos: deps tools ## SIGKILL the operator at random while 200 apps are created, edited, rotated, deleted; check it converges.
+chaos: deps stack-tools ## SIGKILL the operator at random while 200 apps are created, edited, rotated, deleted; check it converges.
 	PLATTR_CHAOS_APPS=$(or $(APPS),200) PLATTR_CHAOS_KILLS=$(or $(KILLS),20) go test -count=1 -v -timeout 30m -run TestChaos ./internal/controller/application/
 
 .PHONY: fuzz
@@ -105,8 +117,12 @@ fuzz: ## Run every fuzz target (FUZZ_TIME=1000000x for longer).
 	@for t in $(FUZZ_TARGETS); do echo "fuzz $${t#*:} in $${t%%:*}"; go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZ_TIME) "$${t%%:*}" || exit 1; done
 
 .PHONY: tools
-tools: ## Build the control plane, kwok, versitygw and Dex from the Go module proxy (cached in bin/).
+tools: ## Build every tool from the Go module proxy (cached in bin/): the local stack's and the tests' (promtool, actionlint).
 	hack/build-tools.sh all
+
+.PHONY: stack-tools
+stack-tools: ## Build what the local stack and make build need: the control plane, kwok, versitygw, Dex and Helm (cached in bin/).
+	hack/build-tools.sh stack
 
 .PHONY: deps
 deps: ## Install system packages the stack needs (PostgreSQL server, npm) if missing.
@@ -122,3 +138,9 @@ dev-down: ## Stop the local stack and delete its data.
 
 $(CONTROLLER_GEN):
 	GOBIN=$(dir $(CONTROLLER_GEN)) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(dir $(STATICCHECK)) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(GOIMPORTS):
+	GOBIN=$(dir $(GOIMPORTS)) go install golang.org/x/tools/cmd/goimports@$(GOIMPORTS_VERSION)

@@ -2,7 +2,16 @@
 # Builds the real components Plattr's tests and local stack run, from the Go
 # module proxy, into bin/<name>-<version>/. A binary is rebuilt only when its
 # version changes (the directory name is the cache key), so a warm run is a
-# no-op. Usage: hack/build-tools.sh [k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds|all]
+# no-op. Usage: hack/build-tools.sh [GROUP|NAME], where GROUP is
+#   stack  what the local stack and `make build` need (`make run`): the
+#          control plane, kwok, versitygw, Dex, and Helm (charts are
+#          linted, packaged and pushed with it);
+#   test   what only tests run: promtool, actionlint and the Prometheus
+#          Operator's CRDs (`make test`; promtool alone is ~3.5 min cold);
+#   all    both (the default);
+# and NAME one of k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds.
+# A new part of the local stack goes in `stack`, a tool only tests run in
+# `test`, so a cold `make run` builds no test tool.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/hack/tools"
@@ -123,8 +132,10 @@ case "${1:-all}" in
   promtool) build_promtool ;;
   actionlint) build_actionlint ;;
   monitoring-crds) build_monitoring_crds ;;
+  stack) build_k8s; build_kwok; build_versitygw; build_dex; build_helm ;;
+  test) build_promtool; build_actionlint; build_monitoring_crds ;;
   all) build_k8s; build_kwok; build_versitygw; build_dex; build_helm; build_promtool; build_actionlint; build_monitoring_crds ;;
-  *) echo "usage: $0 [k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [stack|test|all|k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds]" >&2; exit 2 ;;
 esac
 # Print the directories so callers can pick them up.
 echo "K8S_BIN=$bin/k8s-$k8s_version"

@@ -4,7 +4,7 @@ package v1alpha1
 // conditions, reasons, keys, labels and finalizers; the CLI, the platform
 // API and the portal read them. Change them only with a new API version.
 
-// Condition types an Application reports (SPEC §2). Ready is derived from
+// Condition types an Application reports (docs/RESOURCES.md#status). Ready is derived from
 // the others.
 const (
 	ConditionDatabaseReady   = "DatabaseReady"
@@ -144,7 +144,7 @@ const (
 	PostgRESTPath = "/api/rest"
 )
 
-// Labels every object of an app carries (SPEC §3).
+// Labels every object of an app carries (docs/RESOURCES.md#labels).
 const (
 	LabelName        = "app.kubernetes.io/name"
 	LabelManagedBy   = "app.kubernetes.io/managed-by"
@@ -220,7 +220,7 @@ const (
 	AnnotationCreatedBy = "platform.internal/created-by"
 )
 
-// Keys of the database Secret <app>-db (SPEC §3).
+// Keys of the database Secret <app>-db (docs/RESOURCES.md#what-an-app-is-given).
 const (
 	KeyDatabaseURL = "DATABASE_URL"
 	KeyDBHost      = "DB_HOST"

@@ -27,12 +27,14 @@ const (
 
 // TenantMember is one person of the team.
 type TenantMember struct {
-	// Email is how the identity provider names the person.
+	// Email is how the identity provider names the person, for example
+	// ada@example.com: the user their RoleBindings name. At most 254
+	// characters.
 	// +kubebuilder:validation:MaxLength=254
 	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+$`
 	Email string `json:"email"`
-	// Role: Admin manages the team's apps and members; User deploys and
-	// operates apps.
+	// Role: Admin manages the team's apps and members (Kubernetes' admin
+	// role in each namespace); User deploys and operates apps (edit).
 	Role TenantRole `json:"role"`
 }
 
@@ -41,12 +43,14 @@ type TenantMember struct {
 // for the team and monitoring labels.
 // +kubebuilder:validation:XValidation:rule="self.environments.all(e, self.environments.exists_one(f, f == e))",message="spec.environments lists an environment twice: list each once"
 type TenantSpec struct {
-	// DisplayName is the team's name as people write it.
+	// DisplayName is the team's name as people write it, for example
+	// "Payments Team"; at most 100 characters.
 	// +kubebuilder:validation:MaxLength=100
 	// +optional
 	DisplayName string `json:"displayName,omitempty"`
 
-	// Members of the team.
+	// Members of the team, each email at most once, at most 200. Each gets
+	// a RoleBinding in every namespace of the tenant.
 	// +listType=map
 	// +listMapKey=email
 	// +kubebuilder:validation:MaxItems=200
@@ -54,6 +58,8 @@ type TenantSpec struct {
 	Members []TenantMember `json:"members,omitempty"`
 
 	// Environments the tenant gets a namespace for: <tenant>-<environment>.
+	// staging, uat or production, each once; default staging and
+	// production. Removing one deletes its namespace and the apps in it.
 	// +kubebuilder:default={staging,production}
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=3
@@ -61,7 +67,9 @@ type TenantSpec struct {
 	// +optional
 	Environments []Environment `json:"environments,omitempty"`
 
-	// Quota sizes each namespace.
+	// Quota sizes each namespace's ResourceQuota: small (2 CPU, 4 GiB
+	// requested, 20 pods; the default), medium (8, 16 GiB, 60) or large
+	// (32, 64 GiB, 200).
 	// +kubebuilder:default=small
 	// +optional
 	Quota TenantQuota `json:"quota,omitempty"`
@@ -70,6 +78,7 @@ type TenantSpec struct {
 	// (an app in the tenant's namespaces may claim example.com or any
 	// host under it). Set by the platform team: the platform API never
 	// writes them. Hosts under a tenant's suffix are that tenant's alone.
+	// Exact DNS names, no wildcard; at most 20.
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MaxLength=253
@@ -92,8 +101,12 @@ type TenantStatus struct {
 	// Namespaces the tenant has, by environment.
 	// +optional
 	Namespaces []TenantNamespace `json:"namespaces,omitempty"`
+	// ObservedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions are the standard Kubernetes conditions: NamespaceReady
+	// (every namespace exists with its quota, limits, network policy and
+	// RoleBindings) and Ready.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -102,8 +115,10 @@ type TenantStatus struct {
 
 // TenantNamespace is one of a tenant's namespaces.
 type TenantNamespace struct {
+	// Environment of the namespace: staging, uat or production.
 	Environment Environment `json:"environment"`
-	Name        string      `json:"name"`
+	// Name of the namespace, <tenant>-<environment>.
+	Name string `json:"name"`
 }
 
 // Tenant is a team's self-service space on the platform.
@@ -120,7 +135,9 @@ type Tenant struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   TenantSpec   `json:"spec"`
+	// Spec is the team: members, environments, quota and domains.
+	Spec TenantSpec `json:"spec"`
+	// Status is what the operator observed; written by the operator only.
 	Status TenantStatus `json:"status,omitempty"`
 }
 

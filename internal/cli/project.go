@@ -61,7 +61,7 @@ var environments = []platformv1.Environment{
 	platformv1.EnvironmentStaging, platformv1.EnvironmentUAT, platformv1.EnvironmentProduction, platformv1.EnvironmentPreview,
 }
 
-// resolveEnv maps an environment to its namespace (SPEC §6): preview needs
+// resolveEnv maps an environment to its namespace (docs/CLI.md#which-app-which-namespace): preview needs
 // a pull request and is preview-<app>-pr-<N>; every other environment is
 // the namespace of the same name.
 func resolveEnv(env platformv1.Environment, app string, pr int) (string, error) {

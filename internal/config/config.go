@@ -1,5 +1,5 @@
 // Package config reads the operator's configuration from the environment
-// (SPEC §5). Every problem is reported at start, naming the variable and the
+// (docs/OPERATOR.md#configuration-environment). Every problem is reported at start, naming the variable and the
 // fix; there are no built-in passwords.
 package config
 
@@ -129,8 +129,8 @@ type Operator struct {
 	EgressDenyCIDRs []string
 }
 
-// DBSecret locates the admin credentials in AWS Secrets Manager (SPEC §5,
-// the team guide's production mode). ARN empty means DB_ADMIN_URL is used.
+// DBSecret locates the admin credentials in AWS Secrets Manager
+// (DB_SECRET_ARN in docs/OPERATOR.md). ARN empty means DB_ADMIN_URL is used.
 type DBSecret struct {
 	ARN     string        // DB_SECRET_ARN
 	Region  string        // AWS_REGION [the ARN's region]

@@ -68,7 +68,7 @@ const (
 )
 
 // New connects lazily to adminURL. appHost, when set, replaces the admin
-// URL's host in the credentials handed to apps (SPEC §5 DB_HOST).
+// URL's host in the credentials handed to apps (DB_HOST, docs/OPERATOR.md).
 func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisioner, error) {
 	cfg, err := pgxpool.ParseConfig(adminURL)
 	if err != nil {

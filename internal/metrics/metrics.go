@@ -1,4 +1,4 @@
-// Package metrics defines the operator's Prometheus metrics (SPEC §5) and
+// Package metrics defines the operator's Prometheus metrics (docs/OPERATOR.md#metrics) and
 // registers them with controller-runtime's registry, served on /metrics.
 package metrics
 

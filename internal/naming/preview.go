@@ -8,7 +8,7 @@ import (
 )
 
 // Preview names the resources of one pull request's preview of an app
-// (SPEC §4). Every name carries the app and the PR number. An Application
+// (docs/OPERATOR.md#preview-environments). Every name carries the app and the PR number. An Application
 // of environment preview could be given an equal name (schemaName
 // "web_pr42"); the ownership markers in every backend refuse the second
 // owner with a Conflict reason instead of sharing.

@@ -29,7 +29,7 @@ func (r *Reconciler) capabilities() capabilities {
 	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity, Claims: r.Claims}, r.Config)
 }
 
-// previewScaling: one pod, a second under load (SPEC §4).
+// previewScaling: one pod, a second under load (docs/OPERATOR.md#preview-environments).
 var previewScaling = platformv1.ScalingSpec{Min: 1, Max: 2, TargetCPU: 80}
 
 // target is the preview as the capabilities see it: conditions on the

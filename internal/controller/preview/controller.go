@@ -1,6 +1,6 @@
 // Package preview reconciles PreviewEnvironments: one pull request's own
 // copy of an Application, in its own namespace, with its own schema,
-// buckets, OIDC client and workload running the PR's image (SPEC §4). It
+// buckets, OIDC client and workload running the PR's image (docs/OPERATOR.md#preview-environments). It
 // composes the same capability packages as the Application controller,
 // over a Target whose children live in the preview's namespace.
 package preview
