@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"k8s.io/apimachinery/pkg/runtime"
 	"os"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -144,7 +144,7 @@ func readApplication(path string) (*platformv1.Application, *unstructured.Unstru
 // fields other tools own (such as envVars set by `plattr env`) alone.
 func applyApplication(ctx context.Context, c client.Client, u *unstructured.Unstructured) error {
 	unstructured.RemoveNestedField(u.Object, "status")
-	if err := c.Patch(ctx, u, client.Apply, client.FieldOwner("plattr-cli"), client.ForceOwnership); err != nil {
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("plattr-cli"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("the API server refused the Application: %w", err)
 	}
 	return nil

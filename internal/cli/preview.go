@@ -81,7 +81,7 @@ func newPreviewCreateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			if err := s.c.Patch(ctx, u, client.Apply, client.FieldOwner("plattr-cli"), client.ForceOwnership); err != nil {
+			if err := s.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("plattr-cli"), client.ForceOwnership); err != nil {
 				return fmt.Errorf("the API server refused the preview: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "preview %s/%s of PR %d applied\n", t.ns, pe.Name, tf.pr)

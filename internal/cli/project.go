@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 
 	"sigs.k8s.io/yaml"
 
@@ -56,11 +55,6 @@ func (p *Project) application(ns string, env platformv1.Environment, image strin
 	return app
 }
 
-// environments a developer can name.
-var environments = []platformv1.Environment{
-	platformv1.EnvironmentStaging, platformv1.EnvironmentUAT, platformv1.EnvironmentProduction, platformv1.EnvironmentPreview,
-}
-
 // resolveEnv maps an environment to its namespace (docs/CLI.md#which-app-which-namespace): preview needs
 // a pull request and is preview-<app>-pr-<N>; every other environment is
 // the namespace of the same name.
@@ -76,5 +70,3 @@ func resolveEnv(env platformv1.Environment, app string, pr int) (string, error) 
 	}
 	return "", fmt.Errorf("environment %q is not one of staging, uat, production, preview", env)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -117,19 +117,6 @@ func (g *globals) session() (*session, error) {
 	return &session{c: c, kube: k, cfg: cfg, ns: ns, explicit: explicit}, nil
 }
 
-// client is the session's client and namespace, for the simpler commands.
-func (g *globals) client() (client.Client, string, error) {
-	s, err := g.session()
-	if err != nil {
-		return nil, "", err
-	}
-	return s.c, s.ns, nil
-}
-
-func newClient(cfg *rest.Config) (client.Client, error) {
-	return client.New(cfg, client.Options{Scheme: scheme.New()})
-}
-
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil

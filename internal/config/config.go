@@ -18,9 +18,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Operator is the operator's configuration.

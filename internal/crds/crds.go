@@ -42,7 +42,7 @@ func Install(ctx context.Context, cfg *rest.Config) error {
 		if err := yaml.Unmarshal(b, &obj.Object); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("plattr"), client.ForceOwnership); err != nil {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("plattr"), client.ForceOwnership); err != nil {
 			return fmt.Errorf("installing CRD %s: %w", obj.GetName(), err)
 		}
 		names = append(names, obj.GetName())
@@ -68,7 +68,7 @@ func Install(ctx context.Context, cfg *rest.Config) error {
 				continue
 			}
 			kind, name := obj.GetKind(), obj.GetName()
-			if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("plattr"), client.ForceOwnership); err != nil {
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("plattr"), client.ForceOwnership); err != nil {
 				return fmt.Errorf("installing %s %s: %w", kind, name, err)
 			}
 		}

@@ -367,7 +367,7 @@ func applyCRDs(t *testing.T, ctx context.Context, c client.Client, dir string) {
 	}
 	for _, f := range files {
 		for _, obj := range decode(t, readFile(t, f)) {
-			if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("test"), client.ForceOwnership); err != nil {
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("test"), client.ForceOwnership); err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
 			name := obj.GetName()

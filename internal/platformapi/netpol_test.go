@@ -2,7 +2,6 @@ package platformapi_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -64,6 +63,6 @@ func TestDefaultNetworkPolicyLetsThePollerInAndKeepsMetadataOut(t *testing.T) {
 		t.Errorf("egress to the cluster's pods (DNS) but the platform's namespace is not allowed: %+v", np.Spec.Egress[0].To)
 	}
 	if t.Failed() {
-		t.Log(fmt.Sprintf("%+v", np.Spec))
+		t.Logf("%+v", np.Spec)
 	}
 }

@@ -31,7 +31,8 @@ func TestLimiterClientIP(t *testing.T) {
 	// The bucket: Burst calls, then refused; another client has its own.
 	r := httptest.NewRequest("GET", LoginPath, nil)
 	r.RemoteAddr = "203.0.113.1:1"
-	if !l.Allow(r) || !l.Allow(r) || l.Allow(r) {
+	first, second, third := l.Allow(r), l.Allow(r), l.Allow(r)
+	if !first || !second || third {
 		t.Fatal("the bucket does not hold 2")
 	}
 	r.RemoteAddr = "203.0.113.2:1"
