@@ -21,11 +21,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/api/scheme"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authn"
 	"github.com/plattr/plattr/internal/platformapi/costs"
@@ -53,11 +53,7 @@ type Options struct {
 
 // Scheme holds the types the API reads and writes.
 func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	return s, platformv1.AddToScheme(s)
+	return scheme.New(), nil
 }
 
 // Run serves until ctx ends.
