@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/metrics"
 )
 
 // Kube is how capabilities read and write Kubernetes.
@@ -47,9 +49,11 @@ type ApplyConfiguration interface {
 // nothing writes nothing. A field someone else changed has left Plattr's
 // ownership, so the comparison catches hand edits and the forced apply
 // takes the field back.
-func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t Target, live O, desired A, extract func(O, string) (A, error)) error {
+func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t Target, live O, desired A, extract func(O, string) (A, error)) (err error) {
+	start, written := time.Now(), false
+	defer func() { observeApply(*desired.GetKind(), start, written, err) }()
 	key := client.ObjectKey{Namespace: *desired.GetNamespace(), Name: *desired.GetName()}
-	err := k.Client.Get(ctx, key, live)
+	err = k.Client.Get(ctx, key, live)
 	if apierrors.IsNotFound(err) && k.APIReader != nil {
 		// The cache holds only Plattr's labelled objects: one of this name
 		// without the label must not be taken over unseen.
@@ -76,6 +80,7 @@ func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t
 			return nil
 		}
 	}
+	written = true
 	if err := k.Client.Apply(ctx, desired, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return err
 	}
@@ -86,6 +91,20 @@ func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t
 			"%s %s was changed or deleted outside Plattr and has been restored", *desired.GetKind(), key.Name)
 	}
 	return nil
+}
+
+// observeApply times one Apply in plattr_apply_duration_seconds: unchanged
+// (compared, nothing written), applied, or error (whether or not the apply
+// was sent).
+func observeApply(kind string, start time.Time, written bool, err error) {
+	result := "unchanged"
+	switch {
+	case err != nil:
+		result = "error"
+	case written:
+		result = "applied"
+	}
+	metrics.ApplyDuration.WithLabelValues(kind, result).Observe(time.Since(start).Seconds())
 }
 
 // ErrControlledByOther: an object of the name a capability writes is
