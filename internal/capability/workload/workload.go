@@ -172,7 +172,7 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 		if apierrors.IsNotFound(err) {
 			// Just created: the cache has not seen it yet. The message
 			// the next reconcile writes, so that one writes no status.
-			t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, rollingOut(spec.Scaling.Min))
+			t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, rollingOut())
 			return Result{Up: true}, nil
 		}
 		return Result{Up: true}, err

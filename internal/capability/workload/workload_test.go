@@ -254,21 +254,27 @@ func TestNewDeploymentRollsOutInOneMessage(t *testing.T) {
 	}
 	created := message()
 	lagging = false
-	seen := message() // not observed by its controller yet
 	d := &appsv1.Deployment{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, d); err != nil {
 		t.Fatal(err)
 	}
-	d.Spec.Replicas = ptr.To[int32](2) // as the scale patch leaves it on a real server
-	if err := env.Client.Update(ctx, d); err != nil {
-		t.Fatal(err)
+	setReplicas := func(n int32) {
+		t.Helper()
+		d.Spec.Replicas = ptr.To(n)
+		if err := env.Client.Update(ctx, d); err != nil {
+			t.Fatal(err)
+		}
 	}
+	setReplicas(1) // the cache's first copy: created, not scaled to scaling.min yet
+	seen := message()
+	setReplicas(2) // the scale patch seen, not observed by its controller yet
+	scaled := message()
 	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 1}
 	if err := env.Client.Status().Update(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	onePod := message()
-	if created != seen || seen != onePod {
-		t.Errorf("DeploymentReady's message changed while rolling out: %q, then %q, then %q", created, seen, onePod)
+	if created != seen || seen != scaled || scaled != onePod {
+		t.Errorf("DeploymentReady's message changed while rolling out: %q, then %q, %q, %q", created, seen, scaled, onePod)
 	}
 }
