@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/operator"
 )
 
@@ -30,6 +31,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "plattr-operator: no Kubernetes API server: %v (set KUBECONFIG or run in a cluster)\n", err)
 		os.Exit(2)
 	}
+	// plattr_kube_requests_total: the writes (and reads) per resource.
+	metrics.CountKubeRequests(restConfig)
 	if err := operator.Run(ctrl.SetupSignalHandler(), cfg, restConfig, operator.Options{}); err != nil {
 		fmt.Fprintf(os.Stderr, "plattr-operator: %v\n", err)
 		os.Exit(1)

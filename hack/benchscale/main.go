@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,12 +127,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	mx0, _ := scrape("http://" + b.opMx + "/metrics")
+	load0 := loadAverage()
 	say("operator: %d apps (database + workload), %d at a time…", *apps, *workers)
 	burst, err := b.burst(ctx)
 	if err != nil {
 		return err
 	}
 	opWrites1, apiWrites1, _ := b.writes(ctx)
+	mx1, _ := scrape("http://" + b.opMx + "/metrics")
+	load1 := loadAverage()
 	cpu, rss := procStats(b.op.Process.Pid)
 	opRate := float64(*apps) / burst.total.Seconds()
 
@@ -171,6 +176,7 @@ bench-scale: %d apps, %d workers, %d per namespace
   operator CPU                           %.1f s   peak RSS %.0f MB
   idle %s                                 operator writes %.1f/min   reconciles %.1f/min (%.2f per 100 apps)
   deletion of all apps                   %s   orphans in PostgreSQL: %d schemas, %d roles
+  machine load (1-min average)           %s before the burst, %s after it, %d CPUs
 `,
 		*apps, *workers, *perNS,
 		baseRate, base.Round(time.Millisecond),
@@ -180,7 +186,9 @@ bench-scale: %d apps, %d workers, %d per namespace
 		(opWrites1-opWrites0)/float64(*apps), (apiWrites1-apiWrites0)/float64(*apps),
 		cpu, rss/1024/1024,
 		idle.String(), (opWrites2-opWrites1)/minutes, (rec1-rec0)/minutes, (rec1-rec0)/minutes*100/float64(*apps),
-		deletion.Round(time.Millisecond), schemas, roles)
+		deletion.Round(time.Millisecond), schemas, roles,
+		load0, load1, runtime.NumCPU())
+	fmt.Print(breakdown(mx0, mx1, *apps))
 	if schemas+roles > 0 {
 		return fmt.Errorf("orphans left in PostgreSQL")
 	}
@@ -589,4 +597,14 @@ func procStats(pid int) (cpu, rss float64) {
 		}
 	}
 	return cpu, rss
+}
+
+// loadAverage is the machine's 1-minute load average, for reading a figure
+// taken on a shared machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }

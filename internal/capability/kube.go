@@ -2,8 +2,10 @@ package capability
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -16,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/metrics"
 )
 
 // Kube is how capabilities read and write Kubernetes.
@@ -47,9 +50,31 @@ type ApplyConfiguration interface {
 // nothing writes nothing. A field someone else changed has left Plattr's
 // ownership, so the comparison catches hand edits and the forced apply
 // takes the field back.
-func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t Target, live O, desired A, extract func(O, string) (A, error)) error {
+func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t Target, live O, desired A, extract func(O, string) (A, error)) (err error) {
+	start, written := time.Now(), false
+	defer func() { observeApply(*desired.GetKind(), start, written, err) }()
 	key := client.ObjectKey{Namespace: *desired.GetNamespace(), Name: *desired.GetName()}
-	err := k.Client.Get(ctx, key, live)
+	err = k.Client.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) && k.APIReader != nil && carriesController(desired, t) {
+		// Missing from the cache, which holds only Plattr's labelled
+		// objects: most likely a new child. An apply without force
+		// creates it in one request, where reading past the cache first
+		// cost a second one (a third of a burst's requests). It cannot
+		// take over what exists: a field another manager set makes it a
+		// conflict, and a second controller reference is refused by the
+		// API server — both leave the object as it was and fall through
+		// to the read below, which names the owner or takes the fields
+		// back as before.
+		written = true
+		switch aerr := k.Client.Apply(ctx, desired, client.FieldOwner(FieldManager)); {
+		case aerr == nil:
+			k.restored(t, *desired.GetKind(), key.Name)
+			return nil
+		case !apierrors.IsConflict(aerr) && !apierrors.IsInvalid(aerr):
+			return aerr
+		}
+		written = false
+	}
 	if apierrors.IsNotFound(err) && k.APIReader != nil {
 		// The cache holds only Plattr's labelled objects: one of this name
 		// without the label must not be taken over unseen.
@@ -76,16 +101,63 @@ func Apply[O client.Object, A ApplyConfiguration](ctx context.Context, k Kube, t
 			return nil
 		}
 	}
+	written = true
 	if err := k.Client.Apply(ctx, desired, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return err
 	}
-	if t.Settled {
-		// Running at this generation, yet the object was missing or
-		// differed: it was deleted or edited by hand.
-		k.Event(t, corev1.EventTypeWarning, platformv1.EventRestored, "Restore",
-			"%s %s was changed or deleted outside Plattr and has been restored", *desired.GetKind(), key.Name)
-	}
+	k.restored(t, *desired.GetKind(), key.Name)
 	return nil
+}
+
+// restored says an apply of a settled target wrote: running at this
+// generation, yet the object was missing or differed, so it was deleted or
+// edited by hand.
+func (k Kube) restored(t Target, kind, name string) {
+	if t.Settled {
+		k.Event(t, corev1.EventTypeWarning, platformv1.EventRestored, "Restore",
+			"%s %s was changed or deleted outside Plattr and has been restored", kind, name)
+	}
+}
+
+// carriesController reports whether desired names t's controller as its
+// controller owner reference: only then does a second controller on the
+// live object make the API server refuse the apply.
+func carriesController(desired runtime.ApplyConfiguration, t Target) bool {
+	raw, err := json.Marshal(desired)
+	if err != nil {
+		return false
+	}
+	var obj struct {
+		Metadata struct {
+			OwnerReferences []struct {
+				UID        string `json:"uid"`
+				Controller *bool  `json:"controller"`
+			} `json:"ownerReferences"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &obj) != nil {
+		return false
+	}
+	for _, ref := range obj.Metadata.OwnerReferences {
+		if ref.Controller != nil && *ref.Controller && ref.UID == string(t.Controller.UID) && ref.UID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// observeApply times one Apply in plattr_apply_duration_seconds: unchanged
+// (compared, nothing written), applied, or error (whether or not the apply
+// was sent).
+func observeApply(kind string, start time.Time, written bool, err error) {
+	result := "unchanged"
+	switch {
+	case err != nil:
+		result = "error"
+	case written:
+		result = "applied"
+	}
+	metrics.ApplyDuration.WithLabelValues(kind, result).Observe(time.Since(start).Seconds())
 }
 
 // ErrControlledByOther: an object of the name a capability writes is

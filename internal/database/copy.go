@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -59,6 +60,7 @@ type CopyResult struct {
 // before the snapshot is taken; the write is one transaction: a failure
 // leaves to empty, so a retry starts afresh.
 func (p *Provisioner) CopySchema(ctx context.Context, from, to naming.Database, toPassword string, maxBytes int64) (CopyResult, error) {
+	defer metrics.TimeCall(metrics.BackendDatabase, "copy_schema")()
 	var res CopyResult
 	conn, err := p.pool.Acquire(ctx)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -123,7 +124,10 @@ func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisio
 func (p *Provisioner) Close() { p.pool.Close() }
 
 // Ping checks the admin connection.
-func (p *Provisioner) Ping(ctx context.Context) error { return p.noteAuth(p.pool.Ping(ctx)) }
+func (p *Provisioner) Ping(ctx context.Context) error {
+	defer metrics.TimeCall(metrics.BackendDatabase, "ping")()
+	return p.noteAuth(p.pool.Ping(ctx))
+}
 
 // noteAuth tells Options.AuthFailed when err is the server refusing the
 // admin credentials (SQLSTATE 28P01 or 28000), and returns err.
@@ -177,6 +181,7 @@ func (s state) complete(connLimit int) bool {
 }
 
 func (p *Provisioner) read(ctx context.Context, n naming.Database) (state, error) {
+	defer metrics.TimeStep(metrics.BackendDatabase, "catalog_read")()
 	var s state
 	if err := p.ensureOwnersTable(ctx); err != nil {
 		return s, err
@@ -239,6 +244,7 @@ SELECT
 // already has it is not touched, so a reconcile of a provisioned app writes
 // nothing. It reports what it changed.
 func (p *Provisioner) Ensure(ctx context.Context, n naming.Database, o Owner, password string) (Change, error) {
+	defer metrics.TimeCall(metrics.BackendDatabase, "ensure")()
 	s, err := p.read(ctx, n)
 	if err != nil {
 		return Change{}, err
@@ -275,6 +281,7 @@ type Change struct {
 // password (the server's pg_hba.conf, the network) says nothing, so it does
 // not count as drift.
 func (p *Provisioner) passwordDrifted(ctx context.Context, n naming.Database, s state, password string) (bool, error) {
+	defer metrics.TimeStep(metrics.BackendDatabase, "password_check")()
 	if s.adminIsSuper {
 		return !scramMatches(s.passwordStored, password), nil
 	}
@@ -298,6 +305,7 @@ func (p *Provisioner) passwordDrifted(ctx context.Context, n naming.Database, s 
 // that is missing. Callers write the new password to the app's Secret only
 // after Rotate succeeds, so a failure leaves the old pair intact.
 func (p *Provisioner) Rotate(ctx context.Context, n naming.Database, o Owner, password string) error {
+	defer metrics.TimeCall(metrics.BackendDatabase, "rotate")()
 	s, err := p.read(ctx, n)
 	if err != nil {
 		return err
@@ -403,7 +411,10 @@ func (p *Provisioner) execShared(ctx context.Context, stmts ...string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
-	return p.execAll(ctx, append([]string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", sharedACLLock)}, stmts...))
+	// Timed apart from the app's own transaction: here reconciles queue
+	// behind one another for the lock.
+	defer metrics.TimeStep(metrics.BackendDatabase, "shared_acl_transaction")()
+	return p.transaction(ctx, append([]string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", sharedACLLock)}, stmts...))
 }
 
 // execAll runs statements in one transaction: all or nothing.
@@ -411,6 +422,11 @@ func (p *Provisioner) execAll(ctx context.Context, stmts []string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
+	defer metrics.TimeStep(metrics.BackendDatabase, "transaction")()
+	return p.transaction(ctx, stmts)
+}
+
+func (p *Provisioner) transaction(ctx context.Context, stmts []string) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		for _, stmt := range stmts {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
@@ -427,6 +443,7 @@ func (p *Provisioner) execAll(ctx context.Context, stmts []string) error {
 // dropped: an idle-in-transaction session holding a lock on the schema
 // would otherwise hang DROP SCHEMA (and the app's deletion) for good.
 func (p *Provisioner) Remove(ctx context.Context, n naming.Database, o Owner, keepData bool) error {
+	defer metrics.TimeCall(metrics.BackendDatabase, "remove")()
 	s, err := p.read(ctx, n)
 	if err != nil {
 		return err
@@ -539,6 +556,7 @@ type Observed struct {
 
 // Survey observes many apps' objects with one query, keyed by app role.
 func (p *Provisioner) Survey(ctx context.Context, apps []naming.Database) (map[string]Observed, error) {
+	defer metrics.TimeCall(metrics.BackendDatabase, "survey")()
 	roles, schemas := make([]string, len(apps)), make([]string, len(apps))
 	for i, n := range apps {
 		roles[i], schemas[i] = n.AppRole, n.Schema

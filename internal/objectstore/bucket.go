@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/cors"
 	"github.com/minio/minio-go/v7/pkg/tags"
 
+	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/naming"
 )
 
@@ -45,6 +46,7 @@ type Bucket struct {
 // rules and policy in line, writing only what differs. It reports whether
 // anything was written.
 func (s *Store) EnsureBucket(ctx context.Context, b Bucket) (changed bool, err error) {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "ensure_bucket")()
 	exists, err := s.s3.BucketExists(ctx, b.Name)
 	if err != nil {
 		return false, s.wrap(err)
@@ -277,6 +279,7 @@ func (s *Store) ensurePolicy(ctx context.Context, b Bucket) (bool, error) {
 // Owned lists the buckets whose name starts with prefix and whose record
 // names owner.
 func (s *Store) Owned(ctx context.Context, prefix, owner string) ([]string, error) {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "owned")()
 	if err := s.ensureOwnersBucket(ctx); err != nil {
 		return nil, err
 	}
@@ -299,6 +302,7 @@ func (s *Store) Owned(ctx context.Context, prefix, owner string) ([]string, erro
 // Release keeps a bucket and its data but hands it to the platform's admin
 // account, for when the app's user goes away under the Retain policy.
 func (s *Store) Release(ctx context.Context, bucket string) error {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "release")()
 	if s.admin == nil {
 		return nil
 	}
@@ -309,6 +313,7 @@ func (s *Store) Release(ctx context.Context, bucket string) error {
 // page, then the bucket and its ownership record. It returns how many
 // entries it removed. A bucket already gone is fine.
 func (s *Store) RemoveBucket(ctx context.Context, bucket string) (int, error) {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "remove_bucket")()
 	exists, err := s.s3.BucketExists(ctx, bucket)
 	if err != nil {
 		return 0, s.wrap(err)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/plattr/plattr/internal/metrics"
 )
 
 // Config locates the store.
@@ -108,6 +110,7 @@ func (s *Store) SharedKeys() (access, secret string) { return s.cfg.AccessKey, s
 
 // Ping checks the store answers and accepts the admin keys.
 func (s *Store) Ping(ctx context.Context) error {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "ping")()
 	_, err := s.s3.ListBuckets(ctx)
 	return s.wrap(err)
 }

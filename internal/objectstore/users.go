@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"github.com/plattr/plattr/internal/metrics"
 )
 
 // NewSecretKey returns a random secret access key.
@@ -28,6 +30,7 @@ var ErrUserConflict = errors.New("object store user belongs to another owner")
 // tagged for owner: a user holding another app's buckets is never taken
 // over.
 func (s *Store) EnsureUser(ctx context.Context, access, secret, owner string) error {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "ensure_user")()
 	if s.admin == nil {
 		return fmt.Errorf("the object store has no per-app users")
 	}
@@ -51,6 +54,7 @@ func (s *Store) EnsureUser(ctx context.Context, access, secret, owner string) er
 // RemoveUser deletes the user, unless it owns buckets of another owner; a
 // user already gone is fine.
 func (s *Store) RemoveUser(ctx context.Context, access, owner string) error {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "remove_user")()
 	if s.admin == nil {
 		return nil
 	}
@@ -100,6 +104,7 @@ func (s *Store) checkUserOwner(ctx context.Context, access, owner string) error 
 // UserSecrets lists every user's secret key, by access key, in one call:
 // the drift sweep compares them with the apps' Secrets.
 func (s *Store) UserSecrets(ctx context.Context) (map[string]string, error) {
+	defer metrics.TimeCall(metrics.BackendObjectStore, "user_secrets")()
 	if s.admin == nil {
 		return nil, nil
 	}

@@ -93,7 +93,7 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 	}
 	st := d.Status
 	if st.ObservedGeneration < d.Generation {
-		return false, fmt.Sprintf("rolling out: waiting for %d replica(s) of the current version to be available", want)
+		return false, rollingOut()
 	}
 	available := false
 	for _, c := range st.Conditions {
@@ -104,7 +104,16 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 	if !available || st.UpdatedReplicas < want || st.AvailableReplicas < want || st.Replicas > st.UpdatedReplicas {
 		// No counts in the message: each would be a status write per pod
 		// becoming ready, for every app of a burst.
-		return false, fmt.Sprintf("rolling out: waiting for %d replica(s) of the current version to be available", want)
+		return false, rollingOut()
 	}
 	return true, fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, want)
+}
+
+// rollingOut is DeploymentReady's message from the Deployment's creation
+// until it is available: one message, with no count, so none of the steps
+// between is a status write — the cache seeing the new Deployment, its
+// replicas going from the default 1 to scaling.min (the scale patch), its
+// controller observing it, each pod turning ready.
+func rollingOut() string {
+	return "rolling out: waiting for the current version's replicas to be available"
 }

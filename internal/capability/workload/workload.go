@@ -170,7 +170,9 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 	d := &appsv1.Deployment{}
 	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: name}, d); err != nil {
 		if apierrors.IsNotFound(err) {
-			t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, "Deployment created; waiting for it to be observed")
+			// Just created: the cache has not seen it yet. The message
+			// the next reconcile writes, so that one writes no status.
+			t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, rollingOut())
 			return Result{Up: true}, nil
 		}
 		return Result{Up: true}, err

@@ -8,8 +8,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
@@ -213,5 +216,65 @@ func TestEnvVarSecretsAreCopiedAcrossNamespaces(t *testing.T) {
 	}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "preview-web-pr-1", Name: "web-env"}, &corev1.Secret{}); err == nil {
 		t.Error("the copy stayed after the reference was removed")
+	}
+}
+
+// A new Deployment is "rolling out" in one message from its creation until
+// it is available: the reconcile that creates it (before the cache has it)
+// and the one its first events bring (not observed yet, then pods on their
+// way) set the same condition, so the owner's status is written once, not
+// per step (a status write per app of a burst, found by bench-scale).
+func TestNewDeploymentRollsOutInOneMessage(t *testing.T) {
+	app := capabilitytest.App("shop", "web")
+	env := capabilitytest.NewEnv(t)
+	lagging := true // the operator's cache has not seen the new Deployment yet
+	kube := env.Kube
+	kube.Client = interceptor.NewClient(env.Client.(client.WithWatch), interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*appsv1.Deployment); ok && lagging {
+				return apierrors.NewNotFound(appsv1.Resource("deployments"), key.Name)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	c := &workload.Capability{Kube: kube}
+	ctx := context.Background()
+	s := spec(need(dbSecret, nil, nil))
+	s.Scaling.Min = 2
+	message := func() string {
+		t.Helper()
+		if _, err := c.Ensure(ctx, capabilitytest.Target(app), s); err != nil {
+			t.Fatal(err)
+		}
+		cond := capabilitytest.Condition(t, app, platformv1.ConditionDeploymentReady)
+		if cond.Reason != platformv1.ReasonRollingOut {
+			t.Fatalf("DeploymentReady %s: %s, want %s", cond.Reason, cond.Message, platformv1.ReasonRollingOut)
+		}
+		return cond.Message
+	}
+	created := message()
+	lagging = false
+	d := &appsv1.Deployment{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, d); err != nil {
+		t.Fatal(err)
+	}
+	setReplicas := func(n int32) {
+		t.Helper()
+		d.Spec.Replicas = ptr.To(n)
+		if err := env.Client.Update(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setReplicas(1) // the cache's first copy: created, not scaled to scaling.min yet
+	seen := message()
+	setReplicas(2) // the scale patch seen, not observed by its controller yet
+	scaled := message()
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 1}
+	if err := env.Client.Status().Update(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	onePod := message()
+	if created != seen || seen != scaled || scaled != onePod {
+		t.Errorf("DeploymentReady's message changed while rolling out: %q, then %q, %q, %q", created, seen, scaled, onePod)
 	}
 }
