@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/api/events"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/mirror"
@@ -468,33 +468,41 @@ func (s *Server) cancelTask(c *call) (any, error) {
 	return s.Store.GetTask(c.ctx(), t.ID)
 }
 
+// events streams the change feed to the caller, each event filtered by
+// its audience (package api/events), read from the event's columns.
 func (s *Server) events(c *call) {
 	p := c.p
-	s.Hub.Serve(c.w, c.r, func(e store.Event) bool {
-		if e.Kind == "tenant" {
-			// A tenant's events go to its members (and site admins).
-			var d struct {
-				Members []string `json:"members"`
+	s.Hub.Serve(c.w, c.r, func(e *store.Event) bool {
+		if e.Audience == events.AudienceRoles && e.Subject == p.User.ID && p.CI == nil {
+			// This user's roles changed: what they may see changes now.
+			if roles, err := s.Store.RolesOf(c.ctx(), p.User.ID); err == nil {
+				p.Roles = roles
 			}
-			_ = json.Unmarshal(e.Data, &d)
-			return p.User.SiteAdmin || slices.Contains(d.Members, p.User.Email)
+			return true
 		}
-		if e.Kind == "roles" {
-			var d struct {
-				UserID int64 `json:"userId"`
-			}
-			_ = json.Unmarshal(e.Data, &d)
-			if d.UserID == p.User.ID {
-				// This user's roles changed: what they may see changes now.
-				if roles, err := s.Store.RolesOf(c.ctx(), p.User.ID); err == nil {
-					p.Roles = roles
-				}
-				return true
-			}
-			return p.Can(authz.ManageEnvironment, e.Namespace, "")
-		}
-		return p.Can(authz.ViewApp, e.Namespace, e.App)
+		return visibleTo(p, e)
 	})
+}
+
+// visibleTo reports whether p may receive e. An audience it does not
+// know goes to site admins alone.
+func visibleTo(p *authz.Principal, e *store.Event) bool {
+	switch {
+	case p.CI == nil && p.User.SiteAdmin:
+		return true
+	case e.AdminOnly:
+		return false
+	}
+	switch e.Audience {
+	case events.AudienceApp:
+		return p.Can(authz.ViewApp, e.Namespace, e.App)
+	case events.AudienceTenant:
+		// A tenant's events go to its members (and site admins).
+		return p.CI == nil && slices.Contains(e.Members, p.User.Email)
+	case events.AudienceRoles:
+		return p.Can(authz.ManageEnvironment, e.Namespace, "")
+	}
+	return false
 }
 
 func (s *Server) appResources(c *call) (any, error) {
