@@ -92,6 +92,25 @@ func (s *Server) listApps(c *call) (any, error) {
 	return out, nil
 }
 
+// previewsOf returns the app's previews from the catalog, so a page that
+// learns of a preview's change reads one app, not the whole list.
+func (s *Server) previewsOf(key store.AppKey) []mirror.PreviewSummary {
+	if s.Catalog == nil {
+		return nil
+	}
+	apps := s.Catalog.Apps()
+	i, ok := slices.BinarySearchFunc(apps, key, func(a appSummary, k store.AppKey) int {
+		if c := strings.Compare(a.Namespace, k.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, k.Name)
+	})
+	if !ok {
+		return nil
+	}
+	return apps[i].Previews
+}
+
 // appAfter reports whether a sorts after namespace/name.
 func appAfter(a appSummary, namespace, name string) bool {
 	return a.Namespace > namespace || (a.Namespace == namespace && a.Name > name)
@@ -133,6 +152,7 @@ func (s *Server) getApp(c *call) (any, error) {
 		return nil, err
 	}
 	v := view(a)
+	v.Previews = s.previewsOf(key)
 	v.Permissions = permissions{
 		Operate:       c.p.Can(authz.OperateApp, key.Namespace, key.Name),
 		Delete:        c.p.Can(authz.DeleteApp, key.Namespace, key.Name),
