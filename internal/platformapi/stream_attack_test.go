@@ -89,7 +89,8 @@ func TestStreamNeverCarriesAnotherTenantsEvents(t *testing.T) {
 	got.waitFor(t, 15*time.Second, "B's event while she is a member", func(e sse) bool { return e.Kind == events.KindTenant && e.Data.App == tB })
 
 	// Removed from B: her roles there go, and a roles event tells her stream.
-	victim.must(t, 200, "PUT", "/api/v1/tenants/"+tB, map[string]any{"name": tB, "environments": []string{"staging"}}, nil)
+	victim.must(t, 200, "PUT", "/api/v1/tenants/"+tB, map[string]any{"name": tB, "environments": []string{"staging"},
+		"members": []map[string]string{{"email": vic, "role": "Admin"}}}, nil)
 	eventually(t, 15*time.Second, "mallory's role in "+nsB+" gone", func() error {
 		u, err := db.EnsureUser(t.Context(), mal, false)
 		if err != nil {
@@ -122,7 +123,7 @@ func TestStreamNeverCarriesAnotherTenantsEvents(t *testing.T) {
 	}
 	victim.must(t, 202, "POST", "/api/v1/apps/"+nsB+"/web/restart", map[string]any{"executeAt": time.Now().Add(time.Hour)}, nil)
 	victim.must(t, 200, "PUT", "/api/v1/tenants/"+tB, map[string]any{"name": tB, "displayName": "Victims", "environments": []string{"staging"},
-		"members": []map[string]string{{"email": "other-" + run + "@victim.test", "role": "User"}}}, nil)
+		"members": []map[string]string{{"email": vic, "role": "Admin"}, {"email": "other-" + run + "@victim.test", "role": "User"}}}, nil)
 	eventually(t, 15*time.Second, "the other member's role in "+nsB, func() error {
 		ms, err := db.EnvironmentMembers(t.Context(), nsB)
 		if err != nil || len(ms) < 2 {

@@ -44,6 +44,24 @@ DROP FUNCTION status_reports_changed();
 DROP FUNCTION tenant_states_changed();
 DROP FUNCTION publish_event(text, text, text, jsonb);
 
+-- publish_event appends one event to the feed with its audience (the
+-- defaults: whoever may view namespace/app). Ids are handed out under one
+-- lock held until commit, so they become visible in order and a client
+-- resuming after id N misses nothing.
+CREATE FUNCTION publish_event(p_kind text, p_namespace text, p_app text, p_data jsonb,
+  p_audience text DEFAULT 'app', p_members text[] DEFAULT '{}', p_subject bigint DEFAULT NULL, p_admin_only boolean DEFAULT false) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  new_id bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7366020);
+  INSERT INTO events (kind, namespace, app, data, audience, members, subject, admin_only)
+  VALUES (p_kind, p_namespace, p_app, p_data, p_audience, p_members, p_subject, p_admin_only)
+  RETURNING id INTO new_id;
+  PERFORM pg_notify('plattr_events', new_id::text);
+END
+$$;
+
 -- publish_change publishes the change of the row it fires on. Its
 -- arguments declare the event:
 --   0 kind      the event kind (api/events Kind*)
@@ -56,16 +74,12 @@ DROP FUNCTION publish_event(text, text, text, jsonb);
 -- A deleted row publishes its last payload with "deleted": true. The
 -- audience columns: members from a tenant payload's members, subject from
 -- a roles row's user_id, admin_only when the row has a retired_at.
---
--- Ids are handed out under one lock held until commit, so they become
--- visible in order and a client resuming after id N misses nothing.
 CREATE FUNCTION publish_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-  r      jsonb;
-  data   jsonb := '{}';
-  col    text;
-  new_id bigint;
+  r    jsonb;
+  data jsonb := '{}';
+  col  text;
 BEGIN
   IF TG_OP = 'DELETE' THEN r := to_jsonb(OLD); ELSE r := to_jsonb(NEW); END IF;
   IF TG_ARGV[3] <> '' THEN
@@ -77,15 +91,11 @@ BEGIN
   IF TG_OP = 'DELETE' THEN
     data := data || '{"deleted": true}';
   END IF;
-  PERFORM pg_advisory_xact_lock(7366020);
-  INSERT INTO events (kind, namespace, app, data, audience, members, subject, admin_only)
-  VALUES (TG_ARGV[0], coalesce(r ->> 'namespace', ''), coalesce(r ->> nullif(TG_ARGV[2], ''), ''), data, TG_ARGV[1],
+  PERFORM publish_event(TG_ARGV[0], coalesce(r ->> 'namespace', ''), coalesce(r ->> nullif(TG_ARGV[2], ''), ''), data, TG_ARGV[1],
     CASE WHEN TG_ARGV[1] = 'tenant' AND jsonb_typeof(data -> 'members') = 'array'
-      THEN ARRAY(SELECT jsonb_array_elements_text(data -> 'members')) ELSE '{}' END,
+      THEN ARRAY(SELECT jsonb_array_elements_text(data -> 'members')) ELSE '{}'::text[] END,
     CASE WHEN TG_ARGV[1] = 'roles' THEN (r ->> 'user_id')::bigint END,
-    coalesce(r ->> 'retired_at', '') <> '')
-  RETURNING id INTO new_id;
-  PERFORM pg_notify('plattr_events', new_id::text);
+    coalesce(r ->> 'retired_at', '') <> '');
   RETURN NULL;
 END
 $$;
