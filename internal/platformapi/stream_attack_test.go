@@ -133,7 +133,9 @@ func TestStreamNeverCarriesAnotherTenantsEvents(t *testing.T) {
 	})
 	// The marker: a task on Mallory's own app, after all of the above.
 	marker := createApp(t, mallory, nsA, "web", "registry.example.com/web:1")
-	isMarker := func(e sse) bool { return e.Kind == events.KindTask && e.Data.Namespace == nsA && field(e, "state") == "Pending" }
+	isMarker := func(e sse) bool {
+		return e.Kind == events.KindTask && e.Data.Namespace == nsA && field(e, "state") == "Pending"
+	}
 	got.waitFor(t, 15*time.Second, "the marker", isMarker)
 
 	id := func(e sse) int64 { n, _ := strconv.ParseInt(e.ID, 10, 64); return n }
