@@ -164,13 +164,26 @@ func asSession(t *testing.T, ctx context.Context, email string) {
 	}
 }
 
+// textOf reads an element's text in one evaluation, waiting for it to
+// exist: the page redraws parts of itself on every event, and a node
+// looked up first and read after may be gone in between.
 func textOf(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	var s string
-	if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery)); err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
+	q, _ := json.Marshal(sel)
+	for {
+		var s *string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => { const e = document.querySelector(`+string(q)+`); return e ? e.innerText : null; })()`, &s)); err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		if s != nil {
+			return *s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("text of %s: %v", sel, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return s
 }
 
 func TestPortalInChromium(t *testing.T) {

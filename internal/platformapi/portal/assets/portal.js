@@ -302,7 +302,7 @@ async function appPage() {
     try {
       const t = await api(method, path, body);
       $("#action-result").textContent = label + ": task " + (t && t.id) + " recorded (" + (t && t.state) + ").";
-      if (t && t.id) putTask(t);
+      if (t && t.id) recorded(t);
     } catch (err) {
       $("#action-result").textContent = label + " refused: " + err.message;
     }
@@ -385,7 +385,6 @@ async function appPage() {
   };
 
   const tasks = new Map(); // id → task
-  const fetching = new Set();
   const taskRow = (t) => el("tr", { "data-task": t.id },
     el("td", {}, t.id), el("td", {}, t.operation + (t.request && t.request.action ? " " + t.request.action : "")),
     el("td", {}, badge(t.state), t.reason ? el("div", { class: "help" }, t.reason) : null),
@@ -413,18 +412,26 @@ async function appPage() {
     renderHistory();
   };
   // onTask patches a known task from its event; a new one is read once
-  // (its request and diff are not in the event).
+  // (its request and diff are not in the event). An event arriving while
+  // the task is being read makes it read again: the read may predate it.
+  const fetching = new Map(); // id → an event arrived meanwhile
   const onTask = async (d) => {
+    if (fetching.has(d.id)) return void fetching.set(d.id, true);
     const known = tasks.get(d.id);
     if (known) return putTask(Object.assign({}, known, { state: d.state, reason: d.reason }));
-    if (fetching.has(d.id)) return;
-    fetching.add(d.id);
+    fetching.set(d.id, false);
     try {
-      putTask(await api("GET", "/api/v1/tasks/" + d.id));
+      for (;;) {
+        const t = await api("GET", "/api/v1/tasks/" + d.id);
+        if (!fetching.get(d.id)) { putTask(t); break; }
+        fetching.set(d.id, false);
+      }
     } finally {
       fetching.delete(d.id);
     }
   };
+  // The task an action recorded, unless its events got there first.
+  const recorded = (t) => { if (!tasks.has(t.id) && !fetching.has(t.id)) putTask(t); };
 
   $("#deploy").addEventListener("submit", (e) => {
     e.preventDefault();
