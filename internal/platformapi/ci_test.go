@@ -29,8 +29,7 @@ func ciApp(t *testing.T, adminC *caller, ns, name, repo string, env platformv1.E
 	t.Helper()
 	sp := spec("registry.example.com/" + name + ":1")
 	sp.Repository, sp.Environment = repo, env
-	var task store.Task
-	adminC.must(t, 202, "POST", "/api/v1/apps", map[string]any{"namespace": ns, "name": name, "spec": sp}, &task)
+	task := createAppSpec(t, adminC, ns, name, sp)
 	waitTask(t, adminC, task.ID, store.TaskDone)
 }
 

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +20,10 @@ import (
 	"github.com/chromedp/chromedp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authn"
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/costs"
@@ -159,13 +164,26 @@ func asSession(t *testing.T, ctx context.Context, email string) {
 	}
 }
 
+// textOf reads an element's text in one evaluation, waiting for it to
+// exist: the page redraws parts of itself on every event, and a node
+// looked up first and read after may be gone in between.
 func textOf(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	var s string
-	if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery)); err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
+	q, _ := json.Marshal(sel)
+	for {
+		var s *string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => { const e = document.querySelector(`+string(q)+`); return e ? e.innerText : null; })()`, &s)); err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		if s != nil {
+			return *s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("text of %s: %v", sel, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return s
 }
 
 func TestPortalInChromium(t *testing.T) {
@@ -307,9 +325,12 @@ func TestPortalInChromium(t *testing.T) {
 	axe(t, ctx, "tenants")
 
 	// Costs, with the chart, for a period with samples of portal-web.
+	// A day of its own per run: a sample slot is written once, and an
+	// earlier run's (go test -count=2) belong to the app deleted since.
 	sampler := &costs.Sampler{Cache: kube, Store: db}
+	day := time.Date(2021, 6, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(time.Now().UnixNano()%1500))
 	for h := 0; h < 3; h++ {
-		if _, err := sampler.SampleAt(context.Background(), time.Date(2021, 6, 1, h, 0, 0, 0, time.UTC), time.Hour); err != nil {
+		if _, err := sampler.SampleAt(context.Background(), day.Add(time.Duration(h)*time.Hour), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -322,7 +343,7 @@ func TestPortalInChromium(t *testing.T) {
 		}
 		return nil
 	})
-	if err := chromedp.Run(ctx, chromedp.SetValue(`#from`, "2021-06-01"), chromedp.SetValue(`#to`, "2021-06-02"),
+	if err := chromedp.Run(ctx, chromedp.SetValue(`#from`, day.Format(time.DateOnly)), chromedp.SetValue(`#to`, day.AddDate(0, 0, 1).Format(time.DateOnly)),
 		chromedp.Click(`#range button[type=submit]`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
@@ -445,3 +466,179 @@ func TestPortalShowsLostConnectionAndResumes(t *testing.T) {
 	})
 	_, _ = db.CancelTask(context.Background(), missed.ID, "test")
 }
+
+// requestCounter counts the API requests the page sends, by path.
+type requestCounter struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func countRequests(t *testing.T, ctx context.Context) *requestCounter {
+	t.Helper()
+	rc := &requestCounter{}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && strings.Contains(e.Request.URL, "/api/v1/") {
+			u, err := url.Parse(e.Request.URL)
+			if err != nil {
+				return
+			}
+			rc.mu.Lock()
+			rc.paths = append(rc.paths, u.Path+"?"+u.RawQuery)
+			rc.mu.Unlock()
+		}
+	})
+	if err := chromedp.Run(ctx, network.Enable()); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// since returns the requests after the first n whose path starts with prefix.
+func (rc *requestCounter) since(n int, prefix string) []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var out []string
+	for _, p := range rc.paths[min(n, len(rc.paths)):] {
+		if strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (rc *requestCounter) len() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.paths)
+}
+
+// The catalog reads every page of the listing (continue), and then follows
+// the event stream by patching rows from the events, without reading the
+// list again: a new app's row appears, a changed one changes, a deleted
+// one goes.
+func TestPortalCatalogPagesAndPatchesFromEvents(t *testing.T) {
+	ctx := browser(t, 1280, 900)
+	bg := context.Background()
+	run := testenv.RandomString(5)
+	// A user who sees exactly these apps, through app roles granted before
+	// the page opens: the roles events are through the hub (seen on a
+	// stream of theirs) before the page's own stream starts.
+	email := "pager-" + run + "@plattr.test"
+	u := asUser(t, email)
+	roles, stop := subscribe(t, u, "")
+	defer stop()
+	names := []string{"ghost-" + run}
+	for i := range 5 {
+		names = append(names, fmt.Sprintf("page-%s-%d", run, i))
+	}
+	for _, n := range names {
+		if err := db.SetAppRole(bg, store.AppKey{Namespace: "team-b", Name: n}, email, authz.AppOwner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range names {
+		next(t, roles, 10*time.Second, func(e sse) bool { return e.Kind == "roles" })
+	}
+	for _, n := range names[1:] {
+		a := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: n},
+			Spec: platformv1.ApplicationSpec{Repository: "github.com/example/web", Framework: "docker", Environment: "staging", ImageRef: "registry.example.com/page:1"}}
+		if err := kube.Create(bg, a); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = kube.Delete(bg, a) })
+	}
+	const total = 5
+	eventually(t, 30*time.Second, "the new apps listed", func() error {
+		var all struct {
+			Items []struct{ Name string } `json:"items"`
+		}
+		u.must(t, 200, "GET", "/api/v1/apps", nil, &all)
+		if len(all.Items) != total {
+			return fmt.Errorf("%d of %d listed", len(all.Items), total)
+		}
+		return nil
+	})
+
+	reqs := countRequests(t, ctx)
+	asSession(t, ctx, email)
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/?limit=2"), chromedp.WaitVisible(`#catalog table`)); err != nil {
+		t.Fatal(err)
+	}
+	rowCount := func(sel string) int {
+		var n int
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll(`+strconvQuote(sel)+`).length`, &n)); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	eventually(t, 10*time.Second, "every app on the page", func() error {
+		if n := rowCount(`#catalog tr[data-app]:not(.preview)`); n != total {
+			return fmt.Errorf("%d of %d apps shown", n, total)
+		}
+		return nil
+	})
+	lists := reqs.since(0, "/api/v1/apps?")
+	if len(lists) != 3 {
+		t.Errorf("the catalog read the list in %d requests, want 3 pages of 2 for %d apps: %v", len(lists), total, lists)
+	}
+	for i, p := range lists {
+		if (i > 0) != strings.Contains(p, "continue=") {
+			t.Errorf("request %d: %s", i, p)
+		}
+	}
+
+	// Changes arrive as events; none makes the page read the list again.
+	loaded := reqs.len()
+	ghost := store.AppKey{Namespace: "team-b", Name: "ghost-" + run}
+	const changes = 10
+	for i := 1; i <= changes; i++ {
+		st, _ := json.Marshal(map[string]any{"environment": "staging", "phase": "Running", "image": fmt.Sprintf("registry.example.com/ghost:%d", i),
+			"ready": true, "createdAt": time.Now().UTC(), "generation": i, "observedGeneration": i, "conditions": []any{}})
+		if err := db.SetAppState(bg, ghost, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sel := `#catalog tr[data-app="team-b/ghost-` + run + `"]`
+	eventually(t, 15*time.Second, "the new app's row, patched to its last change", func() error {
+		var s string
+		if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery, chromedp.AtLeast(0))); err != nil {
+			return err
+		}
+		if !strings.Contains(s, fmt.Sprintf("ghost:%d", changes)) {
+			return fmt.Errorf("row: %q", s)
+		}
+		return nil
+	})
+	// The row is in its place, after the apps it sorts after.
+	var order []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`[...document.querySelectorAll("#catalog tr[data-app]:not(.preview)")].map(r => r.dataset.app)`, &order)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSortedFunc(order, func(a, b string) int {
+		an, aa, _ := strings.Cut(a, "/")
+		bn, ba, _ := strings.Cut(b, "/")
+		if c := strings.Compare(an, bn); c != 0 {
+			return c
+		}
+		return strings.Compare(aa, ba)
+	}) {
+		t.Errorf("rows out of order after the patch: %v", order)
+	}
+	if err := db.DeleteAppState(bg, ghost); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the deleted app's row gone", func() error {
+		if n := rowCount(sel); n != 0 {
+			return fmt.Errorf("%d rows", n)
+		}
+		return nil
+	})
+	relisted := append(reqs.since(loaded, "/api/v1/apps?"), reqs.since(loaded, "/api/v1/tenants")...)
+	t.Logf("%d app events (and the new apps' own): %d requests to list apps or tenants again", changes+1, len(relisted))
+	if len(relisted) != 0 {
+		t.Errorf("the catalog read the list again on events: %v", relisted)
+	}
+	axe(t, ctx, "catalog (paged)")
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -69,6 +69,16 @@ func TestTenantSelfServiceAndIsolation(t *testing.T) {
 		"members": []map[string]string{{"email": "al@alpha.test", "role": "User"}},
 	}, &created)
 	bea.must(t, 201, "POST", "/api/v1/tenants", map[string]any{"name": "beta", "environments": []string{"staging"}}, nil)
+	t.Cleanup(func() {
+		// Gone before the test ends, so it runs again (go test -count=2).
+		_ = kube.Delete(ctx, &platformv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "beta"}})
+		eventually(t, 90*time.Second, "beta gone", func() error {
+			if err := kube.Get(ctx, client.ObjectKey{Name: "beta"}, &platformv1.Tenant{}); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("tenant: %v", err)
+			}
+			return nil
+		})
+	})
 	if code, _ := alice.do(t, "POST", "/api/v1/tenants", map[string]any{"name": "alpha"}, nil); code != 409 {
 		t.Fatalf("second alpha: HTTP %d", code)
 	}

@@ -15,20 +15,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/api/events"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/store"
 )
 
-// AppState is what the stream tells clients about an app.
-type AppState struct {
-	Phase              string             `json:"phase"`
-	URL                string             `json:"url,omitempty"`
-	Image              string             `json:"image,omitempty"`
-	Generation         int64              `json:"generation"`
-	ObservedGeneration int64              `json:"observedGeneration"`
-	Deleting           bool               `json:"deleting,omitempty"`
-	Conditions         []metav1.Condition `json:"conditions"`
-}
+// AppState is what the stream tells clients about an app (the app
+// event's payload).
+type AppState = events.App
 
 // Apps records every Application's status.
 type Apps struct {
@@ -167,16 +161,18 @@ func (m *Apps) alive(ctx context.Context, r store.AppUID) (bool, error) {
 	return false, nil
 }
 
-// State is an app's recorded status.
+// State is an app's recorded status: its catalog row (so a page patches
+// the row from the event) and its progress.
 func State(a *platformv1.Application) AppState {
 	conds := a.Status.Conditions
 	if conds == nil {
 		conds = []metav1.Condition{}
 	}
+	sum := Summarize(a)
 	return AppState{
-		Phase: string(a.Status.Phase), URL: a.Status.URL, Image: a.Spec.ImageRef,
-		Generation: a.Generation, ObservedGeneration: a.Status.ObservedGeneration,
-		Deleting: a.DeletionTimestamp != nil, Conditions: conds,
+		Environment: sum.Environment, Framework: sum.Framework, Phase: sum.Phase, URL: sum.URL, Image: sum.Image,
+		Ready: sum.Ready, CreatedAt: sum.CreatedAt, Deleting: sum.Deleting,
+		Generation: a.Generation, ObservedGeneration: a.Status.ObservedGeneration, Conditions: conds,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/api/events"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/store"
 )
@@ -89,12 +90,9 @@ func NamespaceMayBeTenants(ns *corev1.Namespace, t *platformv1.Tenant) bool {
 	return t.UID == "" || ref == nil || (ref.Kind == "Tenant" && ref.UID == t.UID)
 }
 
-// TenantState is what the stream tells a tenant's members.
-type TenantState struct {
-	Phase      string                       `json:"phase"`
-	Namespaces []platformv1.TenantNamespace `json:"namespaces"`
-	Members    []string                     `json:"members"` // emails: who may see the event
-}
+// TenantState is what the stream tells a tenant's members (the tenant
+// event's payload).
+type TenantState = events.Tenant
 
 func (m *Tenants) sync(ctx context.Context, obj any, deleted bool) {
 	t, ok := obj.(*platformv1.Tenant)
@@ -204,7 +202,10 @@ func (m *Tenants) record(ctx context.Context, t *platformv1.Tenant, deleted bool
 	if deleted {
 		err = m.Store.DeleteTenantState(ctx, t.Name)
 	} else {
-		st := TenantState{Phase: string(t.Status.Phase), Namespaces: t.Status.Namespaces, Members: []string{}}
+		st := TenantState{Phase: string(t.Status.Phase), Namespaces: []events.TenantNamespace{}, Members: []string{}}
+		for _, ns := range t.Status.Namespaces {
+			st.Namespaces = append(st.Namespaces, events.TenantNamespace{Environment: string(ns.Environment), Name: ns.Name})
+		}
 		for _, mem := range t.Spec.Members {
 			st.Members = append(st.Members, strings.ToLower(mem.Email))
 		}

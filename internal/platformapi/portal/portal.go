@@ -1,5 +1,6 @@
 // Package portal is the platform's web pages: HTML from templates, one
-// stylesheet and one script, all embedded in plattr-api. The pages call
+// stylesheet and one script, all embedded in plattr-api, and the change
+// feed's kinds as a script generated from package api/events. The pages call
 // only the public API (/api/v1, with the browser's session) and follow its
 // event stream, so whatever the portal does a script can do with a token.
 // Chart.js comes from the npm registry at build time (`make
@@ -12,6 +13,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+
+	"github.com/plattr/plattr/api/events"
 )
 
 //go:embed assets pages
@@ -52,6 +55,13 @@ func Register(mux *http.ServeMux) error {
 		return err
 	}
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", headers(http.FileServerFS(sub))))
+	// The event kinds come from package api/events, never from a list kept
+	// by hand in the script.
+	kinds := []byte(events.KindsJS())
+	mux.Handle("GET /assets/events.js", headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write(kinds)
+	})))
 	for pattern, p := range Pages {
 		html, err := render(p)
 		if err != nil {

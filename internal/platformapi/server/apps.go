@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/api/events"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/mirror"
@@ -92,6 +92,25 @@ func (s *Server) listApps(c *call) (any, error) {
 	return out, nil
 }
 
+// previewsOf returns the app's previews from the catalog, so a page that
+// learns of a preview's change reads one app, not the whole list.
+func (s *Server) previewsOf(key store.AppKey) []mirror.PreviewSummary {
+	if s.Catalog == nil {
+		return nil
+	}
+	apps := s.Catalog.Apps()
+	i, ok := slices.BinarySearchFunc(apps, key, func(a appSummary, k store.AppKey) int {
+		if c := strings.Compare(a.Namespace, k.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, k.Name)
+	})
+	if !ok {
+		return nil
+	}
+	return apps[i].Previews
+}
+
 // appAfter reports whether a sorts after namespace/name.
 func appAfter(a appSummary, namespace, name string) bool {
 	return a.Namespace > namespace || (a.Namespace == namespace && a.Name > name)
@@ -133,6 +152,7 @@ func (s *Server) getApp(c *call) (any, error) {
 		return nil, err
 	}
 	v := view(a)
+	v.Previews = s.previewsOf(key)
 	v.Permissions = permissions{
 		Operate:       c.p.Can(authz.OperateApp, key.Namespace, key.Name),
 		Delete:        c.p.Can(authz.DeleteApp, key.Namespace, key.Name),
@@ -468,33 +488,41 @@ func (s *Server) cancelTask(c *call) (any, error) {
 	return s.Store.GetTask(c.ctx(), t.ID)
 }
 
+// events streams the change feed to the caller, each event filtered by
+// its audience (package api/events), read from the event's columns.
 func (s *Server) events(c *call) {
 	p := c.p
-	s.Hub.Serve(c.w, c.r, func(e store.Event) bool {
-		if e.Kind == "tenant" {
-			// A tenant's events go to its members (and site admins).
-			var d struct {
-				Members []string `json:"members"`
+	s.Hub.Serve(c.w, c.r, func(e *store.Event) bool {
+		if e.Audience == events.AudienceRoles && e.Subject == p.User.ID && p.CI == nil {
+			// This user's roles changed: what they may see changes now.
+			if roles, err := s.Store.RolesOf(c.ctx(), p.User.ID); err == nil {
+				p.Roles = roles
 			}
-			_ = json.Unmarshal(e.Data, &d)
-			return p.User.SiteAdmin || slices.Contains(d.Members, p.User.Email)
+			return true
 		}
-		if e.Kind == "roles" {
-			var d struct {
-				UserID int64 `json:"userId"`
-			}
-			_ = json.Unmarshal(e.Data, &d)
-			if d.UserID == p.User.ID {
-				// This user's roles changed: what they may see changes now.
-				if roles, err := s.Store.RolesOf(c.ctx(), p.User.ID); err == nil {
-					p.Roles = roles
-				}
-				return true
-			}
-			return p.Can(authz.ManageEnvironment, e.Namespace, "")
-		}
-		return p.Can(authz.ViewApp, e.Namespace, e.App)
+		return visibleTo(p, e)
 	})
+}
+
+// visibleTo reports whether p may receive e. An audience it does not
+// know goes to site admins alone.
+func visibleTo(p *authz.Principal, e *store.Event) bool {
+	switch {
+	case p.CI == nil && p.User.SiteAdmin:
+		return true
+	case e.AdminOnly:
+		return false
+	}
+	switch e.Audience {
+	case events.AudienceApp:
+		return p.Can(authz.ViewApp, e.Namespace, e.App)
+	case events.AudienceTenant:
+		// A tenant's events go to its members (and site admins).
+		return p.CI == nil && slices.Contains(e.Members, p.User.Email)
+	case events.AudienceRoles:
+		return p.Can(authz.ManageEnvironment, e.Namespace, "")
+	}
+	return false
 }
 
 func (s *Server) appResources(c *call) (any, error) {

@@ -4,16 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/plattr/plattr/api/events"
 )
 
-// Event is one entry of the change feed.
+// Event is one entry of the change feed: what clients receive
+// (events.Event, the contract) and who may receive it (migration 009's
+// audience columns, never sent).
 type Event struct {
-	ID        int64           `json:"id"`
-	At        time.Time       `json:"at"`
-	Kind      string          `json:"kind"` // task, app, roles
-	Namespace string          `json:"namespace"`
-	App       string          `json:"app,omitempty"`
-	Data      json.RawMessage `json:"data"`
+	events.Event
+	Audience events.Audience `json:"-"`
+	// Members are a tenant event's members (emails).
+	Members []string `json:"-"`
+	// Subject is the user whose roles a roles event is about.
+	Subject int64 `json:"-"`
+	// AdminOnly: site admins only (a task of a deleted app).
+	AdminOnly bool `json:"-"`
 }
 
 // Channels the database notifies on.
@@ -27,7 +33,8 @@ const (
 
 // EventsAfter returns events with an id above after, oldest first.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT id, at, kind, namespace, app, data FROM events WHERE id > $1 ORDER BY id LIMIT $2", after, limit)
+	rows, err := s.Pool.Query(ctx, `SELECT id, at, kind, namespace, app, data, audience, members, coalesce(subject, 0), admin_only
+		FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +42,7 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 	var out []Event
 	for rows.Next() {
 		var e Event
-		if err := rows.Scan(&e.ID, &e.At, &e.Kind, &e.Namespace, &e.App, &e.Data); err != nil {
+		if err := rows.Scan(&e.ID, &e.At, &e.Kind, &e.Namespace, &e.App, &e.Data, &e.Audience, &e.Members, &e.Subject, &e.AdminOnly); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

@@ -3,20 +3,13 @@ package store
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/plattr/plattr/api/events"
 )
 
-// Resource is one Kubernetes object an app owns.
-type Resource struct {
-	Kind      string `json:"kind"`
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-	App       string `json:"app"`
-	// Status is green (as desired), yellow (on its way), red (failing) or
-	// grey (nothing to run).
-	Status string `json:"status"`
-	// Summary says why, e.g. "2/2 ready".
-	Summary string `json:"summary"`
-}
+// Resource is one Kubernetes object an app owns; its record is the
+// resource event's payload.
+type Resource = events.Resource
 
 // ResourceKey names a resource.
 type ResourceKey struct{ Kind, Namespace, Name string }

@@ -13,6 +13,8 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -57,7 +59,7 @@ type Hub struct {
 // Subscription receives events until closed; C is closed when the client
 // fell too far behind (it reconnects and resumes from its last id).
 type Subscription struct {
-	C      chan store.Event
+	C      chan *Frame
 	closed bool
 	user   int64
 	// recheck asks the stream to check its caller again.
@@ -65,6 +67,21 @@ type Subscription struct {
 }
 
 const subscriberBuffer = 512
+
+// Frame is an event with its server-sent-event encoding, made once per
+// replica and shared by every subscriber: a stream writes the bytes and
+// filters on the event's audience fields, so no client's stream parses or
+// encodes JSON per event.
+type Frame struct {
+	store.Event
+	Wire []byte
+}
+
+// NewFrame encodes e.
+func NewFrame(e store.Event) *Frame {
+	b, _ := json.Marshal(e)
+	return &Frame{Event: e, Wire: fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Kind, b)}
+}
 
 // Run listens until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
@@ -168,11 +185,15 @@ func (h *Hub) broadcast(events []store.Event) {
 	if len(events) == 0 {
 		return
 	}
+	frames := make([]*Frame, len(events))
+	for i, e := range events {
+		frames[i] = NewFrame(e)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lastID = events[len(events)-1].ID
 	for s := range h.subs {
-		for _, e := range events {
+		for _, e := range frames {
 			select {
 			case s.C <- e:
 			default:
@@ -197,7 +218,7 @@ func (h *Hub) Subscribe() (*Subscription, int64) {
 // holds max of them (max 0: no cap); ok is false then.
 func (h *Hub) subscribe(user int64, max int) (*Subscription, int64, bool) {
 	h.init()
-	s := &Subscription{C: make(chan store.Event, subscriberBuffer), user: user, recheck: make(chan struct{}, 1)}
+	s := &Subscription{C: make(chan *Frame, subscriberBuffer), user: user, recheck: make(chan struct{}, 1)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	mine := h.perUser[user]

@@ -33,8 +33,14 @@ type Caller struct {
 }
 
 // Filter decides whether a client may see an event; it is asked again for
-// every event, so a role granted or taken away applies at once.
-type Filter func(store.Event) bool
+// every event, so a role granted or taken away applies at once. It reads
+// the event's audience fields (store.Event): the feed keeps who may see an
+// event beside it, so a filter never parses the event's data.
+type Filter func(*store.Event) bool
+
+// readyWait bounds how long a stream waits for a hub that is not listening
+// yet (a replica starting) before it answers 503.
+var readyWait = 30 * time.Second
 
 func (h *Hub) maxPerUser() int { return cmp(h.MaxPerUser, 20) }
 func (h *Hub) maxReplay() int  { return cmp(h.MaxReplay, 10000) }
@@ -91,6 +97,21 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, visible Filter) {
 			return
 		}
 		after = n
+	}
+	// The hub's cursor must be the feed's before a client subscribes: a
+	// replica just started serves requests before its hub has read where
+	// the feed is, and a client resuming then would be told it had seen
+	// everything up to 0, and never be sent what it missed.
+	wait := time.NewTimer(readyWait)
+	defer wait.Stop()
+	select {
+	case <-h.Ready():
+	case <-r.Context().Done():
+		return
+	case <-wait.C:
+		w.Header().Set("Retry-After", "5")
+		refuse(w, http.StatusServiceUnavailable, "the change feed is not listening yet: retry in a few seconds")
+		return
 	}
 	// Subscribe before replaying, so nothing falls between the two.
 	sub, hubLast, ok := h.subscribe(caller.UserID, h.maxPerUser())
@@ -160,9 +181,9 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, visible Filter) {
 				continue // already replayed
 			}
 			sent = e.ID
-			if visible(e) {
+			if visible(&e.Event) {
 				deadline()
-				if write(w, e) != nil {
+				if _, err := w.Write(e.Wire); err != nil {
 					return
 				}
 				// Flush what is already queued in one go.
@@ -173,8 +194,10 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, visible Filter) {
 					}
 					if e.ID > sent {
 						sent = e.ID
-						if visible(e) && write(w, e) != nil {
-							return
+						if visible(&e.Event) {
+							if _, err := w.Write(e.Wire); err != nil {
+								return
+							}
 						}
 					}
 				}
@@ -218,14 +241,14 @@ func (h *Hub) replay(w http.ResponseWriter, r *http.Request, after, upTo int64, 
 		return 0, false
 	}
 	sent := after
-	for _, e := range batch {
-		if visible(e) {
+	for i := range batch {
+		if e := &batch[i]; visible(e) {
 			deadline()
-			if write(w, e) != nil {
+			if _, err := w.Write(NewFrame(*e).Wire); err != nil {
 				return sent, true
 			}
 		}
-		sent = e.ID
+		sent = batch[i].ID
 	}
 	// Anything after upTo arrives on the subscription.
 	return max(sent, upTo), true
@@ -247,10 +270,4 @@ func (h *Hub) stillHolds(r *http.Request, was Caller) bool {
 		return true
 	}
 	return now == was
-}
-
-func write(w http.ResponseWriter, e store.Event) error {
-	b, _ := json.Marshal(e)
-	_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Kind, b)
-	return err
 }

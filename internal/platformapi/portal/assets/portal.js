@@ -86,17 +86,42 @@ function banner(text) {
 // A stream too far behind to be replayed gets a "reload" event: the page
 // loads the current state again. A stream the server ends for good (the
 // session ended, or too many open tabs) is closed and says so.
-function live(onEvent) {
+// The kinds come from /assets/events.js, generated from package api/events.
+function live(onEvent, onOpen) {
   const es = new EventSource("/api/v1/events");
-  es.onopen = () => banner("");
+  es.onopen = () => { banner(""); if (onOpen) onOpen(); };
   es.onerror = () => banner(es.readyState === EventSource.CLOSED
     ? "Live updates stopped: your session may have ended, or too many tabs are open. Reload the page (or sign in again)."
     : "Connection lost: reconnecting… (changes made meanwhile will appear)");
-  for (const kind of ["task", "app", "resource", "status", "roles", "tenant"]) {
+  for (const kind of PlattrEvents.all) {
     es.addEventListener(kind, (e) => onEvent(JSON.parse(e.data)));
   }
-  es.addEventListener("reload", () => location.reload());
+  es.addEventListener(PlattrEvents.reload, () => location.reload());
   return es;
+}
+
+// follow opens the stream before the page's first load and holds its
+// events until that load is done (start), then applies them in order on
+// top of it: a payload is the state at its moment and the last event of a
+// row is its newest, so nothing that changed while the page loaded is
+// lost. opened resolves once the server has subscribed the stream (or
+// after 3 s without it: the page still loads).
+function follow(onEvent) {
+  let queue = [];
+  let opened;
+  const ready = new Promise((resolve) => { opened = resolve; setTimeout(resolve, 3000); });
+  live((e) => { if (queue) queue.push(e); else onEvent(e); }, opened);
+  return {
+    opened: ready,
+    start() { const q = queue || []; queue = null; for (const e of q) onEvent(e); },
+  };
+}
+
+// later coalesces calls made in one burst into one, on the next frame
+// (or after ms).
+function later(f, ms) {
+  let t = null;
+  return () => { if (t === null) t = setTimeout(() => { t = null; f(); }, ms || 30); };
 }
 
 // sequenced wraps a loader so that the answer of a call overtaken by a
@@ -110,12 +135,6 @@ function sequenced(load) {
   };
 }
 
-// debounce coalesces a burst of events into one refresh.
-function debounce(f, ms) {
-  let t;
-  return () => { clearTimeout(t); t = setTimeout(f, ms); };
-}
-
 async function whoami() {
   const me = await api("GET", "/api/v1/me");
   $("#who").textContent = me.user.email + (me.user.siteAdmin ? " (site admin)" : "");
@@ -124,14 +143,47 @@ async function whoami() {
 
 // ---- catalog ---------------------------------------------------------------
 
+// byName orders apps as the API lists them: by namespace, then name.
+function byName(a, b) {
+  if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+// The catalog's page size: ?limit= on the page's URL (1 to 1000), else 500.
+function pageSize() {
+  const n = Number(new URLSearchParams(location.search).get("limit"));
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 500;
+}
+
+// listAll reads every page of a listing, following "continue".
+async function listAll(path, stale) {
+  const items = [];
+  let cont = "";
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api("GET", path + sep + "limit=" + pageSize() + (cont ? "&continue=" + encodeURIComponent(cont) : ""));
+    if (stale()) return null;
+    items.push(...page.items);
+    cont = page.continue || "";
+  } while (cont);
+  return items;
+}
+
 async function catalogPage() {
   await whoami();
-  let apps = [], tenantOf = {};
-  const render = () => {
+  const K = PlattrEvents.kind;
+  const feed = follow((e) => onEvent(e));
+  const apps = new Map(); // "namespace/name" → summary
+  const tenants = new Map(); // tenant → its namespaces
+  let tenantOf = {};
+  const key = (ns, name) => ns + "/" + name;
+  const matches = (a) => {
     const q = $("#q").value.toLowerCase(), env = $("#env").value, tenant = $("#tenant").value;
-    const shown = apps.filter((a) => (!q || a.name.includes(q) || a.namespace.includes(q)) &&
-      (!env || a.environment === env) && (!tenant || tenantOf[a.namespace] === tenant));
-    const rows = shown.flatMap((a) => [el("tr", {},
+    return (!q || a.name.includes(q) || a.namespace.includes(q)) && (!env || a.environment === env) && (!tenant || tenantOf[a.namespace] === tenant);
+  };
+  const rowsOf = (a) => {
+    const k = key(a.namespace, a.name);
+    return [el("tr", { "data-app": k },
       el("td", {}, el("a", { href: "/apps/" + a.namespace + "/" + a.name }, a.name)),
       el("td", {}, a.namespace), el("td", {}, tenantOf[a.namespace] || "—"), el("td", {}, a.environment),
       el("td", {}, badge(a.phase || "Pending")),
@@ -139,35 +191,99 @@ async function catalogPage() {
       el("td", { class: "hide-narrow" }, el("code", {}, a.image || "—")),
       el("td", {}, ago(a.createdAt))),
     // Previews under their app.
-    ...(a.previews || []).map((p) => el("tr", { class: "preview" },
+    ...(a.previews || []).map((p) => el("tr", { class: "preview", "data-app": k },
       el("td", {}, "↳ PR #" + p.pullRequest), el("td", {}, a.namespace), el("td", {}, tenantOf[a.namespace] || "—"),
       el("td", {}, "preview"), el("td", {}, badge(p.phase || "Pending")),
       el("td", { class: "hide-narrow" }, p.url ? el("a", { href: p.url }, p.url) : "—"),
       el("td", { class: "hide-narrow" }, el("code", {}, p.image)),
-      el("td", {}, p.expiresAt ? "expires in " + until(p.expiresAt) : "")))]);
-    $("#catalog").replaceChildren(shown.length ? table(["App", "Namespace", "Tenant", "Environment", "Phase", "URL", "Image", "Age"], rows,
-      shown.length + " of " + apps.length + " apps") : el("p", {}, "No apps match."));
+      el("td", {}, p.expiresAt ? "expires in " + until(p.expiresAt) : "")))];
+  };
+  const caption = (shown) => shown + " of " + apps.size + " apps";
+  const render = () => {
+    const shown = [...apps.values()].filter(matches).sort(byName);
+    $("#catalog").replaceChildren(shown.length ? table(["App", "Namespace", "Tenant", "Environment", "Phase", "URL", "Image", "Age"],
+      shown.flatMap(rowsOf), caption(shown.length)) : el("p", {}, "No apps match."));
     // Narrow screens hide two columns; keep the headers in step.
     document.querySelectorAll("#catalog th:nth-child(6), #catalog th:nth-child(7)").forEach((th) => th.classList.add("hide-narrow"));
   };
-  const load = sequenced(async (stale) => {
-    const [list, tenants] = await Promise.all([api("GET", "/api/v1/apps?limit=1000"), api("GET", "/api/v1/tenants")]);
-    if (stale()) return;
-    apps = list.items;
-    tenantOf = {};
-    const sel = $("#tenant"), current = sel.value;
-    sel.replaceChildren(el("option", { value: "" }, "All"));
-    for (const t of tenants) {
-      for (const ns of t.namespaces) tenantOf[ns.name] = t.name;
-      sel.append(el("option", { value: t.name }, t.name));
+  // patch redraws one app's rows in place (or removes them), without
+  // touching the others.
+  const patch = (k) => {
+    const body = $("#catalog tbody");
+    if (!body) return render();
+    const old = [...body.querySelectorAll("tr")].filter((tr) => tr.dataset.app === k);
+    const a = apps.get(k);
+    const rows = a && matches(a) ? rowsOf(a) : [];
+    if (old.length) {
+      old[0].before(...rows);
+      old.forEach((tr) => tr.remove());
+    } else if (rows.length) {
+      const after = [...body.querySelectorAll("tr")].find((tr) => {
+        const [ns, ...name] = tr.dataset.app.split("/");
+        return byName({ namespace: ns, name: name.join("/") }, a) > 0;
+      });
+      if (after) after.before(...rows); else body.append(...rows);
     }
+    const shown = [...apps.values()].filter(matches).length;
+    if (!shown) return render();
+    $("#catalog caption").textContent = caption(shown);
+  };
+  const tenantOptions = () => {
+    tenantOf = {};
+    for (const [name, nss] of tenants) for (const ns of nss) tenantOf[ns] = name;
+    const sel = $("#tenant"), current = sel.value;
+    sel.replaceChildren(el("option", { value: "" }, "All"), ...[...tenants.keys()].sort().map((n) => el("option", { value: n }, n)));
     sel.value = current;
+  };
+  const load = sequenced(async (stale) => {
+    const [items, ts] = await Promise.all([listAll("/api/v1/apps", stale), api("GET", "/api/v1/tenants")]);
+    if (stale() || items === null) return;
+    apps.clear();
+    for (const a of items) apps.set(key(a.namespace, a.name), a);
+    tenants.clear();
+    for (const t of ts) tenants.set(t.name, t.namespaces.map((n) => n.name));
+    tenantOptions();
     render();
   });
+  // A preview changed: read its app (one request) for its previews.
+  const previewsOf = async (ns, name) => {
+    try {
+      const a = await api("GET", "/api/v1/apps/" + encodeURIComponent(ns) + "/" + encodeURIComponent(name));
+      const row = apps.get(key(ns, name));
+      if (row) { row.previews = a.previews || []; patch(key(ns, name)); }
+    } catch (err) {
+      if (err.status !== 404) throw err;
+    }
+  };
+  const reloadSoon = later(load, 100);
+  const onEvent = (e) => {
+    const d = e.data || {};
+    if (e.kind === K.app) {
+      const k = key(e.namespace, e.app);
+      if (d.deleted) apps.delete(k);
+      else {
+        const prev = apps.get(k) || { namespace: e.namespace, name: e.app, previews: [] };
+        apps.set(k, Object.assign({}, prev, {
+          environment: d.environment ?? prev.environment, framework: d.framework ?? prev.framework, phase: d.phase,
+          url: d.url, image: d.image, ready: d.ready, deleting: d.deleting, createdAt: d.createdAt ?? prev.createdAt,
+        }));
+      }
+      patch(k);
+    } else if (e.kind === K.resource && d.kind === "PreviewEnvironment") {
+      previewsOf(e.namespace, e.app);
+    } else if (e.kind === K.tenant) {
+      if (d.deleted) tenants.delete(e.app); else tenants.set(e.app, (d.namespaces || []).map((n) => n.name));
+      tenantOptions();
+      render();
+    } else if (e.kind === K.roles) {
+      // What this user may see changed: the list itself is another.
+      reloadSoon();
+    }
+  };
   for (const id of ["#q", "#env", "#tenant"]) $(id).addEventListener("input", render);
+  await feed.opened;
   await load();
-  const refresh = debounce(load, 100);
-  live((e) => { if (e.kind === "app" || e.kind === "roles" || (e.kind === "resource" && e.data.kind === "PreviewEnvironment")) refresh(); });
+  feed.start();
 }
 
 // ---- app ---------------------------------------------------------------------
@@ -186,7 +302,7 @@ async function appPage() {
     try {
       const t = await api(method, path, body);
       $("#action-result").textContent = label + ": task " + (t && t.id) + " recorded (" + (t && t.state) + ").";
-      await loadHistory();
+      if (t && t.id) recorded(t);
     } catch (err) {
       $("#action-result").textContent = label + " refused: " + err.message;
     }
@@ -213,12 +329,9 @@ async function appPage() {
     $("#actions-section").hidden = !p.operate && !p.delete;
   };
 
-  const loadApp = sequenced(async (stale) => {
-    const got = await api("GET", base);
-    if (stale()) return;
-    app = got;
-    $("#title").textContent = name;
-    document.title = name + " · Plattr";
+  // renderStatus shows what an app event carries: phase, URL, image,
+  // conditions (the rest comes with the app read in full).
+  const renderStatus = () => {
     const ready = (app.conditions.find((c) => c.type === "Ready") || {}).status;
     $("#facts").replaceChildren(
       el("dt", {}, "Phase"), el("dd", { id: "phase" }, badge(app.phase || "Pending")),
@@ -231,6 +344,15 @@ async function appPage() {
       app.reported ? [el("dt", {}, "Reported status"), el("dd", {}, app.reported.ok ? JSON.stringify(app.reported.body) : app.reported.error)] : []);
     $("#conditions").replaceChildren(table(["Type", "Status", "Reason", "Message"], app.conditions.map((c) =>
       el("tr", {}, el("td", {}, c.type), el("td", {}, badge(c.status)), el("td", {}, c.reason), el("td", {}, c.message)))));
+  };
+
+  const loadApp = sequenced(async (stale) => {
+    const got = await api("GET", base);
+    if (stale()) return;
+    app = got;
+    $("#title").textContent = name;
+    document.title = name + " · Plattr";
+    renderStatus();
     const vars = app.spec.envVars || [];
     // Names only: a value may be a secret's, and secret values never leave the cluster.
     $("#envvars").replaceChildren(vars.length ? el("ul", {}, vars.map((v) => el("li", {}, el("code", {}, v.name),
@@ -240,10 +362,12 @@ async function appPage() {
     if (!stale()) renderActions(actions);
   });
 
-  const loadResources = sequenced(async (stale) => {
-    const rs = await api("GET", base + "/resources");
-    if (stale()) return;
-    const dep = rs.find((r) => r.kind === "Deployment" && r.name === name);
+  // The resources and the history are kept here and patched from events;
+  // each is read whole once, when the page loads.
+  const resources = new Map(); // "kind/name" → resource
+  const renderResources = () => {
+    const rs = [...resources.values()].sort((a, b) => a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    const dep = resources.get("Deployment/" + name);
     replicas = dep ? dep.summary : "—";
     if ($("#replicas")) $("#replicas").textContent = replicas;
     const p = (app && app.permissions) || {};
@@ -252,19 +376,62 @@ async function appPage() {
       el("td", {}, r.kind === "PreviewEnvironment" && p.operate ? el("button", { type: "button", class: "secondary",
         onclick: () => act("Delete preview " + r.name, "DELETE", base + "/previews/" + r.name) }, "Delete preview") : "")))) :
       el("p", {}, "No resources yet."));
-  });
+  };
+  const loadResources = async () => {
+    const rs = await api("GET", base + "/resources");
+    resources.clear();
+    for (const r of rs) resources.set(r.kind + "/" + r.name, r);
+    renderResources();
+  };
 
-  const loadHistory = sequenced(async (stale) => {
-    const ts = await api("GET", base + "/tasks");
-    if (stale()) return;
-    $("#history").replaceChildren(ts.length ? table(["#", "Operation", "State", "By", "When", "Changes"], ts.map((t) => el("tr", { "data-task": t.id },
-      el("td", {}, t.id), el("td", {}, t.operation + (t.request && t.request.action ? " " + t.request.action : "")),
-      el("td", {}, badge(t.state), t.reason ? el("div", { class: "help" }, t.reason) : null),
-      el("td", {}, t.actor), el("td", {}, el("time", { datetime: t.createdAt }, ago(t.createdAt) + " ago")),
-      el("td", {}, t.diff.length ? el("ul", { class: "diff" }, t.diff.slice(0, 8).map((d) =>
-        el("li", {}, el("code", {}, d.path), ": ", JSON.stringify(d.from ?? null), " → ", JSON.stringify(d.to ?? null)))) : "—")))) :
+  const tasks = new Map(); // id → task
+  const taskRow = (t) => el("tr", { "data-task": t.id },
+    el("td", {}, t.id), el("td", {}, t.operation + (t.request && t.request.action ? " " + t.request.action : "")),
+    el("td", {}, badge(t.state), t.reason ? el("div", { class: "help" }, t.reason) : null),
+    el("td", {}, t.actor), el("td", {}, el("time", { datetime: t.createdAt }, ago(t.createdAt) + " ago")),
+    el("td", {}, (t.diff || []).length ? el("ul", { class: "diff" }, t.diff.slice(0, 8).map((d) =>
+      el("li", {}, el("code", {}, d.path), ": ", JSON.stringify(d.from ?? null), " → ", JSON.stringify(d.to ?? null)))) : "—"));
+  const renderHistory = () => {
+    const ts = [...tasks.values()].sort((a, b) => b.id - a.id);
+    $("#history").replaceChildren(ts.length ? table(["#", "Operation", "State", "By", "When", "Changes"], ts.map(taskRow)) :
       el("p", {}, "No tasks yet."));
-  });
+  };
+  // putTask patches the task's row (or adds it, newest first).
+  const putTask = (t) => {
+    tasks.set(t.id, t);
+    const body = $("#history tbody"), old = $('#history tr[data-task="' + t.id + '"]');
+    if (old) return old.replaceWith(taskRow(t));
+    if (!body) return renderHistory();
+    const after = [...body.querySelectorAll("tr")].find((tr) => Number(tr.dataset.task) < t.id);
+    if (after) after.before(taskRow(t)); else body.append(taskRow(t));
+  };
+  const loadHistory = async () => {
+    const ts = await api("GET", base + "/tasks");
+    tasks.clear();
+    for (const t of ts) tasks.set(t.id, t);
+    renderHistory();
+  };
+  // onTask patches a known task from its event; a new one is read once
+  // (its request and diff are not in the event). An event arriving while
+  // the task is being read makes it read again: the read may predate it.
+  const fetching = new Map(); // id → an event arrived meanwhile
+  const onTask = async (d) => {
+    if (fetching.has(d.id)) return void fetching.set(d.id, true);
+    const known = tasks.get(d.id);
+    if (known) return putTask(Object.assign({}, known, { state: d.state, reason: d.reason }));
+    fetching.set(d.id, false);
+    try {
+      for (;;) {
+        const t = await api("GET", "/api/v1/tasks/" + d.id);
+        if (!fetching.get(d.id)) { putTask(t); break; }
+        fetching.set(d.id, false);
+      }
+    } finally {
+      fetching.delete(d.id);
+    }
+  };
+  // The task an action recorded, unless its events got there first.
+  const recorded = (t) => { if (!tasks.has(t.id) && !fetching.has(t.id)) putTask(t); };
 
   $("#deploy").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -276,6 +443,26 @@ async function appPage() {
     act("Create preview", "POST", base + "/previews", { pullRequest: Number($("#pr").value), imageRef: $("#pr-image").value.trim() });
   });
 
+  const K = PlattrEvents.kind;
+  const refreshApp = later(loadApp, 50);
+  const feed = follow((e) => {
+    if (e.kind === K.roles && e.namespace === ns) return refreshApp(); // what this user may do may have changed
+    if (e.namespace !== ns || e.app !== name) return;
+    const d = e.data || {};
+    if (e.kind === K.task) onTask(d);
+    else if (e.kind === K.resource) {
+      if (d.deleted) resources.delete(d.kind + "/" + d.name); else resources.set(d.kind + "/" + d.name, d);
+      renderResources();
+    } else if (e.kind === K.app) {
+      if (d.deleted) {
+        $("#title").textContent = name + " was deleted";
+      } else if (app) {
+        Object.assign(app, { phase: d.phase, url: d.url, image: d.image, conditions: d.conditions || [] });
+        renderStatus();
+      }
+    } else if (e.kind === K.status) refreshApp(); // the body is read with the app
+  });
+  await feed.opened;
   try {
     await loadApp();
   } catch (err) {
@@ -284,26 +471,24 @@ async function appPage() {
     return;
   }
   await Promise.all([loadResources(), loadHistory()]);
-  const refreshApp = debounce(loadApp, 50), refreshRes = debounce(loadResources, 50), refreshHist = debounce(loadHistory, 50);
-  live((e) => {
-    if (e.namespace !== ns || e.app !== name) return;
-    if (e.kind === "task") refreshHist();
-    if (e.kind === "app" || e.kind === "status" || e.kind === "roles") refreshApp();
-    if (e.kind === "resource") refreshRes();
-  });
+  feed.start();
 }
 
 // ---- tenants -----------------------------------------------------------------
+
+function tenantRow(t) {
+  return el("tr", { "data-tenant": t.name },
+    el("td", {}, t.name), el("td", {}, t.displayName || "—"), el("td", {}, badge(t.phase || "Pending")),
+    el("td", {}, t.namespaces.map((n) => n.name).join(", ") || "—"), el("td", {}, t.quota),
+    el("td", {}, t.members.map((m) => m.email + " (" + m.role + ")").join(", ")));
+}
 
 async function tenantsPage() {
   const me = await whoami();
   const load = sequenced(async (stale) => {
     const ts = await api("GET", "/api/v1/tenants");
     if (stale()) return;
-    $("#tenants").replaceChildren(ts.length ? table(["Tenant", "Team", "Phase", "Namespaces", "Quota", "Members"], ts.map((t) => el("tr", {},
-      el("td", {}, t.name), el("td", {}, t.displayName || "—"), el("td", {}, badge(t.phase || "Pending")),
-      el("td", {}, t.namespaces.map((n) => n.name).join(", ") || "—"), el("td", {}, t.quota),
-      el("td", {}, t.members.map((m) => m.email + " (" + m.role + ")").join(", "))))) :
+    $("#tenants").replaceChildren(ts.length ? table(["Tenant", "Team", "Phase", "Namespaces", "Quota", "Members"], ts.map(tenantRow)) :
       el("p", {}, "You belong to no tenant yet."));
   });
   const form = $("#new-tenant");
@@ -330,9 +515,27 @@ async function tenantsPage() {
       showFieldErrors(form, err);
     }
   });
+  // A tenant's event patches its row (read once: the row shows more than
+  // the event carries); a role changed reads the list again (members' roles).
+  const K = PlattrEvents.kind;
+  const reload = later(load, 100);
+  const onTenant = async (tenantName, deleted) => {
+    const row = [...document.querySelectorAll("#tenants tr[data-tenant]")].find((tr) => tr.dataset.tenant === tenantName);
+    let t = null;
+    if (!deleted) {
+      try { t = await api("GET", "/api/v1/tenants/" + encodeURIComponent(tenantName)); } catch (err) { if (err.status !== 404 && err.status !== 403) throw err; }
+    }
+    if (row && t) row.replaceWith(tenantRow(t));
+    else if (row) row.remove();
+    else if (t) reload(); // a new tenant: its place in the list
+  };
+  const feed = follow((e) => {
+    if (e.kind === K.tenant) onTenant(e.app, e.data && e.data.deleted);
+    else if (e.kind === K.roles) reload();
+  });
+  await feed.opened;
   await load();
-  const refresh = debounce(load, 100);
-  live((e) => { if (e.kind === "tenant" || e.kind === "roles") refresh(); });
+  feed.start();
   void me;
 }
 
