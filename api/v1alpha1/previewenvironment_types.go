@@ -64,6 +64,10 @@ type PreviewEnvironmentStatus struct {
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// FailedAttempts counts consecutive failed reconciles of this generation
+	// that were not a backend outage; the phase turns Failed at 3.
+	// +optional
+	FailedAttempts int32 `json:"failedAttempts,omitempty"`
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -1,8 +1,14 @@
 package capability
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Backends a capability can find unavailable.
@@ -62,4 +68,31 @@ var ErrRotationPending = errors.New("credentials Secret deleted during the recon
 
 func secretConflict(namespace, name string) error {
 	return fmt.Errorf("%w: %s/%s", ErrSecretConflict, namespace, name)
+}
+
+// IsOutage reports whether err is a platform backend's unavailability —
+// marked Unavailable and, underneath, a connection refused or reset, a
+// timeout, a connection lost before the request was sent, or an answer of
+// 5xx — rather than something the owner must fix. An outage never counts
+// as a failed attempt: the owner keeps its phase, and the backend watch
+// brings it back when the backend answers again.
+func IsOutage(err error) bool {
+	if _, ok := UnavailableBackend(err); !ok {
+		return false
+	}
+	var netErr net.Error
+	var retry interface{ SafeToRetry() bool } // pgconn: lost before it was sent
+	var status interface{ Status() metav1.Status }
+	switch {
+	case errors.As(err, &status):
+		return status.Status().Code >= 500
+	case errors.As(err, &netErr),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &retry):
+		return retry.SafeToRetry()
+	}
+	var code interface{ HTTPStatusCode() int }
+	return errors.As(err, &code) && code.HTTPStatusCode() >= 500
 }
