@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,8 +73,9 @@ func secretConflict(namespace, name string) error {
 
 // IsOutage reports whether err is a platform backend's unavailability —
 // marked Unavailable and, underneath, a connection refused or reset, a
-// timeout, a connection lost before the request was sent, or an answer of
-// 5xx — rather than something the owner must fix. An outage never counts
+// timeout, a connection lost before the request was sent, PostgreSQL
+// shutting down or out of connections, or an answer of 5xx — rather than
+// something the owner must fix. An outage never counts
 // as a failed attempt: the owner keeps its phase, and the backend watch
 // brings it back when the backend answers again.
 func IsOutage(err error) bool {
@@ -83,7 +85,14 @@ func IsOutage(err error) bool {
 	var netErr net.Error
 	var retry interface{ SafeToRetry() bool } // pgconn: lost before it was sent
 	var status interface{ Status() metav1.Status }
+	var sqlState interface{ SQLState() string } // PostgreSQL's answer
 	switch {
+	case errors.As(err, &sqlState):
+		// Connection exceptions (08), insufficient resources (53: too many
+		// connections) and operator intervention (57: the server shutting
+		// down or starting) are the server's state, not the statement's.
+		code := sqlState.SQLState()
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || strings.HasPrefix(code, "57")
 	case errors.As(err, &status):
 		return status.Status().Code >= 500
 	case errors.As(err, &netErr),

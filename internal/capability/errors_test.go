@@ -14,6 +14,12 @@ import (
 	"github.com/plattr/plattr/internal/capability"
 )
 
+// pgError is how pgconn reports the server's SQLSTATE.
+type pgError string
+
+func (e pgError) Error() string    { return "FATAL (SQLSTATE " + string(e) + ")" }
+func (e pgError) SQLState() string { return string(e) }
+
 // retryable is how pgconn says a query was lost before it was sent.
 type retryable struct{ safe bool }
 
@@ -37,6 +43,9 @@ func TestIsOutage(t *testing.T) {
 		{"lost after it was sent", capability.Unavailable(capability.BackendDatabase, retryable{safe: false}), false},
 		{"5xx from an API server", capability.Unavailable(capability.BackendIdentity, apierrors.NewInternalError(errors.New("boom"))), true},
 		{"403 from an API server", capability.Unavailable(capability.BackendIdentity, apierrors.NewForbidden(gr, "x", errors.New("no"))), false},
+		{"PostgreSQL shutting down (57P01)", capability.Unavailable(capability.BackendDatabase, pgError("57P01")), true},
+		{"PostgreSQL out of connections (53300)", capability.Unavailable(capability.BackendDatabase, pgError("53300")), true},
+		{"permission denied (42501)", capability.Unavailable(capability.BackendDatabase, pgError("42501")), false},
 		{"a refused statement", capability.Unavailable(capability.BackendDatabase, errors.New("permission denied for schema x")), false},
 		{"not marked as a backend's", refused, false},
 		{"terminal", capability.Terminal(capability.Unavailable(capability.BackendDatabase, refused)), true},
