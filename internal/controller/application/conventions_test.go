@@ -66,43 +66,47 @@ func TestKstatusSaysWhatAUserExpectsOfEveryKind(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := context.Background()
 
-	create(t, newApp(ns, "ok"))
-	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "taken-db"}, StringData: map[string]string{"DB_PASSWORD": "theirs"}})
-	create(t, newApp(ns, "taken"))
-	create(t, newApp(ns, "noimage", func(a *platformv1.Application) { a.Spec.ImageRef = "" }))
+	create(t, newApp(ns, "ksok"))
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kstaken-db"}, StringData: map[string]string{"DB_PASSWORD": "theirs"}})
+	create(t, newApp(ns, "kstaken"))
+	create(t, newApp(ns, "ksnoimage", func(a *platformv1.Application) { a.Spec.ImageRef = "" }))
 
-	waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "ok"}, status.CurrentStatus)
-	res := waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "taken"}, status.FailedStatus)
+	waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "ksok"}, status.CurrentStatus)
+	res := waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "kstaken"}, status.FailedStatus)
 	if r := stalledReason(res); r != platformv1.ReasonSecretConflict {
 		t.Errorf("the conflicting app is Stalled %q, want %s", r, platformv1.ReasonSecretConflict)
 	}
-	if app := getApp(t, ns, "taken"); app.Status.Phase != platformv1.PhaseFailed || app.Status.ObservedGeneration != app.Generation {
+	if app := getApp(t, ns, "kstaken"); app.Status.Phase != platformv1.PhaseFailed || app.Status.ObservedGeneration != app.Generation {
 		t.Errorf("phase %s, observedGeneration %d of %d: a failing status write must record the generation", app.Status.Phase, app.Status.ObservedGeneration, app.Generation)
 	}
-	res = waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "noimage"}, status.FailedStatus)
+	res = waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "ksnoimage"}, status.FailedStatus)
 	if r := stalledReason(res); r != platformv1.ReasonImageMissing {
 		t.Errorf("the app without an image is Stalled %q, want %s", r, platformv1.ReasonImageMissing)
 	}
-	if app := getApp(t, ns, "noimage"); app.Status.Phase != platformv1.PhasePending || app.Status.ObservedGeneration != app.Generation {
+	if app := getApp(t, ns, "ksnoimage"); app.Status.Phase != platformv1.PhasePending || app.Status.ObservedGeneration != app.Generation {
 		t.Errorf("phase %s, observedGeneration %d of %d", app.Status.Phase, app.Status.ObservedGeneration, app.Generation)
 	}
 
 	// Fixed by its owner, the app goes back to in flight and then Current.
-	if err := k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "taken-db"}}); err != nil {
+	if err := k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kstaken-db"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "taken"}, status.CurrentStatus)
+	waitKstatus(t, "Application", client.ObjectKey{Namespace: ns, Name: "kstaken"}, status.CurrentStatus)
 
 	// A preview: Current when Running, Failed when its parent is missing.
-	create(t, newPreview(ns, "ok", 1))
-	waitKstatus(t, "PreviewEnvironment", client.ObjectKey{Namespace: ns, Name: "ok-pr-1"}, status.CurrentStatus)
-	create(t, newPreview(ns, "nobody", 2))
-	res = waitKstatus(t, "PreviewEnvironment", client.ObjectKey{Namespace: ns, Name: "nobody-pr-2"}, status.FailedStatus)
+	create(t, newPreview(ns, "ksok", 1))
+	waitKstatus(t, "PreviewEnvironment", client.ObjectKey{Namespace: ns, Name: "ksok-pr-1"}, status.CurrentStatus)
+	create(t, newPreview(ns, "ksnobody", 2))
+	res = waitKstatus(t, "PreviewEnvironment", client.ObjectKey{Namespace: ns, Name: "ksnobody-pr-2"}, status.FailedStatus)
 	if r := stalledReason(res); r != platformv1.ReasonParentNotFound {
 		t.Errorf("the orphan preview is Stalled %q, want %s", r, platformv1.ReasonParentNotFound)
 	}
-	deleteApp(t, ns, "ok")
-	previewGone(t, ns, "ok-pr-1", "ok", 1)
+	deleteApp(t, ns, "ksok")
+	previewGone(t, ns, "ksok-pr-1", "ksok", 1)
+	for _, name := range []string{"kstaken", "ksnoimage"} {
+		deleteApp(t, ns, name)
+		waitGone(t, ns, name)
+	}
 
 	// A tenant: Current when its namespaces are ready; Failed when one of
 	// its names is someone else's namespace.
@@ -143,22 +147,22 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 		}
 	})
 	created := time.Now()
-	create(t, newApp(ns, "patient"))
-	key := client.ObjectKey{Namespace: ns, Name: "patient"}
+	create(t, newApp(ns, "pgpatient"))
+	key := client.ObjectKey{Namespace: ns, Name: "pgpatient"}
 	eventually(t, runningTimeout, "Reconciling to name the database", func() error {
-		c := condition(getApp(t, ns, "patient"), platformv1.ConditionReconciling)
+		c := condition(getApp(t, ns, "pgpatient"), platformv1.ConditionReconciling)
 		if c.Status != metav1.ConditionTrue || c.Reason != platformv1.ReasonBackendUnavailable || !strings.Contains(c.Message, "database") {
 			return fmt.Errorf("Reconciling %s/%s: %s", c.Status, c.Reason, c.Message)
 		}
 		return nil
 	})
 	writes.snapshot()
-	failures := fmt.Sprintf(`plattr_reconcile_total{name="patient",namespace=%q,result="failure"}`, ns)
+	failures := fmt.Sprintf(`plattr_reconcile_total{name="pgpatient",namespace=%q,result="failure"}`, ns)
 	before := metricValue(t, failures)
 
 	// Retries at about 1, 3, 7 and 15 s: past three backoff steps.
 	for time.Since(created) < 17*time.Second {
-		app := getApp(t, ns, "patient")
+		app := getApp(t, ns, "pgpatient")
 		if app.Status.Phase == platformv1.PhaseFailed || app.Status.FailedAttempts != 0 {
 			t.Fatalf("phase %s, failedAttempts %d during the outage: %s", app.Status.Phase, app.Status.FailedAttempts, describeConditions(app))
 		}
@@ -169,7 +173,7 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	}
 	retries := metricValue(t, failures) - before
 	statusWrites := 0
-	n, what := writesTo(writes.snapshot(), ns, "patient")
+	n, what := writesTo(writes.snapshot(), ns, "pgpatient")
 	for _, w := range what {
 		if strings.HasPrefix(w, "patch/status") {
 			statusWrites++
@@ -188,12 +192,14 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	}
 	restarted = true
 	back := time.Now()
-	waitPhase(t, ns, "patient", platformv1.PhaseRunning, runningTimeout)
+	waitPhase(t, ns, "pgpatient", platformv1.PhaseRunning, runningTimeout)
 	t.Logf("Running %s after PostgreSQL returned", time.Since(back).Round(time.Millisecond))
 	if d := time.Since(back); d > 12*time.Second {
 		t.Errorf("Running %s after PostgreSQL returned; the backend watch (5 s pings) should bring it sooner", d.Round(time.Millisecond))
 	}
 	waitKstatus(t, "Application", key, status.CurrentStatus)
+	deleteApp(t, ns, "pgpatient")
+	waitGone(t, ns, "pgpatient")
 }
 
 // Regression: a preview whose cleanup failed on a backend was retried only
