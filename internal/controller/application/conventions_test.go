@@ -118,7 +118,9 @@ func TestKstatusSaysWhatAUserExpectsOfEveryKind(t *testing.T) {
 
 	clash := fmt.Sprintf("kc%d", nsCounter.Add(1))
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clash + "-staging"}})
-	t.Cleanup(func() { _ = k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clash + "-staging"}}) })
+	t.Cleanup(func() {
+		_ = k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clash + "-staging"}})
+	})
 	other := &platformv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: clash}, Spec: platformv1.TenantSpec{Environments: []platformv1.Environment{platformv1.EnvironmentStaging}}}
 	create(t, other)
 	t.Cleanup(func() { _ = k8s.Delete(ctx, other) })
