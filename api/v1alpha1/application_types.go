@@ -385,7 +385,10 @@ type ApplicationStatus struct {
 	// URL the app is served at, https://<host>, once its workload is up.
 	// +optional
 	URL string `json:"url,omitempty"`
-	// ObservedGeneration is the generation last reconciled successfully.
+	// ObservedGeneration is the metadata.generation this status describes.
+	// It is written on every status write, failing ones included (the
+	// kstatus convention): equal to metadata.generation means the operator
+	// has seen the latest spec; the conditions say how that went.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// FailedAttempts counts consecutive failed reconciles of this generation;

@@ -77,9 +77,16 @@ type PreviewEnvironmentStatus struct {
 	// spec.ttl moves it.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
-	// ObservedGeneration is the generation last reconciled successfully.
+	// ObservedGeneration is the metadata.generation this status describes.
+	// It is written on every status write, failing ones included (the
+	// kstatus convention): equal to metadata.generation means the operator
+	// has seen the latest spec; the conditions say how that went.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// FailedAttempts counts consecutive failed reconciles of this generation
+	// that were not a backend outage; the phase turns Failed at 3.
+	// +optional
+	FailedAttempts int32 `json:"failedAttempts,omitempty"`
 	// Conditions are the standard Kubernetes conditions: NamespaceReady,
 	// DatabaseReady, DataCopied (when copyFrom is set), StorageReady,
 	// AuthReady, DeploymentReady, IngressReady, and Ready, True when all of

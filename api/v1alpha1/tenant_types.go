@@ -101,7 +101,10 @@ type TenantStatus struct {
 	// Namespaces the tenant has, by environment.
 	// +optional
 	Namespaces []TenantNamespace `json:"namespaces,omitempty"`
-	// ObservedGeneration is the generation last reconciled successfully.
+	// ObservedGeneration is the metadata.generation this status describes.
+	// It is written on every status write, failing ones included (the
+	// kstatus convention): equal to metadata.generation means the operator
+	// has seen the latest spec; the conditions say how that went.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Conditions are the standard Kubernetes conditions: NamespaceReady

@@ -160,8 +160,10 @@ func waitRunning(ctx context.Context, c client.WithWatch, app *platformv1.Applic
 	var last *platformv1.Application
 	err := watchObject(ctx, c, client.ObjectKeyFromObject(app), &platformv1.Application{}, &platformv1.ApplicationList{}, func(got *platformv1.Application) (bool, error) {
 		last = got
-		// observedGeneration moves only on success; a failure of the current
-		// generation shows in the Ready condition's own observedGeneration.
+		// observedGeneration is written on every status write (kstatus), so
+		// it alone says the phase is the current generation's; the Ready
+		// condition's own observedGeneration says so too, for a Failed app
+		// written by an operator older than that rule.
 		current := got.Status.ObservedGeneration >= app.Generation
 		if ready := meta.FindStatusCondition(got.Status.Conditions, platformv1.ConditionReady); ready != nil && got.Status.Phase == platformv1.PhaseFailed {
 			current = ready.ObservedGeneration >= app.Generation

@@ -42,6 +42,28 @@ var (
 		Help: "1 if the operator's last check reached the backing service, else 0.",
 	}, []string{"backend"})
 
+	// ReconcilePhaseDuration times each phase of a reconcile (a capability,
+	// the status write, the finalizers), per controller: where an object's
+	// time goes during a burst.
+	ReconcilePhaseDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "plattr_reconcile_phase_duration_seconds",
+		Help:    "Time one phase of one reconcile took (database, storage, auth, workload, ingress, namespace, status, finalizers, cleanup, …), by controller.",
+		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+	}, []string{"controller", "phase"})
+
+	// StatusWrites counts status writes, per controller; a reconcile that
+	// changes nothing makes none.
+	StatusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "plattr_status_writes_total",
+		Help: "Status writes to the API server, by controller.",
+	}, []string{"controller"})
+
+	// FinalizerWrites counts writes of finalizers (and owner references), per controller.
+	FinalizerWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "plattr_finalizer_writes_total",
+		Help: "Writes of finalizers and owner references to the API server, by controller.",
+	}, []string{"controller"})
+
 	// PreviewEnvironmentsActive is the number of PreviewEnvironments that exist.
 	PreviewEnvironmentsActive = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "plattr_preview_environments_active",
@@ -51,7 +73,7 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(ApplicationPhase, ReconcileTotal, ProvisioningDuration, PreviewEnvironmentsActive,
-		PreviewEnvironmentsExpired, BackendUp)
+		PreviewEnvironmentsExpired, BackendUp, ReconcilePhaseDuration, StatusWrites, FinalizerWrites)
 }
 
 // Phases lists every phase, so SetPhase can zero the ones an app is not in.

@@ -11,15 +11,15 @@ import (
 	"strconv"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/plattr/plattr/internal/awssecrets"
-	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/wake"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/objectstore"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // openDatabase opens the admin connection pool: from DB_ADMIN_URL, or
@@ -56,18 +56,6 @@ func openDatabase(ctx context.Context, cfg config.Operator) (*database.Provision
 	}
 	opts.AuthFailed = src.Invalidate
 	return database.New(ctx, admin.String(), "", opts)
-}
-
-// backendPings are the checks of the configured backing services.
-func backendPings(db *database.Provisioner, store *objectstore.Store, id identity.Provider) map[string]func(context.Context) error {
-	pings := map[string]func(context.Context) error{capability.BackendDatabase: db.Ping}
-	if store != nil {
-		pings[capability.BackendObjectStore] = store.Ping
-	}
-	if id != nil {
-		pings[capability.BackendIdentity] = id.Ping
-	}
-	return pings
 }
 
 // backendProbe sets plattr_backend_up for each backing service every

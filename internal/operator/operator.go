@@ -16,10 +16,12 @@ import (
 	"net/http/pprof"
 	"time"
 
-	"github.com/plattr/plattr/internal/capability"
-	"github.com/plattr/plattr/internal/capability/namespace"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/compose"
+	"github.com/plattr/plattr/internal/capability/namespace"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -43,6 +45,7 @@ import (
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/application"
 	"github.com/plattr/plattr/internal/controller/environments"
+	"github.com/plattr/plattr/internal/controller/kit"
 	"github.com/plattr/plattr/internal/controller/preview"
 	"github.com/plattr/plattr/internal/controller/tenant"
 	"github.com/plattr/plattr/internal/metrics"
@@ -171,46 +174,29 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	if err != nil {
 		return err
 	}
-	if err := (&application.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("plattr-operator"),
-		DB:        db,
-		Store:     store,
-		// The manager's client reads unstructured objects (Dex's custom
-		// resources) from the API server, not from a cache.
-		Identity:       identityProvider(cfg.Auth, mgr.GetClient()),
-		Config:         cfg,
-		SecretMetadata: secretMetadata,
-		Claims:         claims,
-		Routes:         routes,
-		Clock:          opts.Clock,
-	}).SetupWithManager(mgr, opts.Restartable); err != nil {
+	// One set of capabilities, over one connection to each backend, for
+	// every controller. The manager's client reads unstructured objects
+	// (Dex's custom resources) from the API server, not from a cache.
+	backends := compose.Backends{DB: db, Store: store, Identity: identityProvider(cfg.Auth, mgr.GetClient()), Claims: claims}
+	recorder := mgr.GetEventRecorder("plattr-operator")
+	kube := capability.Kube{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}
+	deps := kit.Deps{Client: kube.Client, APIReader: kube.APIReader, Recorder: recorder,
+		Caps: compose.New(kube, backends, cfg), Config: cfg, Clock: opts.Clock}
+	if err := (&application.Reconciler{Deps: deps, SecretMetadata: secretMetadata, Routes: routes}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
 	}
-	if err := (&preview.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("plattr-operator"),
-		DB:        db,
-		Store:     store,
-		Identity:  identityProvider(cfg.Auth, mgr.GetClient()),
-		Config:    cfg,
-		Claims:    claims,
-		Clock:     opts.Clock,
-	}).SetupWithManager(mgr, opts.Restartable); err != nil {
+	if err := (&preview.Reconciler{Deps: deps}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the PreviewEnvironment controller: %w", err)
 	}
 	network := namespace.Network{APINamespace: cfg.PlatformAPINamespace, APIPodLabels: cfg.PlatformAPIPodLabels, EgressDenyCIDRs: cfg.EgressDenyCIDRs}
 	if err := (&tenant.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plattr-operator"),
-		IngressNamespace: cfg.IngressNamespace, Network: network,
+		Deps: deps, IngressNamespace: cfg.IngressNamespace, Network: network,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Tenant controller: %w", err)
 	}
 	if len(cfg.EnvironmentNamespaces) > 0 {
 		if err := mgr.Add(&environments.Keeper{
-			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("plattr-operator"),
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
 			Namespaces: cfg.EnvironmentNamespaces, IngressNamespace: cfg.IngressNamespace, Interval: 5 * time.Minute, Network: network,
 			Quotas: cfg.EnvironmentQuotas,
 		}); err != nil {
@@ -226,7 +212,7 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	})); err != nil {
 		return err
 	}
-	if err := mgr.Add(&backendProbe{pings: backendPings(db, store, identityProvider(cfg.Auth, mgr.GetClient())), interval: 30 * time.Second}); err != nil {
+	if err := mgr.Add(&backendProbe{pings: backends.Pings(), interval: 30 * time.Second}); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)

@@ -32,14 +32,40 @@ type Backends struct {
 	Claims ingress.Claims
 }
 
-// Set is every capability, ready to use.
+// Pings are the checks of the configured backends, by name
+// (capability.Backend*): the backend watch and plattr_backend_up use them.
+func (b Backends) Pings() map[string]func(context.Context) error {
+	pings := map[string]func(context.Context) error{}
+	if b.DB != nil {
+		pings[capability.BackendDatabase] = b.DB.Ping
+	}
+	if b.Store != nil {
+		pings[capability.BackendObjectStore] = b.Store.Ping
+	}
+	if b.Identity != nil {
+		pings[capability.BackendIdentity] = b.Identity.Ping
+	}
+	return pings
+}
+
+// Set is every capability, ready to use. It is built once, at setup, and
+// shared by every controller; the controllers reach the backends only
+// through it.
 type Set struct {
 	Database *capdatabase.Capability
 	Storage  *storage.Capability
 	Auth     *auth.Capability
 	Workload *workload.Capability
 	Ingress  *ingress.Capability
+
+	pings map[string]func(context.Context) error
 }
+
+// Configured reports whether the operator has the backend (capability.Backend*).
+func (s Set) Configured(backend string) bool { return s.pings[backend] != nil }
+
+// Pings are the checks of the configured backends, by name.
+func (s Set) Pings() map[string]func(context.Context) error { return s.pings }
 
 // New builds the Set for the operator's backends and settings.
 func New(kube capability.Kube, b Backends, cfg config.Operator) Set {
@@ -51,6 +77,7 @@ func New(kube capability.Kube, b Backends, cfg config.Operator) Set {
 		Ingress: &ingress.Capability{Kube: kube, Class: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer, Hosts: ingress.Hosts{
 			BaseDomain: cfg.BaseDomain, Reserved: cfg.PlatformHosts(), AllowedSuffixes: cfg.AllowedDomainSuffixes, Claims: b.Claims,
 		}},
+		pings: b.Pings(),
 	}
 	// A nil pointer in an interface would not compare nil.
 	if b.DB != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,12 +27,24 @@ type Backend interface {
 	Rotate(ctx context.Context, n naming.Database, o backend.Owner, password string) error
 	Remove(ctx context.Context, n naming.Database, o backend.Owner, keepData bool) error
 	Connection(n naming.Database, password string) backend.ConnectionInfo
+	// Survey observes many owners' schemas and roles with one query, keyed
+	// by app role; PasswordMatches checks a password against a stored
+	// verifier. The drift check uses them.
+	Survey(ctx context.Context, names []naming.Database) (map[string]backend.Observed, error)
+	PasswordMatches(verifier, password string) bool
+	// CopySchema copies one schema's tables into another (a preview's data).
+	CopySchema(ctx context.Context, from, to naming.Database, toPassword string, maxBytes int64) (backend.CopyResult, error)
 }
 
 // Capability provisions databases.
 type Capability struct {
 	capability.Kube
 	DB Backend
+
+	mu sync.Mutex
+	// verified holds, per app role, the last stored verifier found to
+	// match its Secret, so the key derivation runs only when it changes.
+	verified map[string]string
 }
 
 // Spec is what one owner asks of the database.

@@ -25,6 +25,30 @@ type fakeDB struct {
 	restored bool
 	calls    []string
 	password string
+	// observed answers Survey, by app role; a verifier is "v:" + password.
+	observed map[string]database.Observed
+}
+
+func (f *fakeDB) Survey(_ context.Context, names []naming.Database) (map[string]database.Observed, error) {
+	f.calls = append(f.calls, "Survey")
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := map[string]database.Observed{}
+	for _, n := range names {
+		out[n.AppRole] = f.observed[n.AppRole]
+	}
+	return out, nil
+}
+
+func (f *fakeDB) PasswordMatches(verifier, password string) bool {
+	f.calls = append(f.calls, "PasswordMatches")
+	return verifier == "v:"+password
+}
+
+func (f *fakeDB) CopySchema(context.Context, naming.Database, naming.Database, string, int64) (database.CopyResult, error) {
+	f.calls = append(f.calls, "CopySchema")
+	return database.CopyResult{}, f.err
 }
 
 func (f *fakeDB) Ensure(_ context.Context, _ naming.Database, _ database.Owner, password string) (database.Change, error) {

@@ -35,6 +35,9 @@ type Backend interface {
 	Owned(ctx context.Context, prefix, owner string) ([]string, error)
 	RemoveBucket(ctx context.Context, bucket string) (int, error)
 	Release(ctx context.Context, bucket string) error
+	// UserSecrets lists every user's secret key, by access key, in one
+	// call; the drift check compares them with the owners' Secrets.
+	UserSecrets(ctx context.Context) (map[string]string, error)
 }
 
 // Capability provisions buckets and keys.

@@ -25,7 +25,15 @@ type fakeStore struct {
 	down    bool
 	buckets map[string]string // name → owner
 	users   map[string]string // access key → owner
+	secrets map[string]string // access key → secret key, for UserSecrets
 	removed []string
+}
+
+func (f *fakeStore) UserSecrets(context.Context) (map[string]string, error) {
+	if f.down {
+		return nil, errors.New("connection refused")
+	}
+	return f.secrets, nil
 }
 
 func (f *fakeStore) Endpoint() string                    { return "http://s3" }

@@ -13,6 +13,7 @@ import (
 	"github.com/plattr/plattr/internal/capability/ingress"
 	"github.com/plattr/plattr/internal/capability/storage"
 	"github.com/plattr/plattr/internal/capability/workload"
+	"github.com/plattr/plattr/internal/controller/kit"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -20,14 +21,6 @@ import (
 // An Application composes the shared capabilities: this file says what it
 // asks of each — the names, the Target, the specs — and the phases hand
 // them over. The capabilities do the work and set their conditions.
-
-// capabilities are the operator's capabilities, with its backends.
-type capabilities = compose.Set
-
-func (r *Reconciler) capabilities() capabilities {
-	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
-	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity, Claims: r.Claims}, r.Config)
-}
 
 // target is the app as the capabilities see it.
 func target(s *scope) capability.Target {
@@ -39,8 +32,8 @@ func target(s *scope) capability.Target {
 			APIVersion: platformv1.GroupVersion.String(), Kind: "Application", Name: app.Name, UID: app.UID,
 		},
 		Labels:      labels(app),
-		Settled:     s.settled,
-		Established: s.before.Status.ObservedGeneration > 0,
+		Settled:     s.Settled,
+		Established: s.Before.Status.ObservedGeneration > 0,
 	}
 }
 
@@ -135,7 +128,7 @@ func ingressSpec(n naming.Names, baseDomain string) ingress.Spec {
 
 // workloadSpec runs spec.imageRef with the environment the enabled
 // capabilities provide, in this order: database, storage, auth.
-func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
+func (r *Reconciler) workloadSpec(s *scope) workload.Spec {
 	app := s.app
 	t := target(s)
 	spec := workload.Spec{
@@ -152,26 +145,36 @@ func (r *Reconciler) workloadSpec(s *scope, c capabilities) workload.Spec {
 		db := databaseSpec(s.names)
 		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
 	}
-	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(s.names), Storage: storageSpec(s.names, r.Config.BaseDomain), Auth: authSpec(s.names, r.Config.BaseDomain)}, s.provided)
+	spec.Needs = r.Caps.Needs(t, compose.Specs{Database: databaseSpec(s.names), Storage: storageSpec(s.names, r.Config.BaseDomain), Auth: authSpec(s.names, r.Config.BaseDomain)}, s.Provided)
 	return spec
 }
 
-// The phases, in order. Each hands its capability the app's spec and
-// records the outcome in the scope; a failing one does not stop the others,
-// so independent capabilities make progress.
+// phases are the steps of a reconcile, in order. Each hands its capability
+// the app's spec and records the outcome in the scope; a failing one does
+// not stop the others, so independent capabilities make progress.
+func (r *Reconciler) phases() []kit.Phase[*scope] {
+	return []kit.Phase[*scope]{
+		{Name: capdatabase.Name, Run: r.reconcileDatabase},
+		{Name: storage.Name, Run: r.reconcileStorage},
+		{Name: auth.Name, Run: r.reconcileAuth},
+		{Name: "addons", Run: r.reconcileAddons},
+		{Name: "workload", Run: r.reconcileWorkload},
+		{Name: "ingress", Run: r.reconcileIngress},
+	}
+}
 
-func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
+func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope) {
 	spec := databaseSpec(s.names)
 	if spec.Enabled {
 		tenants, err := r.tenants(ctx)
 		if err != nil {
-			r.record(s, capdatabase.Name, nil, err)
+			r.kit.Record(s.Run, capdatabase.Name, nil, err)
 			return
 		}
 		spec.Owner.Reserved = naming.ReservedPrefixes(s.app.Spec.Environment, s.names.Tenant(), tenants)
 	}
-	sources, err := c.Database.Ensure(ctx, target(s), spec)
-	r.record(s, capdatabase.Name, sources, err)
+	sources, err := r.Caps.Database.Ensure(ctx, target(s), spec)
+	r.kit.Record(s.Run, capdatabase.Name, sources, err)
 }
 
 // tenants are the names of the Tenants in the cache: their name prefixes
@@ -189,28 +192,28 @@ func (r *Reconciler) tenants(ctx context.Context) ([]string, error) {
 	return tenants, nil
 }
 
-func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
+func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope) {
 	spec := storageSpec(s.names, r.Config.BaseDomain)
 	if spec.Enabled {
 		tenants, err := r.tenants(ctx)
 		if err != nil {
-			r.record(s, storage.Name, nil, err)
+			r.kit.Record(s.Run, storage.Name, nil, err)
 			return
 		}
 		spec.Reserved = naming.ReservedBucketPrefixes(s.app.Spec.Environment, s.names.Tenant(), tenants)
 	}
-	sources, err := c.Storage.Ensure(ctx, target(s), spec)
-	r.record(s, storage.Name, sources, err)
+	sources, err := r.Caps.Storage.Ensure(ctx, target(s), spec)
+	r.kit.Record(s.Run, storage.Name, sources, err)
 }
 
-func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Auth.Ensure(ctx, target(s), authSpec(s.names, r.Config.BaseDomain))
-	r.record(s, auth.Name, sources, err)
+func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope) {
+	sources, err := r.Caps.Auth.Ensure(ctx, target(s), authSpec(s.names, r.Config.BaseDomain))
+	r.kit.Record(s.Run, auth.Name, sources, err)
 }
 
 // reconcileAddons covers redis and search, which have no condition of their
 // own and are not provided yet: an app asking for them stays Pending.
-func (r *Reconciler) reconcileAddons(_ context.Context, s *scope, _ capabilities) {
+func (r *Reconciler) reconcileAddons(_ context.Context, s *scope) {
 	if s.app.Spec.Redis != nil && s.app.Spec.Redis.Enabled {
 		s.unsupported = append(s.unsupported, "spec.redis is not supported yet; set spec.redis.enabled to false")
 	}
@@ -219,33 +222,14 @@ func (r *Reconciler) reconcileAddons(_ context.Context, s *scope, _ capabilities
 	}
 }
 
-func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
-	res, err := c.Workload.Ensure(ctx, target(s), r.workloadSpec(s, c))
-	s.waiting = res.Waiting
-	s.workloadUp = res.Up
-	r.record(s, "workload", nil, err)
+func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) {
+	res, err := r.Caps.Workload.Ensure(ctx, target(s), r.workloadSpec(s))
+	s.Waiting = res.Waiting
+	s.WorkloadUp = res.Up
+	r.kit.Record(s.Run, "workload", nil, err)
 }
 
-func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
-	err := c.Ingress.Ensure(ctx, target(s), ingressSpec(s.names, r.Config.BaseDomain), s.workloadUp)
-	r.record(s, "ingress", nil, err)
-}
-
-// record keeps a capability's outcome: its Sources for the workload, or its
-// failure — retried with backoff, at once when the backend it could not
-// reach answers again, and Failed at once when retrying cannot help.
-func (r *Reconciler) record(s *scope, from string, sources []capability.Source, err error) {
-	if err == nil {
-		if sources != nil {
-			s.provided[from] = sources
-		}
-		return
-	}
-	s.errs = append(s.errs, err)
-	if capability.IsTerminal(err) {
-		s.terminal = true
-	}
-	if backend, ok := capability.UnavailableBackend(err); ok {
-		r.backends.Failed(backend, s.app)
-	}
+func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope) {
+	err := r.Caps.Ingress.Ensure(ctx, target(s), ingressSpec(s.names, r.Config.BaseDomain), s.WorkloadUp)
+	r.kit.Record(s.Run, "ingress", nil, err)
 }

@@ -7,162 +7,86 @@ package application
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
-	"github.com/plattr/plattr/internal/capability/ingress"
 	capnamespace "github.com/plattr/plattr/internal/capability/namespace"
-	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/kit"
 	"github.com/plattr/plattr/internal/controller/predicates"
-	"github.com/plattr/plattr/internal/controller/status"
 	"github.com/plattr/plattr/internal/controller/wake"
-	"github.com/plattr/plattr/internal/database"
-	"github.com/plattr/plattr/internal/identity"
 	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/naming"
-	"github.com/plattr/plattr/internal/objectstore"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
-const (
-	// maxAttempts failed reconciles of one generation turn the phase Failed.
-	maxAttempts = 3
-	// settleInterval re-checks an app that waits on something not watched.
-	settleInterval = 15 * time.Second
-)
+// settleInterval re-checks an app that waits on something not watched.
+const settleInterval = 15 * time.Second
 
 // Reconciler reconciles Applications.
 type Reconciler struct {
-	client.Client
-	// APIReader reads past the cache: Secrets the app references are not
-	// cached, and a cache miss must be confirmed before credentials rotate.
-	APIReader client.Reader
-	Recorder  events.EventRecorder
-	DB        *database.Provisioner
-	// Store is the object store; nil when none is configured.
-	Store *objectstore.Store
-	// Identity is the identity provider; nil when none is configured.
-	Identity identity.Provider
-	Config   config.Operator
+	kit.Deps
 	// SecretMetadata is a cache of every Secret's metadata in the watched
 	// namespaces (never their data), for retrying an app the moment a
 	// Secret it waits for appears or goes; nil turns the watch off.
 	SecretMetadata cache.Cache
-	// Claims finds who else serves or asks for a host; nil skips that
-	// check. Routes, the cache of every Ingress it reads, brings back an
-	// app whose spec.domain a route starts or stops serving; nil turns
-	// that watch off.
-	Claims ingress.Claims
+	// Routes, the cache of every Ingress, brings back an app whose
+	// spec.domain a route starts or stops serving; nil turns that watch off.
 	Routes cache.Cache
 
-	// Clock tells the time; nil is the real clock.
-	Clock clock.PassiveClock
-
-	backends *wake.Backends[*platformv1.Application]
-}
-
-func (r *Reconciler) now() time.Time {
-	if r.Clock == nil {
-		return time.Now()
-	}
-	return r.Clock.Now()
+	kit *kit.Kit[*platformv1.Application]
 }
 
 // scope is everything one reconcile of one Application knows.
 type scope struct {
-	app    *platformv1.Application
-	before *platformv1.Application // as read, for change detection
+	*kit.Run[*platformv1.Application]
+	app *platformv1.Application
 	// names are the app's generated names, scoped to its tenant.
-	names naming.Names
-
-	// settled means the app was Running for this generation: a child found
-	// missing or changed was then touched by someone else and is restored.
-	settled bool
-
-	errs    []error // transient failures: retried with backoff
-	waiting bool    // needs the user (e.g. no imageRef): phase Pending
-	// terminal: a failure that retrying the same spec will not mend (a
-	// rollout past its progress deadline): Failed at once.
-	terminal bool
-	// provided holds, per capability, the Secrets and ConfigMaps it wrote
-	// this reconcile: the app container's environment.
-	provided    map[string][]capability.Source
-	workloadUp  bool // the Deployment and Service were applied
+	names       naming.Names
 	unsupported []string
 }
 
 // SetupWithManager registers the controller and its watches.
 // skipNameValidation allows registering it again in the same process.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool) error {
-	pings := map[string]func(context.Context) error{}
-	if r.DB != nil {
-		pings[capability.BackendDatabase] = r.DB.Ping
-	}
-	if r.Store != nil {
-		pings[capability.BackendObjectStore] = r.Store.Ping
-	}
-	if r.Identity != nil {
-		pings[capability.BackendIdentity] = r.Identity.Ping
-	}
-	wakeUp := make(chan event.TypedGenericEvent[*platformv1.Application], 1024)
-	r.backends = wake.NewBackends(5*time.Second, pings, wakeUp, appKey)
-	if err := mgr.Add(r.backends); err != nil {
+	r.kit = r.newKit()
+	woken, err := r.kit.Watch(mgr, r.Caps.Pings())
+	if err != nil {
 		return err
 	}
-	if r.DB != nil {
-		sweep := &driftSweep{r: r, interval: r.Config.DriftCheckInterval, wake: wakeUp, verified: map[types.NamespacedName]string{}}
-		if err := mgr.Add(sweep); err != nil {
+	if r.Caps.Configured(capability.BackendDatabase) {
+		if err := mgr.Add(wake.OnLeader(r.sweepDrift)); err != nil {
 			return err
 		}
 	}
 	// Owned children reach their Application through the controller owner
-	// reference. The Deployment's status is read (availability), so all its
-	// updates count; the other children matter only when what Plattr wrote
-	// changed.
+	// reference.
 	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &platformv1.Application{}, handler.OnlyControllerOwner())
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("application").
-		Watches(&platformv1.Application{}, r.fairQueue(), builder.WithPredicates(predicates.SpecChanged)).
-		Watches(&appsv1.Deployment{}, owner).
-		Watches(&corev1.Service{}, owner, builder.WithPredicates(predicates.ChildChanged)).
-		Watches(&corev1.ServiceAccount{}, owner, builder.WithPredicates(predicates.ChildChanged)).
-		Watches(&corev1.Secret{}, owner, builder.WithPredicates(predicates.ChildChanged)).
-		Watches(&corev1.ConfigMap{}, owner, builder.WithPredicates(predicates.ChildChanged)).
-		Watches(&networkingv1.Ingress{}, owner, builder.WithPredicates(predicates.ChildChanged)).
-		Watches(&autoscalingv2.HorizontalPodAutoscaler{}, owner, builder.WithPredicates(predicates.ChildChanged)).
-		Watches(&policyv1.PodDisruptionBudget{}, owner, builder.WithPredicates(predicates.ChildChanged)).
+		Watches(&platformv1.Application{}, r.fairQueue(), builder.WithPredicates(predicates.SpecChanged))
+	b = kit.WatchChildren(b, owner, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.Secret{}, &corev1.ConfigMap{},
+		&networkingv1.Ingress{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{}).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.Config.MaxConcurrentReconciles,
 			SkipNameValidation:      &skipNameValidation,
-			// A failing app is retried after 1 s, 2 s, 4 s … up to the cap;
-			// success forgets its failures. Events (a spec change, a watched
-			// Secret, a backing service returning) retry at once.
-			RateLimiter: retryLimiter(r.Config.RetryMaxBackoff),
+			RateLimiter:             kit.RetryLimiter(r.Config.RetryMaxBackoff),
 		}).
 		// Apps a backend recovery or the drift sweep wakes.
-		WatchesRawSource(source.Channel(wakeUp, &handler.TypedEnqueueRequestForObject[*platformv1.Application]{}))
+		WatchesRawSource(woken)
 	if r.SecretMetadata != nil {
 		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))
@@ -193,6 +117,11 @@ func (r *Reconciler) tenantOf(ctx context.Context, namespace string) (string, er
 	return capnamespace.TenantOf(ctx, r.Client, namespace)
 }
 
+// newKit is the controller's share of the rules.
+func (r *Reconciler) newKit() *kit.Kit[*platformv1.Application] {
+	return kit.New("application", r.Deps, func() *platformv1.Application { return &platformv1.Application{} })
+}
+
 // Reconcile brings one Application's children in line with its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	app := &platformv1.Application{}
@@ -207,53 +136,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	s := &scope{app: app, before: app.DeepCopy(), names: naming.For(app, tenant), provided: map[string][]capability.Source{}}
-	s.settled = app.Status.Phase == platformv1.PhaseRunning && app.Status.ObservedGeneration == app.Generation
+	s := &scope{Run: kit.Begin(app), app: app, names: naming.For(app, tenant)}
 
 	if !app.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
-	if err := r.ensureFinalizers(ctx, app); err != nil {
-		return ctrl.Result{}, err
+	if err := r.kit.EnsureMetadata(ctx, s.Run, r.finalizers); err != nil {
+		return ctrl.Result{}, fmt.Errorf("recording the capabilities to clean up (finalizers): %w", err)
 	}
-	s.before = app.DeepCopy()
 
 	defer func() {
-		result, err = r.finish(ctx, s)
-		if perr := r.patchStatus(ctx, s); perr != nil {
+		result, err = r.finish(s)
+		if perr := r.kit.Patch(ctx, s.Run); perr != nil {
 			result, err = ctrl.Result{}, errors.Join(err, perr)
 		}
 	}()
 
-	caps := r.capabilities()
-	phases := []func(context.Context, *scope, capabilities){
-		r.reconcileDatabase,
-		r.reconcileStorage,
-		r.reconcileAuth,
-		r.reconcileAddons,
-		r.reconcileWorkload,
-		r.reconcileIngress,
-	}
-	for _, phase := range phases {
-		phase(ctx, s, caps)
-	}
+	kit.RunPhases(ctx, r.kit, s, r.phases()...)
 	return ctrl.Result{}, nil
-}
-
-// patchStatus writes the status if, and only if, it changed.
-func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
-	return status.Patch(ctx, r.Client, s.before, s.app)
-}
-
-// appKey is the Application of a key, for wake events.
-func appKey(key types.NamespacedName) *platformv1.Application {
-	return &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-}
-
-// retryLimiter spaces the retries of one failing app: 1 s, 2 s, 4 s … up to
-// maxBackoff, per app.
-func retryLimiter(maxBackoff time.Duration) workqueue.TypedRateLimiter[reconcile.Request] {
-	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, maxBackoff)
 }
 
 // resyncAfter is when a settled app is looked at again, spread by ±10 % so

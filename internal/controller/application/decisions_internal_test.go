@@ -1,8 +1,9 @@
 package application
 
 import (
-	"context"
 	"errors"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/kit"
 	"github.com/plattr/plattr/internal/controller/predicates"
 	"github.com/plattr/plattr/internal/metrics"
 )
@@ -37,6 +40,7 @@ func TestFinishDecidesPhaseRetryAndAttempts(t *testing.T) {
 		before      platformv1.ApplicationStatus
 		failed      bool
 		terminal    bool
+		outage      bool
 		wantPhase   platformv1.Phase
 		wantAttempt int32
 		wantErr     bool
@@ -54,20 +58,34 @@ func TestFinishDecidesPhaseRetryAndAttempts(t *testing.T) {
 			wantPhase: platformv1.PhaseProvisioning, wantAttempt: 1, wantErr: true},
 		{name: "a terminal failure is Failed at once", generation: 1, failed: true, terminal: true,
 			wantPhase: platformv1.PhaseFailed, wantAttempt: 1, wantErr: true},
+		{name: "an outage does not count, and keeps the app Provisioning", generation: 1, failed: true, outage: true,
+			before:    platformv1.ApplicationStatus{FailedAttempts: 2, Conditions: []metav1.Condition{{Type: platformv1.ConditionReady, Status: "False", Reason: "x", ObservedGeneration: 1}}},
+			wantPhase: platformv1.PhaseProvisioning, wantAttempt: 2, wantErr: true},
+		{name: "an outage after a Failed attempt count of a generation is not Failed", generation: 1, failed: true, outage: true,
+			before:    platformv1.ApplicationStatus{Phase: platformv1.PhaseFailed, FailedAttempts: 3, Conditions: []metav1.Condition{{Type: platformv1.ConditionReady, Status: "False", Reason: "x", ObservedGeneration: 1}}},
+			wantPhase: platformv1.PhaseProvisioning, wantAttempt: 3, wantErr: true},
 		{name: "all ready is Running with a resync", generation: 1,
 			before:    platformv1.ApplicationStatus{Conditions: ready(1)},
 			wantPhase: platformv1.PhaseRunning, wantResync: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &Reconciler{Config: config.Operator{ResyncInterval: time.Hour}, Recorder: events.NewFakeRecorder(10)}
+			r := &Reconciler{Deps: kit.Deps{Config: config.Operator{ResyncInterval: time.Hour}, Recorder: events.NewFakeRecorder(10)}}
+			r.kit = r.newKit()
 			app := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", Generation: tt.generation}, Status: tt.before}
-			s := &scope{app: app, before: app.DeepCopy(), terminal: tt.terminal}
+			s := &scope{Run: kit.Begin(app), app: app}
 			if tt.failed {
-				s.errs = []error{errors.New("backend down")}
+				err := errors.New("invalid value")
+				switch {
+				case tt.terminal:
+					err = capability.Terminal(err)
+				case tt.outage:
+					err = capability.Unavailable(capability.BackendDatabase, &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED})
+				}
+				s.Fail(err)
 				meta.SetStatusCondition(&app.Status.Conditions, metav1.Condition{Type: platformv1.ConditionDatabaseReady, Status: "False", Reason: "x"})
 			}
-			res, err := r.finish(context.Background(), s)
+			res, err := r.finish(s)
 			if app.Status.Phase != tt.wantPhase || app.Status.FailedAttempts != tt.wantAttempt {
 				t.Errorf("phase %s attempts %d, want %s %d", app.Status.Phase, app.Status.FailedAttempts, tt.wantPhase, tt.wantAttempt)
 			}
@@ -129,11 +147,11 @@ func TestPredicatesDropStatusOnlyUpdates(t *testing.T) {
 // a new app.
 func TestTimeToRunningUsesTheClock(t *testing.T) {
 	created := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	r := &Reconciler{Recorder: events.NewFakeRecorder(10), Clock: clocktesting.NewFakePassiveClock(created.Add(90 * time.Second))}
+	r := &Reconciler{Deps: kit.Deps{Recorder: events.NewFakeRecorder(10), Clock: clocktesting.NewFakePassiveClock(created.Add(90 * time.Second))}}
 	app := &platformv1.Application{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "ns", Generation: 1, CreationTimestamp: metav1.NewTime(created)}}
 	before := app.DeepCopy()
 	app.Status.Phase = platformv1.PhaseRunning
-	setCondition(app, platformv1.ConditionReady, metav1.ConditionTrue, platformv1.ReasonAllReady, "ok")
+	capability.SetCondition(app, platformv1.ConditionReady, metav1.ConditionTrue, platformv1.ReasonAllReady, "ok")
 	sum := func() float64 {
 		m := &dto.Metric{}
 		if err := metrics.ProvisioningDuration.Write(m); err != nil {
@@ -142,7 +160,8 @@ func TestTimeToRunningUsesTheClock(t *testing.T) {
 		return m.GetHistogram().GetSampleSum()
 	}
 	start := sum()
-	r.recordTransition(&scope{app: app, before: before}, nil)
+	r.kit = r.newKit()
+	r.observeRunning(&scope{Run: &kit.Run[*platformv1.Application]{Obj: app, Before: before}, app: app}, nil)
 	if got := sum() - start; got != 90 {
 		t.Errorf("observed %v s to Running, want 90 (the fake clock's)", got)
 	}

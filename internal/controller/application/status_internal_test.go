@@ -8,10 +8,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/kit"
 )
 
 func TestRetriesBackOffExponentiallyToTheCap(t *testing.T) {
-	limiter := retryLimiter(5 * time.Minute)
+	limiter := kit.RetryLimiter(5 * time.Minute)
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "app"}}
 	var got []time.Duration
 	for range 12 {
@@ -30,7 +31,7 @@ func TestRetriesBackOffExponentiallyToTheCap(t *testing.T) {
 }
 
 func TestResyncIsSpread(t *testing.T) {
-	r := &Reconciler{Config: config.Operator{ResyncInterval: time.Hour}}
+	r := &Reconciler{Deps: kit.Deps{Config: config.Operator{ResyncInterval: time.Hour}}}
 	seen := map[time.Duration]bool{}
 	for range 50 {
 		d := r.resyncAfter()

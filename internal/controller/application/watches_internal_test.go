@@ -12,6 +12,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/kit"
 )
 
 // A Secret in the platform namespace named plattr-auth.<namespace>.<app>
@@ -24,10 +25,10 @@ func TestPlatformCredentialsSecretWakesItsApp(t *testing.T) {
 	if err := platformv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{
+	r := &Reconciler{Deps: kit.Deps{
 		Client: fake.NewClientBuilder().WithScheme(scheme).Build(),
 		Config: config.Operator{PlatformNamespace: "plattr-system", Auth: config.Auth{ProvidersSecret: "plattr-auth-providers"}},
-	}
+	}}
 	secret := func(ns, name string, labels map[string]string) *metav1.PartialObjectMetadata {
 		m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))

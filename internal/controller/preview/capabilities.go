@@ -1,18 +1,13 @@
 package preview
 
 import (
-	"context"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/capability/auth"
-	"github.com/plattr/plattr/internal/capability/compose"
 	capdatabase "github.com/plattr/plattr/internal/capability/database"
-	"github.com/plattr/plattr/internal/capability/ingress"
 	"github.com/plattr/plattr/internal/capability/storage"
-	"github.com/plattr/plattr/internal/capability/workload"
 	"github.com/plattr/plattr/internal/database"
 	"github.com/plattr/plattr/internal/naming"
 )
@@ -20,14 +15,6 @@ import (
 // What a preview asks of each capability: the parent's capabilities, under
 // the preview's own names, in the preview's own namespace, running the
 // PR's image at scaling 1–2.
-
-// capabilities are the operator's capabilities, with its backends.
-type capabilities = compose.Set
-
-func (r *Reconciler) capabilities() capabilities {
-	kube := capability.Kube{Client: r.Client, APIReader: r.APIReader, Recorder: r.Recorder}
-	return compose.New(kube, compose.Backends{DB: r.DB, Store: r.Store, Identity: r.Identity, Claims: r.Claims}, r.Config)
-}
 
 // previewScaling: one pod, a second under load (docs/OPERATOR.md#preview-environments).
 var previewScaling = platformv1.ScalingSpec{Min: 1, Max: 2, TargetCPU: 80}
@@ -41,8 +28,8 @@ func (r *Reconciler) target(s *scope) capability.Target {
 		Namespace:   s.ns.Name,
 		Controller:  metav1.OwnerReference{APIVersion: "v1", Kind: "Namespace", Name: s.ns.Name, UID: s.ns.UID},
 		Labels:      childLabels(s.pe),
-		Settled:     s.settled,
-		Established: s.before.Status.ObservedGeneration > 0,
+		Settled:     s.Settled,
+		Established: s.Before.Status.ObservedGeneration > 0,
 	}
 }
 
@@ -101,92 +88,4 @@ func authSpec(n naming.Preview, pe *platformv1.PreviewEnvironment, parent *platf
 		spec.Providers = parent.Spec.Auth.Providers
 	}
 	return spec
-}
-
-func (r *Reconciler) reconcileDatabase(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Database.Ensure(ctx, r.target(s), databaseSpec(s.names, s.pe, s.parent))
-	if err == nil && copyRequested(s.pe) {
-		// The workload waits for the data: the app's migrations must not
-		// create tables in the schema before the copy fills it.
-		if err = r.copyParentData(ctx, s, sources); err != nil {
-			sources, s.dataPending = nil, true
-		}
-	}
-	r.record(s, capdatabase.Name, sources, err)
-}
-
-func (r *Reconciler) reconcileStorage(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Storage.Ensure(ctx, r.target(s), storageSpec(s.names, s.pe, s.parent, r.Config.BaseDomain))
-	r.record(s, storage.Name, sources, err)
-}
-
-func (r *Reconciler) reconcileAuth(ctx context.Context, s *scope, c capabilities) {
-	sources, err := c.Auth.Ensure(ctx, r.target(s), authSpec(s.names, s.pe, s.parent, r.Config.BaseDomain))
-	r.record(s, auth.Name, sources, err)
-}
-
-func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope, c capabilities) {
-	pe, parent := s.pe, s.parent
-	if s.dataPending {
-		// Not even the configuration provisioned before: the app must not
-		// run (and migrate) against a schema the copy has not filled.
-		setCondition(pe, platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonWaitingForDatabase,
-			"waiting for the parent's data to be copied (see DataCopied)")
-		return
-	}
-	t := r.target(s)
-	spec := workload.Spec{
-		Name:             objects(pe).Workload,
-		App:              pe.Spec.ApplicationRef,
-		Image:            pe.Spec.ImageRef,
-		Port:             parent.Spec.EffectivePort(),
-		HealthPath:       parent.Spec.EffectiveHealthPath(),
-		Scaling:          previewScaling,
-		EnvVars:          parent.Spec.EnvVars,
-		SecretsNamespace: parent.Namespace,
-		Selector:         map[string]string{platformv1.LabelName: naming.DNSLabel(pe.Spec.ApplicationRef), platformv1.LabelApp: pe.Spec.ApplicationRef},
-	}
-	if parent.Spec.DatabaseEnabled() {
-		db := databaseSpec(s.names, pe, parent)
-		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
-	}
-	spec.Needs = c.Needs(t, compose.Specs{Database: databaseSpec(s.names, pe, parent), Storage: storageSpec(s.names, pe, parent, r.Config.BaseDomain), Auth: authSpec(s.names, pe, parent, r.Config.BaseDomain)}, s.provided)
-	res, err := c.Workload.Ensure(ctx, t, spec)
-	s.waiting = s.waiting || res.Waiting
-	s.workloadUp = res.Up
-	r.record(s, "workload", nil, err)
-}
-
-func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope, c capabilities) {
-	o := objects(s.pe)
-	host := s.names.Host(r.Config.BaseDomain)
-	err := c.Ingress.Ensure(ctx, r.target(s), ingress.Spec{
-		Host:       host,
-		Generated:  host, // a preview's host is always generated
-		Tenant:     s.names.Tenant,
-		Service:    o.Workload,
-		REST:       o.PostgRESTIngress,
-		LegacyREST: o.LegacyPostgRESTIngress,
-		PostgREST:  s.parent.Spec.DatabaseEnabled(),
-		TLSSecret:  o.TLSSecret,
-	}, s.workloadUp)
-	r.record(s, "ingress", nil, err)
-}
-
-// record keeps a capability's outcome; a preview that could not reach a
-// backend is retried the moment it answers.
-func (r *Reconciler) record(s *scope, from string, sources []capability.Source, err error) {
-	if err == nil {
-		if sources != nil {
-			s.provided[from] = sources
-		}
-		return
-	}
-	s.errs = append(s.errs, err)
-	if capability.IsTerminal(err) {
-		s.terminal = true
-	}
-	if backend, ok := capability.UnavailableBackend(err); ok {
-		r.backends.Failed(backend, s.pe)
-	}
 }

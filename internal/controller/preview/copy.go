@@ -34,7 +34,7 @@ func (r *Reconciler) copyParentData(ctx context.Context, s *scope, sources []cap
 		return nil
 	}
 	refuse := func(msg string) error {
-		setCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionFalse, platformv1.ReasonCopyRefused, msg)
+		capability.SetCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionFalse, platformv1.ReasonCopyRefused, msg)
 		return capability.Terminal(errors.New(msg))
 	}
 	if parent.Spec.Environment == platformv1.EnvironmentProduction && !r.Config.PreviewCopyFromProduction {
@@ -55,7 +55,7 @@ func (r *Reconciler) copyParentData(ctx context.Context, s *scope, sources []cap
 	if password == "" {
 		return errors.New("the preview's database credentials are not known yet")
 	}
-	res, err := r.DB.CopySchema(ctx, from, to, password, r.Config.PreviewCopyMaxSize)
+	res, err := r.Caps.Database.Copy(ctx, from, to, password, r.Config.PreviewCopyMaxSize)
 	switch {
 	case errors.Is(err, database.ErrCopyUnsupported):
 		return refuse(fmt.Sprintf("spec.database.copyFrom: schema %s %v; the copy brings tables, their enum and domain types and sequences, "+
@@ -64,15 +64,15 @@ func (r *Reconciler) copyParentData(ctx context.Context, s *scope, sources []cap
 	case errors.Is(err, database.ErrCopyTooLarge):
 		return refuse(fmt.Sprintf("spec.database.copyFrom: %v; remove spec.database from the preview, or ask the platform team to raise PREVIEW_COPY_MAX_SIZE", err))
 	case errors.Is(err, database.ErrCopyTargetNotEmpty):
-		setCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionTrue, platformv1.ReasonCopied,
+		capability.SetCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionTrue, platformv1.ReasonCopied,
 			fmt.Sprintf("schema %s had tables already (copied before); nothing copied again", to.Schema))
 		return nil
 	case err != nil:
-		setCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionFalse, platformv1.ReasonCopyFailed,
+		capability.SetCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionFalse, platformv1.ReasonCopyFailed,
 			fmt.Sprintf("copying schema %s into %s: %v; retrying (the workload waits for the data)", from.Schema, to.Schema, err))
 		return capability.Unavailable(capability.BackendDatabase, err)
 	}
-	setCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionTrue, platformv1.ReasonCopied,
+	capability.SetCondition(pe, platformv1.ConditionDataCopied, metav1.ConditionTrue, platformv1.ReasonCopied,
 		fmt.Sprintf("%d table(s), %d row(s) (%d bytes on disk) copied from schema %s", res.Tables, res.Rows, res.Bytes, from.Schema))
 	return nil
 }

@@ -61,8 +61,8 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) bool {
 	pe := s.pe
 	name := s.names.Namespace()
 	fail := func(reason, msg string, err error) bool {
-		setCondition(pe, platformv1.ConditionNamespaceReady, metav1.ConditionFalse, reason, msg)
-		s.errs = append(s.errs, err)
+		capability.SetCondition(pe, platformv1.ConditionNamespaceReady, metav1.ConditionFalse, reason, msg)
+		s.Fail(err)
 		return false
 	}
 	ns := &corev1.Namespace{}
@@ -105,7 +105,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) bool {
 	}); err != nil {
 		return fail(platformv1.ReasonApplyFailed, fmt.Sprintf("namespace %s: %v", name, err), err)
 	}
-	setCondition(pe, platformv1.ConditionNamespaceReady, metav1.ConditionTrue, platformv1.ReasonProvisioned,
+	capability.SetCondition(pe, platformv1.ConditionNamespaceReady, metav1.ConditionTrue, platformv1.ReasonProvisioned,
 		fmt.Sprintf("namespace %s with its quota, limits and network policy", name))
 	return true
 }

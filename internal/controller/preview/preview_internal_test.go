@@ -13,6 +13,8 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability/capabilitytest"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/kit"
+	"github.com/plattr/plattr/internal/controller/wake"
 )
 
 var created = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -26,7 +28,7 @@ func preview(name, ttl string) *platformv1.PreviewEnvironment {
 
 // expiresAt follows from creation and ttl only, capped by PREVIEW_MAX_TTL.
 func TestExpiresAt(t *testing.T) {
-	r := &Reconciler{Config: config.Operator{PreviewMaxTTL: 7 * 24 * time.Hour}}
+	r := &Reconciler{Deps: kit.Deps{Config: config.Operator{PreviewMaxTTL: 7 * 24 * time.Hour}}}
 	for _, tt := range []struct {
 		ttl  string
 		want time.Duration
@@ -47,14 +49,13 @@ func TestExpiresAt(t *testing.T) {
 // on the leader.
 func TestSweepDeletesOnlyExpiredPreviews(t *testing.T) {
 	env := capabilitytest.NewEnv(t, preview("old", "1h"), preview("young", "3h"))
-	r := &Reconciler{Client: env.Client, Recorder: events.NewFakeRecorder(10),
+	r := &Reconciler{Deps: kit.Deps{Client: env.Client, Recorder: events.NewFakeRecorder(10),
 		Config: config.Operator{PreviewMaxTTL: 720 * time.Hour},
-		Clock:  clocktesting.NewFakePassiveClock(created.Add(2 * time.Hour))}
-	w := &sweep{r: r, interval: time.Minute}
-	if !w.NeedLeaderElection() {
+		Clock:  clocktesting.NewFakePassiveClock(created.Add(2 * time.Hour))}}
+	if !wake.OnLeader(r.sweepExpired).NeedLeaderElection() {
 		t.Fatal("the sweep would run on every replica")
 	}
-	n, err := w.Sweep(context.Background())
+	n, err := r.deleteExpired(context.Background())
 	if err != nil || n != 1 {
 		t.Fatalf("swept %d (%v), want 1", n, err)
 	}
@@ -86,16 +87,18 @@ func TestPreviewOfChild(t *testing.T) {
 // its expiresAt (seen as a flaky integration test).
 func TestEnsureMetadataKeepsTheStatusBeingBuilt(t *testing.T) {
 	env := capabilitytest.NewEnv(t, preview("p", "1h"))
-	r := &Reconciler{Client: env.Client}
+	r := &Reconciler{Deps: kit.Deps{Client: env.Client}}
+	r.kit = r.newKit()
 	pe := &platformv1.PreviewEnvironment{}
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "p"}, pe); err != nil {
 		t.Fatal(err)
 	}
+	run := kit.Begin(pe)
 	expires := metav1.NewTime(created.Add(time.Hour))
 	pe.Status.ExpiresAt, pe.Status.Phase = &expires, platformv1.PhaseRunning
 	parent := capabilitytest.App("shop", "web")
 	parent.UID = "parent-uid"
-	if err := r.ensureMetadata(context.Background(), pe, parent); err != nil {
+	if err := r.kit.EnsureMetadata(context.Background(), run, r.metadata(parent)); err != nil {
 		t.Fatal(err)
 	}
 	if len(pe.OwnerReferences) != 1 || env.Writes() != 1 {

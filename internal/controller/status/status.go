@@ -13,16 +13,17 @@ import (
 )
 
 // Patch writes after's status as a merge patch against before, unless the
-// two statuses are equal. An object deleted meanwhile is no error.
-func Patch(ctx context.Context, c client.Client, before, after client.Object) error {
+// two statuses are equal; it reports whether it wrote. An object deleted
+// meanwhile is no error.
+func Patch(ctx context.Context, c client.Client, before, after client.Object) (bool, error) {
 	if equality.Semantic.DeepEqual(statusOf(before), statusOf(after)) {
-		return nil
+		return false, nil
 	}
 	err := c.Status().Patch(ctx, after, client.MergeFrom(before))
 	if apierrors.IsNotFound(err) {
-		return nil
+		return true, nil
 	}
-	return err
+	return err == nil, err
 }
 
 // statusOf is the object's Status field.

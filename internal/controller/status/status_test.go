@@ -22,11 +22,11 @@ func TestPatchWritesOnlyAChangedStatus(t *testing.T) {
 	}
 	after := before.DeepCopy()
 	after.Labels = map[string]string{"x": "y"}
-	if err := status.Patch(ctx, env.Client, before, after); err != nil || env.Writes() != 0 {
+	if wrote, err := status.Patch(ctx, env.Client, before, after); err != nil || wrote || env.Writes() != 0 {
 		t.Fatalf("unchanged status: %d writes (%v)", env.Writes(), err)
 	}
 	after.Status.Phase = platformv1.PhaseRunning
-	if err := status.Patch(ctx, env.Client, before, after); err != nil || env.Writes() != 1 {
+	if wrote, err := status.Patch(ctx, env.Client, before, after); err != nil || !wrote || env.Writes() != 1 {
 		t.Fatalf("changed status: %d writes (%v)", env.Writes(), err)
 	}
 	got := &platformv1.Application{}

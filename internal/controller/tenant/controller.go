@@ -24,7 +24,6 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,17 +35,22 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
 	"github.com/plattr/plattr/internal/capability/namespace"
-	"github.com/plattr/plattr/internal/controller/status"
+	"github.com/plattr/plattr/internal/controller/kit"
 )
 
 // Reconciler reconciles Tenants.
 type Reconciler struct {
-	client.Client
-	APIReader        client.Reader
-	Recorder         events.EventRecorder
+	kit.Deps
 	IngressNamespace string
 	// Network is the platform's side of the default NetworkPolicy.
 	Network namespace.Network
+
+	kit *kit.Kit[*platformv1.Tenant]
+}
+
+// newKit is the controller's share of the rules.
+func (r *Reconciler) newKit() *kit.Kit[*platformv1.Tenant] {
+	return kit.New("tenant", r.Deps, func() *platformv1.Tenant { return &platformv1.Tenant{} })
 }
 
 // quotas size a tenant's namespace.
@@ -75,6 +79,7 @@ var clusterRoles = map[platformv1.TenantRole]string{platformv1.TenantAdmin: "adm
 
 // SetupWithManager registers the controller.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool) error {
+	r.kit = r.newKit()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1.Tenant{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// A namespace of a tenant changing or going (the last step of a
@@ -96,57 +101,47 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, t); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := t.DeepCopy()
+	run := kit.Begin(t)
 	if !t.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, t)
+		return r.reconcileDelete(ctx, run)
 	}
-	if controllerutil.AddFinalizer(t, platformv1.FinalizerTenant) {
-		if err := r.Update(ctx, t); err != nil {
-			return ctrl.Result{}, err
-		}
-		before = t.DeepCopy()
+	if err := r.kit.EnsureMetadata(ctx, run, kit.AddFinalizers[*platformv1.Tenant]([]string{platformv1.FinalizerTenant})); err != nil {
+		return ctrl.Result{}, err
 	}
 
-	var errs []error
 	var waiting []string
 	t.Status.Namespaces = nil
 	for _, env := range t.Spec.Environments {
 		name := t.NamespaceFor(env)
 		t.Status.Namespaces = append(t.Status.Namespaces, platformv1.TenantNamespace{Environment: env, Name: name})
+		stop := r.kit.Time("namespace")
 		wait, err := r.ensureNamespace(ctx, t, env)
+		stop()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("namespace %s: %w", name, err))
+			run.Fail(fmt.Errorf("namespace %s: %w", name, err))
 		} else if wait != "" {
 			waiting = append(waiting, wait)
 		}
 	}
 	if err := r.removeDropped(ctx, t); err != nil {
-		errs = append(errs, err)
+		run.Fail(err)
 	}
 
+	// Ready names what failed or waits; a namespace still being deleted is
+	// looked at again in 2 s.
+	v := kit.Verdict{Settle: 2 * time.Second,
+		Ready: fmt.Sprintf("%d namespaces with quota %s, limits, network policy and the team's roles", len(t.Spec.Environments), t.Spec.Quota)}
 	switch {
-	case len(errs) > 0:
-		t.Status.Phase = platformv1.PhaseProvisioning
-		capability.SetCondition(t, platformv1.ConditionReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, errors.Join(errs...).Error())
+	case len(run.Errs) > 0:
+		v.NotReady = &metav1.Condition{Type: "Namespaces", Reason: platformv1.ReasonApplyFailed, Message: errors.Join(run.Errs...).Error()}
+		if c := capability.Condition(t, platformv1.ConditionNamespaceReady); c != nil && c.Status != metav1.ConditionTrue {
+			v.NotReady = c
+		}
 	case len(waiting) > 0:
-		t.Status.Phase = platformv1.PhaseProvisioning
-		capability.SetCondition(t, platformv1.ConditionReady, metav1.ConditionFalse, platformv1.ReasonNamespaceTerminating, waiting[0])
-	default:
-		t.Status.Phase = platformv1.PhaseRunning
-		t.Status.ObservedGeneration = t.Generation
-		capability.SetCondition(t, platformv1.ConditionReady, metav1.ConditionTrue, platformv1.ReasonProvisioned,
-			fmt.Sprintf("%d namespaces with quota %s, limits, network policy and the team's roles", len(t.Spec.Environments), t.Spec.Quota))
+		v.NotReady = &metav1.Condition{Type: "Namespaces", Reason: platformv1.ReasonNamespaceTerminating, Message: waiting[0]}
 	}
-	if err := status.Patch(ctx, r.Client, before, t); err != nil {
-		return ctrl.Result{}, err
-	}
-	if len(errs) > 0 {
-		return ctrl.Result{}, errors.Join(errs...)
-	}
-	if len(waiting) > 0 {
-		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
-	}
-	return ctrl.Result{}, nil
+	result, err := r.kit.Finish(run, v)
+	return result, errors.Join(err, r.kit.Patch(ctx, run))
 }
 
 func labels(t *platformv1.Tenant, env platformv1.Environment) map[string]string {
@@ -247,7 +242,8 @@ func (r *Reconciler) removeDropped(ctx context.Context, t *platformv1.Tenant) er
 
 // reconcileDelete deletes the tenant's namespaces and lets the Tenant go
 // once they are gone (their apps' own finalizers clean up first).
-func (r *Reconciler) reconcileDelete(ctx context.Context, t *platformv1.Tenant) (ctrl.Result, error) {
+func (r *Reconciler) reconcileDelete(ctx context.Context, run *kit.Run[*platformv1.Tenant]) (ctrl.Result, error) {
+	t := run.Obj
 	if !controllerutil.ContainsFinalizer(t, platformv1.FinalizerTenant) {
 		return ctrl.Result{}, nil
 	}
@@ -263,16 +259,14 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, t *platformv1.Tenant) 
 		}
 	}
 	if len(list.Items) > 0 {
-		before := t.DeepCopy()
-		t.Status.Phase = platformv1.PhaseTerminating
-		if err := status.Patch(ctx, r.Client, before, t); err != nil {
+		kit.Terminating(run, fmt.Sprintf("waiting for %d namespace(s) to be deleted", len(list.Items)))
+		if err := r.kit.Patch(ctx, run); err != nil {
 			return ctrl.Result{}, err
 		}
 		// The namespace watch brings the tenant back as each one goes.
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	controllerutil.RemoveFinalizer(t, platformv1.FinalizerTenant)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, t))
+	return ctrl.Result{}, r.kit.RemoveFinalizers(ctx, t, platformv1.FinalizerTenant)
 }
 
 func (r *Reconciler) kube() capability.Kube {

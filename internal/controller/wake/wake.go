@@ -126,3 +126,13 @@ func (w *Backends[T]) take(backend string) []types.NamespacedName {
 	delete(w.waiting, backend)
 	return out
 }
+
+// OnLeader is a runnable that only the leader runs: a periodic check whose
+// work two replicas must not both do.
+type OnLeader func(ctx context.Context) error
+
+// Start runs the check until ctx ends.
+func (f OnLeader) Start(ctx context.Context) error { return f(ctx) }
+
+// NeedLeaderElection: only the leader runs it.
+func (f OnLeader) NeedLeaderElection() bool { return true }
