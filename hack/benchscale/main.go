@@ -507,7 +507,6 @@ var writeVerb = regexp.MustCompile(`verb="(POST|PUT|PATCH|DELETE|APPLY)"`)
 // writes returns the operator's writes so far (client-go's request counter)
 // and the API server's (every client).
 func (b *bench) writes(ctx context.Context) (operator, total float64, err error) {
-	operator = b.metric("rest_client_requests_total")
 	body, err := scrape("http://" + b.opMx + "/metrics")
 	if err != nil {
 		return 0, 0, err

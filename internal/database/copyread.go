@@ -258,7 +258,7 @@ func (r *reader) table(ctx context.Context, t *tableDef) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	var out, in []string
+	var out []string
 	for _, x := range cols {
 		c := x.c
 		where := fmt.Sprintf("table %s, column %s", q(t.name), q(c.name))
@@ -286,7 +286,7 @@ func (r *reader) table(ctx context.Context, t *tableDef) error {
 			t.generatedColumns = append(t.generatedColumns, c.name)
 		} else {
 			c.def = r.rewrite(x.expr)
-			out, in = append(out, c.name), append(in, c.name)
+			out = append(out, c.name)
 		}
 		t.columns = append(t.columns, c)
 	}

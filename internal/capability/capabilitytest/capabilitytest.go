@@ -153,7 +153,7 @@ func dropEmptyStatusFields(obj client.Object) {
 			continue
 		}
 		var fields map[string]json.RawMessage
-		if json.Unmarshal(mf.FieldsV1.Raw, &fields) != nil || string(fields["f:status"]) != "{}" {
+		if json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields) != nil || string(fields["f:status"]) != "{}" {
 			continue
 		}
 		delete(fields, "f:status")
@@ -161,7 +161,7 @@ func dropEmptyStatusFields(obj client.Object) {
 		if err != nil {
 			continue
 		}
-		mfs[i].FieldsV1 = &metav1.FieldsV1{Raw: raw}
+		mfs[i].FieldsV1 = metav1.NewFieldsV1(string(raw))
 	}
 	obj.SetManagedFields(mfs)
 }

@@ -295,8 +295,8 @@ func TestHandDeletedChildrenAreRestoredAndReplicasAreLeftToTheHPA(t *testing.T) 
 		t.Fatal(err)
 	}
 	for _, mf := range d.ManagedFields {
-		if mf.Manager == capability.FieldManager && strings.Contains(string(mf.FieldsV1.Raw), `"f:replicas"`) {
-			t.Fatalf("the operator manages spec.replicas although an HPA exists: %s", mf.FieldsV1.Raw)
+		if mf.Manager == capability.FieldManager && strings.Contains(mf.FieldsV1.GetRawString(), `"f:replicas"`) {
+			t.Fatalf("the operator manages spec.replicas although an HPA exists: %s", mf.FieldsV1.GetRawString())
 		}
 	}
 	oldUID := d.UID
