@@ -128,6 +128,22 @@ func (e *UnavailableError) Error() string {
 
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
+// HTTPStatusCode is the store's HTTP answer, 0 when there was none (a
+// transport failure). minio-go's ErrorResponse and the admin API's error
+// carry it as a field, which capability.IsOutage cannot see: without this,
+// a 503 from the store counted as the app's own failed attempt.
+func (e *UnavailableError) HTTPStatusCode() int {
+	var s3Err minio.ErrorResponse
+	if errors.As(e.Err, &s3Err) {
+		return s3Err.StatusCode
+	}
+	var adm *adminError
+	if errors.As(e.Err, &adm) {
+		return adm.status
+	}
+	return 0
+}
+
 // wrap marks transport failures and server errors as UnavailableError.
 func (s *Store) wrap(err error) error {
 	if err == nil || errors.Is(err, ErrConflict) {
