@@ -62,6 +62,7 @@ func stalledReason(res *status.Result) string {
 // Before the kit, the SecretConflict app was InProgress and had no
 // observedGeneration.
 func TestKstatusSaysWhatAUserExpectsOfEveryKind(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -158,7 +159,7 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 		}
 		return nil
 	})
-	writes.snapshot()
+	mark := writes.mark()
 	failures := fmt.Sprintf(`plattr_reconcile_total{name="pgpatient",namespace=%q,result="failure"}`, ns)
 	before := metricValue(t, failures)
 
@@ -175,7 +176,7 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	}
 	retries := metricValue(t, failures) - before
 	statusWrites := 0
-	n, what := writesTo(writes.snapshot(), ns, "pgpatient")
+	n, what := writesTo(writes.since(mark), ns, "pgpatient")
 	for _, w := range what {
 		if strings.HasPrefix(w, "patch/status") {
 			statusWrites++

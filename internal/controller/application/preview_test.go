@@ -223,9 +223,9 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 	// Settled: nothing is written; expiresAt holds across a restart and
 	// another reconcile.
 	time.Sleep(time.Second)
-	writes.snapshot()
+	mark := writes.mark()
 	time.Sleep(3 * time.Second)
-	for w, n := range writes.snapshot() {
+	for w, n := range writes.since(mark) {
 		if strings.Contains(w, previewNS) || strings.Contains(w, "pvshop-pr-") {
 			t.Errorf("a settled preview wrote: %s ×%d", w, n)
 		}
@@ -254,6 +254,7 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 }
 
 func TestAPreviewWaitsForItsParentAndNamesIt(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newPreview(ns, "pvlater", 1))
@@ -297,6 +298,7 @@ func TestExpiredPreviewsAreSweptWithEverythingTheyHad(t *testing.T) {
 }
 
 func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -430,6 +432,7 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 // A change of the parent reaches its previews: a variable added to the
 // parent appears in the preview's pods, and goes when it is removed.
 func TestAParentsChangesReachItsPreviews(t *testing.T) {
+	t.Parallel()
 	ns := runningPreview(t, "pvchg", 1)
 	ctx := context.Background()
 	previewEnv := func() map[string]string {
