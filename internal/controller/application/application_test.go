@@ -394,6 +394,9 @@ func TestDeleteWhileOperatorStoppedStillCleansUp(t *testing.T) {
 		t.Fatal("the app is not being deleted")
 	}
 	startOperator(t)
+	// The operator runs again: waiting for it to finish the deletions runs
+	// beside the parallel tests.
+	t.Parallel()
 	for _, name := range []string{"gone", "kept"} {
 		eventually(t, runningTimeout, name+" to be deleted", func() error {
 			err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &platformv1.Application{})

@@ -200,6 +200,10 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	if d := time.Since(back); d > 12*time.Second {
 		t.Errorf("Running %s after PostgreSQL returned; the backend watch (5 s pings) should bring it sooner", d.Round(time.Millisecond))
 	}
+	// PostgreSQL is back and the operator is the usual one: what is left
+	// (the deletion, ~10 s of namespace teardown) runs beside the parallel
+	// tests.
+	t.Parallel()
 	waitKstatus(t, "Application", key, status.CurrentStatus)
 	deleteApp(t, ns, "pgpatient")
 	waitGone(t, ns, "pgpatient")
@@ -247,6 +251,9 @@ func TestAPreviewWhoseCleanupFailsIsWokenWhenItsBackendReturns(t *testing.T) {
 	} else {
 		t.Logf("deleted %s after the object store returned", d.Round(time.Millisecond))
 	}
+	// The object store is back: the parent's deletion runs beside the
+	// parallel tests.
+	t.Parallel()
 	deleteApp(t, ns, "pvclean")
 	waitGone(t, ns, "pvclean")
 }

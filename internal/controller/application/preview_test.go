@@ -240,6 +240,9 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 	if got := getPreview(t, ns, "pvshop-pr-7").Status.ExpiresAt.Time; !got.Equal(expires) {
 		t.Errorf("expiresAt moved from %s to %s on a restart and a reconcile", expires, got)
 	}
+	// The restart is over: the deletions (~10 s of namespace teardown
+	// each) run beside the parallel tests.
+	t.Parallel()
 
 	// Deleting a preview removes all of it; deleting the parent, its previews.
 	start = time.Now()
@@ -425,6 +428,10 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 	} else {
 		t.Logf("Running %s after PostgreSQL returned", d.Round(time.Millisecond))
 	}
+	// PostgreSQL is back and the operator is the usual one: what is left
+	// (the deletion, ~10 s of namespace teardown) runs beside the parallel
+	// tests.
+	t.Parallel()
 	deleteApp(t, ns, "pvout")
 	previewGone(t, ns, "pvout-pr-1", "pvout", 1)
 }
