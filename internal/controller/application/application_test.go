@@ -547,7 +547,7 @@ func TestNamesAreValidAndQuotedEndToEnd(t *testing.T) {
 func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
 	ns := runningApp(t, "weather")
 
-	if err := pg.Server.Stop(); err != nil {
+	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false

@@ -140,7 +140,7 @@ func TestKstatusSaysWhatAUserExpectsOfEveryKind(t *testing.T) {
 func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	startOperator(t)
 	ns := newNamespace(t)
-	if err := pg.Server.Stop(); err != nil {
+	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false

@@ -397,7 +397,7 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 	create(t, newApp(ns, "pvout"))
 	waitSettled(t, ns, "pvout")
 
-	if err := pg.Server.Stop(); err != nil {
+	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false
