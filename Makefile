@@ -114,7 +114,21 @@ chaos: deps stack-tools ## SIGKILL the operator at random while 200 apps are cre
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target (FUZZ_TIME=1000000x for longer).
-	@for t in $(FUZZ_TARGETS); do echo "fuzz $${t#*:} in $${t%%:*}"; go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZ_TIME) "$${t%%:*}" || exit 1; done
+	@# One instrumented test binary per package, run once per target: linking
+	@# it is most of a short run's time, and `go test -fuzz` links it anew for
+	@# every target. The binary runs in its package's directory (testdata/fuzz
+	@# corpus, crashers written there) and keeps go test's corpus cache.
+	@bins=$$(mktemp -d); trap 'rm -rf "$$bins"' EXIT; cache=$$(go env GOCACHE)/fuzz; \
+	for pkg in $$(for t in $(FUZZ_TARGETS); do echo "$${t%%:*}"; done | sort -u); do \
+	  go test -c -fuzz . -o "$$bins/pkg.test" "$$pkg" || exit 1; \
+	  importpath=$$(go list "$$pkg"); \
+	  for t in $(FUZZ_TARGETS); do \
+	    [ "$${t%%:*}" = "$$pkg" ] || continue; \
+	    echo "fuzz $${t#*:} in $$pkg"; \
+	    (cd "$$pkg" && "$$bins/pkg.test" -test.run '^$$' -test.fuzz "^$${t#*:}$$" -test.fuzztime $(FUZZ_TIME) \
+	      -test.fuzzcachedir "$$cache/$$importpath" -test.timeout 10m) || exit 1; \
+	  done; \
+	done
 
 .PHONY: tools
 tools: ## Build every tool from the Go module proxy (cached in bin/): the local stack's and the tests' (promtool, actionlint).

@@ -162,6 +162,17 @@ func startPostgres(ctx context.Context) (*Postgres, error) {
 	return &Postgres{s}, nil
 }
 
+// Kill stops the server at once, as a crash or an OOM kill would: open
+// sessions end without a word and new ones are refused, which is what an
+// outage test wants its clients to meet. A clean stop (Server.Stop, a fast
+// shutdown) first tells every session "terminating connection due to
+// administrator command", a second, different error the clients report
+// before "connection refused". Server.Start brings it back.
+func (p *Postgres) Kill() error {
+	// No grace: the stop signal, then SIGKILL to the server's whole session.
+	return (&proc.Process{Name: "postgres", Dir: p.Dir}).Stop(0)
+}
+
 // Stop stops the server and removes its data.
 func (p *Postgres) Stop() {
 	_ = p.Server.Stop()

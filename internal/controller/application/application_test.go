@@ -64,6 +64,7 @@ func TestSeedExampleReachesRunningWithEveryCapability(t *testing.T) {
 }
 
 func TestDatabaseAppReachesRunning(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	app := newApp(ns, "shop", func(a *platformv1.Application) {
@@ -159,6 +160,7 @@ func connect(t testing.TB, url string) *pgx.Conn {
 }
 
 func TestDatabaseURLWorksAndAppsAreIsolated(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "alpha"))
@@ -263,7 +265,7 @@ func TestNoOpReconcileMakesNoWrites(t *testing.T) {
 	waitPhase(t, ns, "quiet", platformv1.PhaseRunning, runningTimeout)
 	// Let the last watch events of the rollout drain.
 	time.Sleep(2 * time.Second)
-	writes.snapshot()
+	mark := writes.mark()
 
 	// Each annotation change is a watch event that triggers a full reconcile.
 	for i := range 3 {
@@ -274,7 +276,7 @@ func TestNoOpReconcileMakesNoWrites(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	var mine []string
-	for k, n := range writes.snapshot() {
+	for k, n := range writes.since(mark) {
 		// Dex's clients live in its own namespace.
 		if strings.Contains(k, ns+"/") || strings.Contains(k, dexNamespace+"/") {
 			mine = append(mine, fmt.Sprintf("%s ×%d", k, n))
@@ -286,6 +288,7 @@ func TestNoOpReconcileMakesNoWrites(t *testing.T) {
 }
 
 func TestHandDeletedChildrenAreRestoredAndReplicasAreLeftToTheHPA(t *testing.T) {
+	t.Parallel()
 	ns := runningApp(t, "sturdy")
 	ctx := context.Background()
 	key := client.ObjectKey{Namespace: ns, Name: "sturdy"}
@@ -391,6 +394,9 @@ func TestDeleteWhileOperatorStoppedStillCleansUp(t *testing.T) {
 		t.Fatal("the app is not being deleted")
 	}
 	startOperator(t)
+	// The operator runs again: waiting for it to finish the deletions runs
+	// beside the parallel tests.
+	t.Parallel()
 	for _, name := range []string{"gone", "kept"} {
 		eventually(t, runningTimeout, name+" to be deleted", func() error {
 			err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &platformv1.Application{})
@@ -423,6 +429,7 @@ func TestDeleteWhileOperatorStoppedStillCleansUp(t *testing.T) {
 }
 
 func TestSameNameInTwoNamespacesConflictsInsteadOfSharingASchema(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns1, ns2 := newNamespace(t), newNamespace(t)
 	create(t, newApp(ns1, "twin"))
@@ -438,6 +445,7 @@ func TestSameNameInTwoNamespacesConflictsInsteadOfSharingASchema(t *testing.T) {
 }
 
 func TestFailedAfterThreeAttemptsThenRecovers(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "needy", func(a *platformv1.Application) {
@@ -456,6 +464,7 @@ func TestFailedAfterThreeAttemptsThenRecovers(t *testing.T) {
 }
 
 func TestMissingImageKeepsTheAppPending(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "noimage", func(a *platformv1.Application) { a.Spec.ImageRef = "" }))
@@ -469,6 +478,7 @@ func TestMissingImageKeepsTheAppPending(t *testing.T) {
 }
 
 func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
+	t.Parallel()
 	ns := newNamespace(t)
 	tests := []struct {
 		name   string
@@ -516,6 +526,7 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 }
 
 func TestNamesAreValidAndQuotedEndToEnd(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	// A reserved word, digits and the longest allowed name.
@@ -536,7 +547,7 @@ func TestNamesAreValidAndQuotedEndToEnd(t *testing.T) {
 func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
 	ns := runningApp(t, "weather")
 
-	if err := pg.Server.Stop(); err != nil {
+	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false
@@ -569,6 +580,7 @@ func TestDatabaseOutageIsReportedAndRecoversByItself(t *testing.T) {
 }
 
 func TestPreviewEnvironmentSchema(t *testing.T) {
+	t.Parallel()
 	ns := newNamespace(t)
 	ctx := context.Background()
 	valid := func(m func(*platformv1.PreviewEnvironment)) *platformv1.PreviewEnvironment {
@@ -605,6 +617,7 @@ func TestPreviewEnvironmentSchema(t *testing.T) {
 }
 
 func TestNameDefiningFieldsAreImmutable(t *testing.T) {
+	t.Parallel()
 	ns := newNamespace(t)
 	create(t, newApp(ns, "fixed", func(a *platformv1.Application) { a.Spec.Database.SchemaName = "orders" }))
 	for _, tt := range []struct {
@@ -627,6 +640,7 @@ func TestNameDefiningFieldsAreImmutable(t *testing.T) {
 }
 
 func TestASecretThatIsNotOursIsNeverTakenOver(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "squatter-db"}, StringData: map[string]string{"DB_PASSWORD": "theirs"}})
@@ -644,6 +658,7 @@ func TestASecretThatIsNotOursIsNeverTakenOver(t *testing.T) {
 }
 
 func TestDatabaseObjectsDroppedByHandComeBackWithTheSamePassword(t *testing.T) {
+	t.Parallel()
 	ns := runningApp(t, "phoenix")
 	ctx := context.Background()
 	url := string(secretData(t, ns, "phoenix-db")["DATABASE_URL"])

@@ -88,6 +88,7 @@ func authorizeStatus(t testing.TB, clientID, redirectURI string) int {
 }
 
 func TestDexClientYieldsATokenAndFollowsTheDomain(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "portal", withAuth()))
@@ -142,6 +143,7 @@ func TestDexClientYieldsATokenAndFollowsTheDomain(t *testing.T) {
 }
 
 func TestTwoEnvironmentsGetTwoClientsAndDeletingOneLeavesTheOther(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	staging, uat := newNamespace(t), newNamespace(t)
 	create(t, newApp(staging, "twoenv", withAuth()))
@@ -257,6 +259,7 @@ func TestTenantWrittenProviderCredentialsCreateNoConnector(t *testing.T) {
 // Issue 17: a client without allowedConnectors accepts every connector,
 // another app's included: every client names the ones it may use.
 func TestDexClientWithoutProvidersAcceptsOnlySharedConnectors(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	// The attacker's connector, such as another app's providers Secret
 	// made: an IdP that asserts any verified email, with no user to ask.
@@ -310,9 +313,9 @@ func TestDexClientThatWouldAllowNoConnectorIsNotWritten(t *testing.T) {
 	waitPhase(t, ns, "lonely", platformv1.PhaseFailed, runningTimeout)
 	failures := fmt.Sprintf(`plattr_reconcile_total{name="lonely",namespace=%q,result="failure"}`, ns)
 	before := metricValue(t, failures)
-	writes.snapshot()
+	mark := writes.mark()
 	time.Sleep(6 * time.Second)
-	if n, what := writesTo(writes.snapshot(), ns, "lonely"); n > 0 {
+	if n, what := writesTo(writes.since(mark), ns, "lonely"); n > 0 {
 		t.Errorf("the failing app wrote %d times in 6 s: %v", n, what)
 	}
 	if n := metricValue(t, failures) - before; n < 1 || n > 4 {
@@ -394,6 +397,7 @@ func TestDexOutageIsReportedAndRecoversByItself(t *testing.T) {
 // credentials from the platform namespace — never a Secret its tenant
 // writes.
 func TestAPreviewUsesItsParentsPlatformCredentials(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, platformCredentials(ns, "pvsocial", map[string]string{"github-client-id": "gh-id", "github-client-secret": "gh-secret"}))

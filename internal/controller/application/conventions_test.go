@@ -62,6 +62,7 @@ func stalledReason(res *status.Result) string {
 // Before the kit, the SecretConflict app was InProgress and had no
 // observedGeneration.
 func TestKstatusSaysWhatAUserExpectsOfEveryKind(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -139,7 +140,7 @@ func TestKstatusSaysWhatAUserExpectsOfEveryKind(t *testing.T) {
 func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	startOperator(t)
 	ns := newNamespace(t)
-	if err := pg.Server.Stop(); err != nil {
+	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false
@@ -158,7 +159,7 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 		}
 		return nil
 	})
-	writes.snapshot()
+	mark := writes.mark()
 	failures := fmt.Sprintf(`plattr_reconcile_total{name="pgpatient",namespace=%q,result="failure"}`, ns)
 	before := metricValue(t, failures)
 
@@ -175,7 +176,7 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	}
 	retries := metricValue(t, failures) - before
 	statusWrites := 0
-	n, what := writesTo(writes.snapshot(), ns, "pgpatient")
+	n, what := writesTo(writes.since(mark), ns, "pgpatient")
 	for _, w := range what {
 		if strings.HasPrefix(w, "patch/status") {
 			statusWrites++
@@ -199,6 +200,10 @@ func TestADatabaseOutageDuringCreationIsNotTheAppsFailure(t *testing.T) {
 	if d := time.Since(back); d > 12*time.Second {
 		t.Errorf("Running %s after PostgreSQL returned; the backend watch (5 s pings) should bring it sooner", d.Round(time.Millisecond))
 	}
+	// PostgreSQL is back and the operator is the usual one: what is left
+	// (the deletion, ~10 s of namespace teardown) runs beside the parallel
+	// tests.
+	t.Parallel()
 	waitKstatus(t, "Application", key, status.CurrentStatus)
 	deleteApp(t, ns, "pgpatient")
 	waitGone(t, ns, "pgpatient")
@@ -246,6 +251,9 @@ func TestAPreviewWhoseCleanupFailsIsWokenWhenItsBackendReturns(t *testing.T) {
 	} else {
 		t.Logf("deleted %s after the object store returned", d.Round(time.Millisecond))
 	}
+	// The object store is back: the parent's deletion runs beside the
+	// parallel tests.
+	t.Parallel()
 	deleteApp(t, ns, "pvclean")
 	waitGone(t, ns, "pvclean")
 }

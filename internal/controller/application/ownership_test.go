@@ -20,6 +20,7 @@ import (
 // buckets. Now it waits in a conflict until a platform admin hands the
 // data over as docs/OPERATOR.md says, and then gets it.
 func TestARecreatedAppGetsRetainedDataOnlyWhenHandedOver(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()

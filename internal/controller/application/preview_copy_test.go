@@ -20,6 +20,7 @@ import (
 // it either, so the copy is refused, naming the table and the constraint,
 // and goes through once the parent drops the constraint.
 func TestAPreviewCopyNeverRunsTheParentsCodeAsTheAdmin(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()

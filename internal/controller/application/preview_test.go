@@ -223,9 +223,9 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 	// Settled: nothing is written; expiresAt holds across a restart and
 	// another reconcile.
 	time.Sleep(time.Second)
-	writes.snapshot()
+	mark := writes.mark()
 	time.Sleep(3 * time.Second)
-	for w, n := range writes.snapshot() {
+	for w, n := range writes.since(mark) {
 		if strings.Contains(w, previewNS) || strings.Contains(w, "pvshop-pr-") {
 			t.Errorf("a settled preview wrote: %s ×%d", w, n)
 		}
@@ -240,6 +240,9 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 	if got := getPreview(t, ns, "pvshop-pr-7").Status.ExpiresAt.Time; !got.Equal(expires) {
 		t.Errorf("expiresAt moved from %s to %s on a restart and a reconcile", expires, got)
 	}
+	// The restart is over: the deletions (~10 s of namespace teardown
+	// each) run beside the parallel tests.
+	t.Parallel()
 
 	// Deleting a preview removes all of it; deleting the parent, its previews.
 	start = time.Now()
@@ -254,6 +257,7 @@ func TestAPreviewRunsThePRsImageInItsOwnNamespaceSchemaAndHost(t *testing.T) {
 }
 
 func TestAPreviewWaitsForItsParentAndNamesIt(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newPreview(ns, "pvlater", 1))
@@ -297,6 +301,7 @@ func TestExpiredPreviewsAreSweptWithEverythingTheyHad(t *testing.T) {
 }
 
 func TestAPreviewCanStartWithACopyOfItsParentsData(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	ctx := context.Background()
@@ -392,7 +397,7 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 	create(t, newApp(ns, "pvout"))
 	waitSettled(t, ns, "pvout")
 
-	if err := pg.Server.Stop(); err != nil {
+	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := false
@@ -423,6 +428,10 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 	} else {
 		t.Logf("Running %s after PostgreSQL returned", d.Round(time.Millisecond))
 	}
+	// PostgreSQL is back and the operator is the usual one: what is left
+	// (the deletion, ~10 s of namespace teardown) runs beside the parallel
+	// tests.
+	t.Parallel()
 	deleteApp(t, ns, "pvout")
 	previewGone(t, ns, "pvout-pr-1", "pvout", 1)
 }
@@ -430,6 +439,7 @@ func TestAPreviewRecoversAsSoonAsItsBackendReturns(t *testing.T) {
 // A change of the parent reaches its previews: a variable added to the
 // parent appears in the preview's pods, and goes when it is removed.
 func TestAParentsChangesReachItsPreviews(t *testing.T) {
+	t.Parallel()
 	ns := runningPreview(t, "pvchg", 1)
 	ctx := context.Background()
 	previewEnv := func() map[string]string {

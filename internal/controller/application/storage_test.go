@@ -62,6 +62,7 @@ func anonymousGet(t testing.TB, bucket, key string) int {
 }
 
 func TestBucketsHaveTheRightPolicyAndKeysOfTheirOwn(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "pics", withBuckets(
@@ -125,6 +126,7 @@ func TestBucketsHaveTheRightPolicyAndKeysOfTheirOwn(t *testing.T) {
 }
 
 func TestDeletingAnAppEmptiesItsBucketsOrKeepsThem(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "bulk", withBuckets(platformv1.BucketSpec{Name: "data"})))
@@ -197,6 +199,7 @@ func TestObjectStoreOutageIsReportedAndRecoversByItself(t *testing.T) {
 }
 
 func TestStorageKeysAreStableAndRotateOnSecretDeletion(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "rot", withBuckets(platformv1.BucketSpec{Name: "b"})))
@@ -252,6 +255,9 @@ func TestStorageKeysAreStableAndRotateOnSecretDeletion(t *testing.T) {
 // successor's; nothing about the app changes afterwards, so nothing
 // reconciled it. The drift sweep now compares every per-app user's key with
 // its Secret and sets the Secret's back.
+//
+// Serial: the sweep runs every second, so on a loaded machine it can set the
+// key back before the test has seen the changed key fail.
 func TestADriftedStorageKeyIsNoticedAndSetBack(t *testing.T) {
 	startOperator(t)
 	ns := newNamespace(t)
@@ -264,9 +270,9 @@ func TestADriftedStorageKeyIsNoticedAndSetBack(t *testing.T) {
 
 	// Settled: the sweeps every second write nothing.
 	time.Sleep(2 * time.Second)
-	writes.snapshot()
+	mark := writes.mark()
 	time.Sleep(3 * time.Second)
-	if n, what := writesTo(writes.snapshot(), ns, "keyed"); n > 0 {
+	if n, what := writesTo(writes.since(mark), ns, "keyed"); n > 0 {
 		t.Fatalf("a settled app was written %d times while the drift sweep ran: %v", n, what)
 	}
 

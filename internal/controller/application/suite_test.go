@@ -2,8 +2,10 @@ package application_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,9 +35,13 @@ import (
 	"github.com/plattr/plattr/internal/testenv"
 )
 
-// One control plane and one PostgreSQL serve every test of this package;
-// tests use their own namespaces and run one at a time, because some stop
-// and restart the operator.
+// One control plane, one PostgreSQL, one object store and one Dex serve
+// every test of this package, and one operator reconciles for all of them.
+// Tests that stop or restart the operator or a backend, change its clock or
+// the nodes, or read a counter every app adds to, run one at a time; Go runs
+// those first. Every other test uses namespaces and app names of its own
+// and calls t.Parallel(): most of a test is waiting on the operator and the
+// control plane, so they overlap well (see parallelTests).
 var (
 	cluster   *testenv.Cluster
 	pg        *testenv.Postgres
@@ -62,7 +68,18 @@ const (
 // metricsAddr is where the operator under test serves /metrics and health.
 var metricsAddr string
 
+// parallelTests is how many of the package's parallel tests run at once
+// unless -test.parallel says otherwise. Go's default, GOMAXPROCS, is 2 on
+// a 2-core machine, and these tests mostly wait.
+const parallelTests = 8
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", strconv.Itoa(parallelTests))
+	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel())), zap.StacktraceLevel(zapcore.DPanicLevel)))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	var err error
@@ -125,12 +142,31 @@ func (w *writeCounter) addApply(what, namespace string) {
 	w.counts["apply "+namespace+"/"+what]++
 }
 
-// snapshot returns the writes so far and resets the count.
-func (w *writeCounter) snapshot() map[string]int {
+// writeMark is the count of every object's writes at one moment.
+type writeMark map[string]int
+
+// mark starts a window of writes; since(mark) ends it. Nothing is reset,
+// so the windows of tests running in parallel do not disturb each other.
+func (w *writeCounter) mark() writeMark {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := w.counts
-	w.counts = map[string]int{}
+	m := make(writeMark, len(w.counts))
+	for k, n := range w.counts {
+		m[k] = n
+	}
+	return m
+}
+
+// since returns the writes, per object, counted after mark was taken.
+func (w *writeCounter) since(mark writeMark) map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]int{}
+	for k, n := range w.counts {
+		if d := n - mark[k]; d > 0 {
+			out[k] = d
+		}
+	}
 	return out
 }
 

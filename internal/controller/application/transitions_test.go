@@ -114,10 +114,10 @@ func TestAPersistentFailureBacksOffAndStopsWritingOnceFailed(t *testing.T) {
 	}
 	failures := fmt.Sprintf(`plattr_reconcile_total{name="stuck",namespace=%q,result="failure"}`, ns)
 	before := metricValue(t, failures)
-	writes.snapshot()
+	mark := writes.mark()
 	time.Sleep(6 * time.Second)
 	reconciles := metricValue(t, failures) - before
-	if n, what := writesTo(writes.snapshot(), ns, "stuck"); n > 0 {
+	if n, what := writesTo(writes.since(mark), ns, "stuck"); n > 0 {
 		t.Errorf("a Failed app that keeps failing the same way wrote %d times in 6 s: %v", n, what)
 	}
 	// Retries 1 s, 2 s, 4 s, 8 s … apart: at most two fall in this window.
@@ -146,6 +146,7 @@ func TestAPersistentFailureBacksOffAndStopsWritingOnceFailed(t *testing.T) {
 // Defect 1: children's status updates (an HPA every 15 s) must not
 // reconcile the app.
 func TestStatusUpdatesOfChildrenDoNotReconcile(t *testing.T) {
+	t.Parallel()
 	ns := runningApp(t, "calm")
 	success := fmt.Sprintf(`plattr_reconcile_total{name="calm",namespace=%q,result="success"}`, ns)
 	time.Sleep(time.Second) // let the last Deployment status events settle
@@ -175,6 +176,7 @@ func TestStatusUpdatesOfChildrenDoNotReconcile(t *testing.T) {
 // Defect 2: removed envVars, the PostgREST sidecar of a disabled database
 // and a value turned secretKeyRef stayed in (or broke) the Deployment.
 func TestFieldsRemovedFromTheSpecLeaveEveryChild(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	key := client.ObjectKey{Namespace: ns, Name: "shrink"}
@@ -239,6 +241,7 @@ func TestFieldsRemovedFromTheSpecLeaveEveryChild(t *testing.T) {
 // Defect 3: capabilities switched off, then the app deleted, left the
 // schema, the login role, the bucket, the S3 user and the OIDC client.
 func TestCapabilitiesSwitchedOffAreStillCleanedUpOnDeletion(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	key := client.ObjectKey{Namespace: ns, Name: "fickle"}
@@ -340,9 +343,9 @@ func TestDeletionBlockedByAMissingBackendSaysWhyAndCanBeAbandoned(t *testing.T) 
 		}
 		return nil
 	})
-	writes.snapshot()
+	mark := writes.mark()
 	time.Sleep(3 * time.Second)
-	if n, what := writesTo(writes.snapshot(), ns, "stranded"); n > 0 {
+	if n, what := writesTo(writes.since(mark), ns, "stranded"); n > 0 {
 		t.Errorf("a blocked deletion wrote %d times in 3 s: %v", n, what)
 	}
 
@@ -460,6 +463,7 @@ func TestWorkloadStatusFollowsTheRolloutNotTheScaling(t *testing.T) {
 // Defect 9: the reserved names must cover every variable the operator puts
 // in an app's environment, read here from a real app with every capability.
 func TestEveryVariableThePlatformSetsIsReserved(t *testing.T) {
+	t.Parallel()
 	startOperator(t)
 	ns := newNamespace(t)
 	create(t, newApp(ns, "full", withBuckets(platformv1.BucketSpec{Name: "files"}), withAuth(), withDatabase))
@@ -542,6 +546,7 @@ func TestANewImageRollsOutWhileACapabilityIsDown(t *testing.T) {
 // True while the app could not log in. The drift sweep notices it without
 // any event on the app and sets the Secret's password back.
 func TestADriftedPasswordIsNoticedAndSetBack(t *testing.T) {
+	t.Parallel()
 	ns := runningApp(t, "drifty")
 	ctx := context.Background()
 	url := string(secretData(t, ns, "drifty-db")[platformv1.KeyDatabaseURL])
@@ -553,9 +558,9 @@ func TestADriftedPasswordIsNoticedAndSetBack(t *testing.T) {
 
 	// Settled: sweeps every second find nothing and write nothing.
 	time.Sleep(2 * time.Second)
-	writes.snapshot()
+	mark := writes.mark()
 	time.Sleep(3 * time.Second)
-	if n, what := writesTo(writes.snapshot(), ns, "drifty"); n > 0 {
+	if n, what := writesTo(writes.since(mark), ns, "drifty"); n > 0 {
 		t.Fatalf("a settled app was written %d times while the drift sweep ran: %v", n, what)
 	}
 
@@ -591,6 +596,7 @@ func TestADriftedPasswordIsNoticedAndSetBack(t *testing.T) {
 // being terminated") and turned the apps Failed, retrying against the
 // cleanup.
 func TestDeletingTheNamespaceCleansUpWithoutFailing(t *testing.T) {
+	t.Parallel()
 	ns := runningApp(t, "evicted")
 	ctx := context.Background()
 	if err := k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {

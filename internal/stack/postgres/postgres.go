@@ -134,7 +134,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.proc = &proc.Process{
-		Name: "postgres", Path: filepath.Join(bin, "postgres"), Dir: s.Dir, Credential: cred,
+		Name: "postgres", Path: filepath.Join(bin, "postgres"), Dir: s.Dir, Credential: cred, StopSignal: syscall.SIGINT,
 		Args: []string{"-D", data, "-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1",
 			"-c", "unix_socket_directories=" + runDir, "-c", "fsync=off", "-c", "max_connections=200"},
 	}
@@ -180,10 +180,12 @@ func (s *Server) Purge() error {
 	return os.RemoveAll(s.Dir)
 }
 
-// Stop shuts the server down (a fast shutdown on SIGTERM).
+// Stop shuts the server down with a fast shutdown (SIGINT): open
+// connections are closed rather than waited for, as a smart shutdown
+// (SIGTERM) would, up to the grace period, while a client holds a pool.
 func (s *Server) Stop() error {
 	if s.proc == nil {
-		s.proc = &proc.Process{Name: "postgres", Dir: s.Dir}
+		s.proc = &proc.Process{Name: "postgres", Dir: s.Dir, StopSignal: syscall.SIGINT}
 	}
 	return s.proc.Stop(30 * time.Second)
 }

@@ -26,6 +26,11 @@ type Process struct {
 	Dir  string   // state directory for pid and log files
 	// Credential runs the process as another user (PostgreSQL refuses root).
 	Credential *syscall.Credential
+	// StopSignal asks the process to exit; zero means SIGTERM. PostgreSQL
+	// needs SIGINT: its SIGTERM is a smart shutdown, which waits for every
+	// client to disconnect (an operator's pool never does, so Stop waited
+	// out its whole grace period).
+	StopSignal syscall.Signal
 }
 
 // PIDFile is where the running process's pid is recorded.
@@ -88,15 +93,20 @@ func alive(pid int) bool {
 	return len(fields) > 0 && fields[0] != "Z"
 }
 
-// Stop sends SIGTERM, waits up to grace for the process to exit, then kills
-// it. It waits for the exit so the process's ports are free when it returns.
+// Stop sends StopSignal (SIGTERM), waits up to grace for the process to
+// exit, then kills it. It waits for the exit so the process's ports are free
+// when it returns.
 func (p *Process) Stop(grace time.Duration) error {
 	pid, ok := p.Running()
 	if !ok {
 		_ = os.Remove(p.PIDFile())
 		return nil
 	}
-	_ = syscall.Kill(pid, syscall.SIGTERM)
+	sig := p.StopSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	_ = syscall.Kill(pid, sig)
 	deadline := time.Now().Add(grace)
 	for alive(pid) {
 		if time.Now().After(deadline) {
