@@ -130,10 +130,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.ForgetApplication(req.Namespace, req.Name)
+			r.kit.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
+	// Not an older copy than the last reconcile's own writes.
+	app = r.kit.Latest(app)
 	tenant, err := r.tenantOf(ctx, app.Namespace)
 	if err != nil {
 		return ctrl.Result{}, err
