@@ -47,7 +47,9 @@ func TestDeploymentChanged(t *testing.T) {
 		{"both available: Available", rolling(1), rolling(2), true},
 		{"the HPA scales a running app", rolling(2), edit(rolling(2), func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](3) }), true},
 		{"the HPA's new pod is counted, not ready yet", edit(rolling(2), func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](3) }),
-			edit(rolling(2), func(d *appsv1.Deployment) { d.Spec.Replicas, d.Status.Replicas, d.Status.UpdatedReplicas = ptr.To[int32](3), 3, 3 }), false},
+			edit(rolling(2), func(d *appsv1.Deployment) {
+				d.Spec.Replicas, d.Status.Replicas, d.Status.UpdatedReplicas = ptr.To[int32](3), 3, 3
+			}), false},
 		{"a spec change the controller has not seen", rolling(2), edit(rolling(2), func(d *appsv1.Deployment) {
 			d.Generation = 3
 			d.Spec.Template.Spec.Containers[0].Image = "registry.example.com/web:2"
