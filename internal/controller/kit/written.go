@@ -3,6 +3,7 @@ package kit
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,12 +23,18 @@ import (
 type written[T Object] struct {
 	obj        T
 	superseded []string
+	at         time.Time
 }
 
 type memory[T Object] struct {
-	mu   sync.Mutex
-	objs map[types.NamespacedName]written[T]
+	mu    sync.Mutex
+	objs  map[types.NamespacedName]written[T]
+	swept time.Time
 }
+
+// forgetAfter bounds the memory: a cache this far behind is not lagging
+// but broken, and an object settled since is not kept twice.
+const forgetAfter = time.Minute
 
 // Latest is cached, or the object the kit's own last writes returned while
 // the cache has not seen them yet (a copy: the caller may change it).
@@ -73,5 +80,14 @@ func (k *Kit[T]) remember(before string, obj T) {
 		// versions the first replaced are older still.
 		superseded = append(superseded, w.superseded...)
 	}
-	k.written.objs[key] = written[T]{obj: obj.DeepCopyObject().(T), superseded: superseded}
+	now := time.Now()
+	k.written.objs[key] = written[T]{obj: obj.DeepCopyObject().(T), superseded: superseded, at: now}
+	if now.Sub(k.written.swept) > forgetAfter {
+		for key, w := range k.written.objs {
+			if now.Sub(w.at) > forgetAfter {
+				delete(k.written.objs, key)
+			}
+		}
+		k.written.swept = now
+	}
 }

@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -69,5 +70,25 @@ func TestAReconcileOnAStaleCacheWritesNothingAgain(t *testing.T) {
 	other.UID = "another"
 	if got := k.Latest(other); got.UID != "another" {
 		t.Errorf("Latest gave the old object's copy for a new one")
+	}
+}
+
+// What the kit remembers is dropped after a minute, whether or not the
+// object is reconciled again.
+func TestTheMemoryOfWritesIsBounded(t *testing.T) {
+	k := &Kit[*platformv1.Application]{}
+	old := capabilitytest.App("shop", "old")
+	old.ResourceVersion = "2"
+	k.remember("1", old)
+	k.written.objs[client.ObjectKeyFromObject(old)] = written[*platformv1.Application]{obj: old, superseded: []string{"1"}, at: time.Now().Add(-2 * forgetAfter)}
+	k.written.swept = time.Time{}
+	fresh := capabilitytest.App("shop", "fresh")
+	fresh.ResourceVersion = "4"
+	k.remember("3", fresh)
+	if _, ok := k.written.objs[client.ObjectKeyFromObject(old)]; ok {
+		t.Error("an entry older than forgetAfter is still remembered")
+	}
+	if _, ok := k.written.objs[client.ObjectKeyFromObject(fresh)]; !ok {
+		t.Error("the newest entry was dropped")
 	}
 }
