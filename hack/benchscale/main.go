@@ -61,6 +61,7 @@ var (
 	idle     = flag.Duration("idle", 2*time.Minute, "idle period measured after the burst")
 	operBin  = flag.String("operator", "bin/plattr-operator", "operator binary")
 	progress = flag.Duration("progress", 10*time.Second, "how often to print progress")
+	deletion = flag.Bool("delete", true, "delete all apps at the end and check PostgreSQL for orphans (false: skip it, when iterating on the burst)")
 	memLimit = flag.String("operator-memlimit", "", "GOMEMLIMIT for the operator only, as config/manager sets it from the container's memory limit (e.g. 128MiB)")
 )
 
@@ -153,15 +154,18 @@ func run() error {
 	minutes := idle.Minutes()
 
 	// 4. Deletion and orphans.
-	say("deleting all %d apps…", *apps)
-	start := time.Now()
-	if err := b.deleteNamespaces(ctx, "scale-"); err != nil {
-		return err
-	}
-	deletion := time.Since(start)
-	schemas, roles, err := b.orphans(ctx)
-	if err != nil {
-		return err
+	var deleted time.Duration
+	var schemas, roles int
+	if *deletion {
+		say("deleting all %d apps…", *apps)
+		start := time.Now()
+		if err := b.deleteNamespaces(ctx, "scale-"); err != nil {
+			return err
+		}
+		deleted = time.Since(start)
+		if schemas, roles, err = b.orphans(ctx); err != nil {
+			return err
+		}
 	}
 	_, peakRSS := procStats(b.op.Process.Pid)
 	rss = max(rss, peakRSS)
@@ -186,7 +190,7 @@ bench-scale: %d apps, %d workers, %d per namespace
 		(opWrites1-opWrites0)/float64(*apps), (apiWrites1-apiWrites0)/float64(*apps),
 		cpu, rss/1024/1024,
 		idle.String(), (opWrites2-opWrites1)/minutes, (rec1-rec0)/minutes, (rec1-rec0)/minutes*100/float64(*apps),
-		deletion.Round(time.Millisecond), schemas, roles,
+		deleted.Round(time.Millisecond), schemas, roles,
 		load0, load1, runtime.NumCPU())
 	fmt.Print(breakdown(mx0, mx1, *apps))
 	if schemas+roles > 0 {

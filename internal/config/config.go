@@ -58,7 +58,7 @@ type Operator struct {
 	// [false]), for profiling memory and CPU at scale.
 	Pprof bool
 
-	MaxConcurrentReconciles int     // MAX_CONCURRENT_RECONCILES [8]
+	MaxConcurrentReconciles int     // MAX_CONCURRENT_RECONCILES [32]
 	KubeAPIQPS              float32 // KUBE_API_QPS [200]
 	KubeAPIBurst            int     // KUBE_API_BURST [400]
 
@@ -205,7 +205,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 		MetricsAddr:             get("METRICS_ADDR", ":9090"),
 		HealthAddr:              get("HEALTH_ADDR", ""),
 		LogLevel:                strings.ToLower(get("LOG_LEVEL", "info")),
-		MaxConcurrentReconciles: integer("MAX_CONCURRENT_RECONCILES", 8),
+		MaxConcurrentReconciles: integer("MAX_CONCURRENT_RECONCILES", DefaultMaxConcurrentReconciles),
 		KubeAPIQPS:              float32(integer("KUBE_API_QPS", 200)),
 		KubeAPIBurst:            integer("KUBE_API_BURST", 400),
 	}
@@ -430,7 +430,7 @@ func (c Operator) WithDefaults() Operator {
 		c.DBAppConnectionLimit = 20
 	}
 	if c.MaxConcurrentReconciles == 0 {
-		c.MaxConcurrentReconciles = 8
+		c.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	if c.PlatformAPINamespace == "" {
 		c.PlatformAPINamespace = "plattr-system"

@@ -24,7 +24,7 @@ func TestParse(t *testing.T) {
 			name: "defaults",
 			env:  map[string]string{"DB_ADMIN_URL": "postgres://a:b@db:5432/p", "BASE_DOMAIN": "apps.example.com"},
 			check: func(t *testing.T, c Operator) {
-				if c.IngressClass != "nginx" || c.MetricsAddr != ":9090" || c.MaxConcurrentReconciles != 8 || c.KubeAPIQPS != 200 {
+				if c.IngressClass != "nginx" || c.MetricsAddr != ":9090" || c.MaxConcurrentReconciles != 32 || c.KubeAPIQPS != 200 {
 					t.Errorf("unexpected defaults: %+v", c)
 				}
 				if c.LeaderElection || c.PreviewMaxTTL != 720*time.Hour {
@@ -136,7 +136,7 @@ func TestParse(t *testing.T) {
 					c.ProgressDeadline != 10*time.Minute || c.DBAppConnectionLimit != -1 || !c.S3.AllowSharedKeys {
 					t.Errorf("unexpected: %+v", c)
 				}
-				if d := (Operator{}).WithDefaults(); d.RetryMaxBackoff != 5*time.Minute || d.DBAppConnectionLimit != 20 || d.MaxConcurrentReconciles != 8 {
+				if d := (Operator{}).WithDefaults(); d.RetryMaxBackoff != 5*time.Minute || d.DBAppConnectionLimit != 20 || d.MaxConcurrentReconciles != 32 {
 					t.Errorf("WithDefaults: %+v", d)
 				}
 			},

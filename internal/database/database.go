@@ -54,6 +54,9 @@ type Options struct {
 	// authentication) when the URL sets no connect_timeout; zero: 10 s.
 	// Without it a server that accepts and never answers hangs the caller.
 	ConnectTimeout time.Duration
+	// MaxConns sizes the admin pool: as many as the operator runs
+	// reconciles at once, so none waits for a connection; zero: 10.
+	MaxConns int32
 }
 
 // sharedACLLock is the advisory lock key serialising changes of the
@@ -76,9 +79,9 @@ func New(ctx context.Context, adminURL, appHost string, opts Options) (*Provisio
 		// The parse error can quote the URL, password included: never pass it on.
 		return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL (want postgres://user:password@host:port/db)")
 	}
-	// As many as the operator runs reconciles at once, so none waits for a
-	// connection; the drift sweep and health checks are brief.
-	cfg.MaxConns = 10
+	// As many as the operator runs reconciles at once (Options.MaxConns),
+	// so none waits for a connection.
+	cfg.MaxConns = cmp.Or(opts.MaxConns, 10)
 	cfg.ConnConfig.RuntimeParams["lock_timeout"] = adminLockTimeout
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = adminStatementTimeout
 	if cfg.ConnConfig.ConnectTimeout == 0 {

@@ -27,7 +27,7 @@ import (
 // read at start — a missing permission stops the operator with the reason —
 // and again on rotation.
 func openDatabase(ctx context.Context, cfg config.Operator) (*database.Provisioner, error) {
-	opts := database.Options{ConnectionLimit: cfg.DBAppConnectionLimit}
+	opts := database.Options{ConnectionLimit: cfg.DBAppConnectionLimit, MaxConns: cfg.DBPoolSize()}
 	if cfg.DBSecret.ARN == "" {
 		return database.New(ctx, cfg.DBAdminURL, cfg.DBHost, opts)
 	}

@@ -5,6 +5,7 @@ package ingress
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,15 +60,22 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec,
 		t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonWaitingForWorkload, "waiting for the workload (see DeploymentReady)")
 		return nil
 	}
-	if err := capability.Apply(ctx, c.Kube, t, &networkingv1.Ingress{}, c.main(t, spec), networkingv1ac.ExtractIngress); err != nil {
-		t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, fmt.Sprintf("applying Ingress %s: %v", spec.Service, err))
-		return err
-	}
-	var err error
+	// The two Ingresses at once: neither needs the other, and a new app's
+	// reconcile waited for both writes in turn.
+	var mainErr, err error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		mainErr = capability.Apply(ctx, c.Kube, t, &networkingv1.Ingress{}, c.main(t, spec), networkingv1ac.ExtractIngress)
+	})
 	if spec.PostgREST {
 		err = capability.Apply(ctx, c.Kube, t, &networkingv1.Ingress{}, c.rest(t, spec), networkingv1ac.ExtractIngress)
 	} else {
 		err = c.Delete(ctx, t, &networkingv1.Ingress{}, spec.REST)
+	}
+	wg.Wait()
+	if mainErr != nil {
+		t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, fmt.Sprintf("applying Ingress %s: %v", spec.Service, mainErr))
+		return mainErr
 	}
 	if err != nil {
 		t.SetCondition(platformv1.ConditionIngressReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed, fmt.Sprintf("Ingress %s: %v", spec.REST, err))

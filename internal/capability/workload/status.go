@@ -36,7 +36,7 @@ func rolloutComplete(d *appsv1.Deployment) (bool, string) {
 	if st.UpdatedReplicas < st.Replicas || st.AvailableReplicas < 1 {
 		return false, ""
 	}
-	return true, fmt.Sprintf("%d of %d replicas available; the rollout is complete and pods are being added or replaced", st.AvailableReplicas, ptr.Deref(d.Spec.Replicas, 1))
+	return true, "the rollout is complete; replicas are being added or replaced"
 }
 
 // podProblems says why the owner's pods are not ready, from their own
@@ -106,7 +106,28 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 		// becoming ready, for every app of a burst.
 		return false, rollingOut()
 	}
-	return true, fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, want)
+	// No counts here either: the HPA changing the replicas of a running
+	// app is no status write.
+	return true, "the current version's replicas are available"
+}
+
+// Rollout is all the workload capability reads from a Deployment's status,
+// as verdicts: a Deployment update that leaves it unchanged — a pod of a
+// rollout in progress turning ready, the controller observing a scale —
+// cannot change what a reconcile writes, so it reconciles nothing
+// (predicates.DeploymentChanged).
+type Rollout struct {
+	Available, Complete, Stalled bool
+	StalledMessage               string
+}
+
+// RolloutOf is d's Rollout.
+func RolloutOf(d *appsv1.Deployment) Rollout {
+	var r Rollout
+	r.Available, _ = deploymentAvailable(d)
+	r.Complete, _ = rolloutComplete(d)
+	r.Stalled, r.StalledMessage = progressDeadlineExceeded(d)
+	return r
 }
 
 // rollingOut is DeploymentReady's message from the Deployment's creation

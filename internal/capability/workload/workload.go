@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -121,14 +122,18 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 		hashInputs = append(hashInputs, secretDigest(src.Key(), src.Data))
 	}
 	name := spec.Name
-	steps := []struct {
-		what  string
-		apply func() error
-	}{
+	// Two rounds of applies, each in parallel: what the pods need before
+	// they can be created (the envVars' copies, the ServiceAccount), then
+	// the rest, which nothing orders. A new app's reconcile waited for
+	// each of its six writes in turn, most of a burst's time (make
+	// bench-scale).
+	first := []step{
 		{"Secret", func() error { return c.ensureCopies(ctx, t, spec, vars) }},
 		{"ServiceAccount", func() error {
 			return capability.Apply(ctx, c.Kube, t, &corev1.ServiceAccount{}, serviceAccount(t, name), corev1ac.ExtractServiceAccount)
 		}},
+	}
+	then := []step{
 		{"Deployment", func() error {
 			desired := deployment(t, spec, env, sources, configHash(hashInputs), c.ProgressDeadline)
 			created, err := c.createDeployment(ctx, t, desired, spec.Scaling.Min)
@@ -151,10 +156,10 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 			return capability.Apply(ctx, c.Kube, t, &policyv1.PodDisruptionBudget{}, pdb(t, spec), policyv1ac.ExtractPodDisruptionBudget)
 		}},
 	}
-	for _, step := range steps {
-		if err := step.apply(); err != nil {
+	for _, round := range [][]step{first, then} {
+		if what, err := applyAll(round); err != nil {
 			t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonApplyFailed,
-				fmt.Sprintf("applying %s %s: %v", step.what, name, err))
+				fmt.Sprintf("applying %s %s: %v", what, name, err))
 			return Result{}, err
 		}
 	}
@@ -203,6 +208,29 @@ func (c *Capability) Ensure(ctx context.Context, t capability.Target, spec Spec)
 		t.SetCondition(platformv1.ConditionDeploymentReady, metav1.ConditionFalse, platformv1.ReasonRollingOut, msg)
 	}
 	return res, nil
+}
+
+// step is one apply of Ensure.
+type step struct {
+	what  string
+	apply func() error
+}
+
+// applyAll runs the steps at once and returns the first failure in their
+// order, so the condition names the same step whatever finished first.
+func applyAll(steps []step) (string, error) {
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, s := range steps {
+		wg.Go(func() { errs[i] = s.apply() })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return steps[i].what, err
+		}
+	}
+	return "", nil
 }
 
 // gather collects the Sources of every need. Pods cannot start without the

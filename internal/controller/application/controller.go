@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
@@ -73,12 +74,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 		}
 	}
 	// Owned children reach their Application through the controller owner
-	// reference.
-	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &platformv1.Application{}, handler.OnlyControllerOwner())
+	// reference, at its namespace's priority (fairness.go). A child's
+	// creation is the reconcile's own write: no news.
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("application").
 		Watches(&platformv1.Application{}, r.fairQueue(), builder.WithPredicates(predicates.SpecChanged))
-	b = kit.WatchChildren(b, owner, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.Secret{}, &corev1.ConfigMap{},
+	b = kit.WatchChildrenWith(b, r.childQueue(), []predicate.Predicate{predicates.NotCreated},
+		&corev1.Service{}, &corev1.ServiceAccount{}, &corev1.Secret{}, &corev1.ConfigMap{},
 		&networkingv1.Ingress{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{}).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.Config.MaxConcurrentReconciles,
@@ -128,10 +130,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.ForgetApplication(req.Namespace, req.Name)
+			r.kit.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
 	}
+	// Not an older copy than the last reconcile's own writes.
+	app = r.kit.Latest(app)
 	tenant, err := r.tenantOf(ctx, app.Namespace)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -37,9 +37,11 @@ func (k *Kit[T]) EnsureMetadata(ctx context.Context, r *Run[T], mutate func(T)) 
 	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
 	building := obj.DeepCopyObject().(T)
 	mutate(obj)
+	read := obj.GetResourceVersion()
 	if err := k.Client.Patch(ctx, obj, patch); err != nil {
 		return err
 	}
+	k.remember(read, obj)
 	metrics.FinalizerWrites.WithLabelValues(k.Name).Inc()
 	setStatus(obj, building)
 	setMeta(r.Before, obj)

@@ -52,6 +52,7 @@ type Kit[T Object] struct {
 
 	backends *wake.Backends[T]
 	wakeUp   chan event.TypedGenericEvent[T]
+	written  memory[T] // written.go
 }
 
 // Now is the kit's time.

@@ -185,9 +185,13 @@ func (k *Kit[T]) phaseEvent(r *Run[T], msg string) {
 // Patch writes the run's status if, and only if, it changed.
 func (k *Kit[T]) Patch(ctx context.Context, r *Run[T]) error {
 	defer k.Time("status")()
+	read := r.Obj.GetResourceVersion()
 	wrote, err := status.Patch(ctx, k.Client, r.Before, r.Obj)
 	if wrote {
 		metrics.StatusWrites.WithLabelValues(k.Name).Inc()
+		if err == nil {
+			k.remember(read, r.Obj)
+		}
 	}
 	return err
 }

@@ -8,20 +8,32 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/plattr/plattr/internal/controller/predicates"
 )
 
-// WatchChildren makes b watch an owner's children through h: every change
-// of the Deployment (its status is read: availability), and of each other
-// kind only a change of what Plattr wrote (predicates.ChildChanged), so an
-// HPA's status every 15 s reconciles nothing while a hand edit is reverted
-// at once.
+// WatchChildren makes b watch an owner's children through h: of the
+// Deployment only a change of what Plattr wrote or of the rollout's
+// verdicts (predicates.DeploymentChanged: available, complete, stuck), and
+// of each other kind only a change of what Plattr wrote
+// (predicates.ChildChanged), so an HPA's status every 15 s, or each pod of
+// a rollout turning ready, reconciles nothing while a hand edit is
+// reverted at once.
 func WatchChildren(b *builder.Builder, h handler.EventHandler, kinds ...client.Object) *builder.Builder {
-	b = b.Watches(&appsv1.Deployment{}, h)
+	return WatchChildrenWith(b, h, nil, kinds...)
+}
+
+// WatchChildrenWith is WatchChildren with extra predicates on every child's
+// events.
+func WatchChildrenWith(b *builder.Builder, h handler.EventHandler, extra []predicate.Predicate, kinds ...client.Object) *builder.Builder {
+	with := func(p predicate.Predicate) builder.WatchesOption {
+		return builder.WithPredicates(append([]predicate.Predicate{p}, extra...)...)
+	}
+	b = b.Watches(&appsv1.Deployment{}, h, with(predicates.DeploymentChanged))
 	for _, kind := range kinds {
-		b = b.Watches(kind, h, builder.WithPredicates(predicates.ChildChanged))
+		b = b.Watches(kind, h, with(predicates.ChildChanged))
 	}
 	return b
 }
