@@ -35,9 +35,6 @@ const (
 	ReasonNotHonoured = "NotHonoured"
 	// ReasonPushRefused: the server refused the account JWT.
 	ReasonPushRefused = "PushRefused"
-	// ReasonSecretConflict: the credentials Secret exists and is not this
-	// object's; it is never overwritten.
-	ReasonSecretConflict = "SecretConflict"
 	// ReasonIssued: the credentials are in the Secret.
 	ReasonIssued = "Issued"
 	// ReasonRenewDue: the JWT is inside renewBefore of its expiry.
