@@ -119,7 +119,7 @@ type NatsResponsePermission struct {
 	// TTL is how long after the request replies are allowed, for example
 	// 5s (default 0: no limit).
 	// +optional
-	TTL metav1.Duration `json:"ttl,omitempty"`
+	TTL *metav1.Duration `json:"ttl,omitempty"`
 }
 
 // NatsPermissions are a user's subjects.
@@ -198,12 +198,12 @@ type NatsUserSpec struct {
 	// (default 2160h, 90 days); at least 1h.
 	// +kubebuilder:default="2160h"
 	// +optional
-	ExpiresIn metav1.Duration `json:"expiresIn,omitempty"`
+	ExpiresIn *metav1.Duration `json:"expiresIn,omitempty"`
 	// RenewBefore is how long before it expires a JWT is re-signed (same
 	// key), for example 168h (default 360h, 15 days). Less than expiresIn.
 	// +kubebuilder:default="360h"
 	// +optional
-	RenewBefore metav1.Duration `json:"renewBefore,omitempty"`
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
 	// CredentialsSecret is the Secret, in this namespace, holding the .creds
 	// file under key user.creds. The Secret is Plattr's: one it did not
 	// make is never overwritten.
@@ -274,8 +274,8 @@ type NatsGranted struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=natsuser
-// +kubebuilder:validation:XValidation:rule="duration(self.spec.expiresIn) >= duration('1h')",message="spec.expiresIn must be at least 1h"
-// +kubebuilder:validation:XValidation:rule="duration(self.spec.renewBefore) < duration(self.spec.expiresIn)",message="spec.renewBefore must be shorter than spec.expiresIn, or every reconcile would re-sign"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.expiresIn) || duration(self.spec.expiresIn) >= duration('1h')",message="spec.expiresIn must be at least 1h"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.expiresIn) || !has(self.spec.renewBefore) || duration(self.spec.renewBefore) < duration(self.spec.expiresIn)",message="spec.renewBefore must be shorter than spec.expiresIn, or every reconcile would re-sign"
 // +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.spec.accountRef.name`
 // +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.userPublicKey`
 // +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`

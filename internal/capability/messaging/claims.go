@@ -24,7 +24,10 @@ func UserClaims(accountPublicKey, userPublicKey, name string, spec platformv1.Na
 	c.Sub.Allow = slices.Clone(g.Subscribe)
 	c.Sub.Deny = sorted(spec.Permissions.Sub.Deny)
 	if r := spec.Permissions.Resp; r != nil {
-		c.Resp = &jwt.ResponsePermission{MaxMsgs: int(max(r.Max, 1)), Expires: r.TTL.Duration}
+		c.Resp = &jwt.ResponsePermission{MaxMsgs: int(max(r.Max, 1))}
+		if r.TTL != nil {
+			c.Resp.Expires = r.TTL.Duration
+		}
 	}
 	c.Limits.Subs = orUnlimited(spec.Limits.Subs)
 	c.Limits.Payload = orUnlimited(spec.Limits.Payload)

@@ -125,9 +125,15 @@ func Sign(account nkeys.KeyPair, user nkeys.KeyPair, claims *jwt.UserClaims, exp
 // NewUserKey makes a user's key, once.
 func NewUserKey() (nkeys.KeyPair, error) { return nkeys.CreateUser() }
 
-// Defaults of a NatsUser's lifetime when the API server did not default.
+// Lifetime is a NatsUser's expiresIn and renewBefore, defaulted as the
+// CRD does when the API server did not.
 func Lifetime(spec platformv1.NatsUserSpec) (expiresIn, renewBefore time.Duration) {
-	expiresIn, renewBefore = spec.ExpiresIn.Duration, spec.RenewBefore.Duration
+	if spec.ExpiresIn != nil {
+		expiresIn = spec.ExpiresIn.Duration
+	}
+	if spec.RenewBefore != nil {
+		renewBefore = spec.RenewBefore.Duration
+	}
 	if expiresIn <= 0 {
 		expiresIn = 2160 * time.Hour
 	}
