@@ -61,4 +61,7 @@ const (
 	// AnnotationNatsRotation is the spec.rotation the Secret's key was
 	// made for.
 	AnnotationNatsRotation = "platform.internal/nats-rotation"
+	// AnnotationNatsReplaced is the public key the Secret's key replaced
+	// (revoked before this one was stored).
+	AnnotationNatsReplaced = "platform.internal/nats-replaced-key"
 )

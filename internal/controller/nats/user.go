@@ -232,8 +232,6 @@ func (r *UserReconciler) credentials(ctx context.Context, run *kit.Run[*platform
 					capability.SetCondition(u, platformv1.ConditionRevoked, metav1.ConditionFalse, platformv1.ReasonPushRefused, fmt.Sprintf("revoking key %s: %v", plan.Old, err))
 					return 0, fmt.Errorf("revoking the old key before the rotation: %w", err)
 				}
-				capability.SetCondition(u, platformv1.ConditionRevoked, metav1.ConditionTrue, platformv1.ReasonRevoked,
-					fmt.Sprintf("key %s revoked on the server for rotation %q", plan.Old, u.Spec.Rotation))
 				if r.afterRevoke != nil {
 					if err := r.afterRevoke(); err != nil {
 						return 0, err
@@ -249,7 +247,14 @@ func (r *UserReconciler) credentials(ctx context.Context, run *kit.Run[*platform
 		if creds, claims, err = messaging.Sign(st.key, key, want(pub), expiresIn, now); err != nil {
 			return 0, err
 		}
-		if err := r.writeSecret(ctx, u, secret, creds); err != nil {
+		replaced := ""
+		if secret != nil {
+			replaced = secret.Annotations[platformv1.AnnotationNatsReplaced]
+		}
+		if plan.Action == messaging.NewKey {
+			replaced = plan.Old
+		}
+		if err := r.writeSecret(ctx, u, secret, creds, replaced); err != nil {
 			return 0, err
 		}
 		r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, "CredentialsIssued", "Issue", "%s for key %s: %s", plan.Action, pub, plan.Why)
@@ -261,6 +266,19 @@ func (r *UserReconciler) credentials(ctx context.Context, run *kit.Run[*platform
 	u.Status.Subjects = &g
 	capability.SetCondition(u, platformv1.ConditionCredentialsIssued, metav1.ConditionTrue, platformv1.ReasonIssued,
 		fmt.Sprintf("Secret %s key %s holds the creds of key %s", u.Spec.CredentialsSecret.Name, platformv1.NatsCredsKey, claims.Subject))
+	// Revoked is read from what is stored: the key the Secret's replaced,
+	// and the account's revocations.
+	if secret != nil && plan.Action == messaging.Keep {
+		if old := secret.Annotations[platformv1.AnnotationNatsReplaced]; old != "" {
+			if _, ok := st.revocations[old]; ok {
+				capability.SetCondition(u, platformv1.ConditionRevoked, metav1.ConditionTrue, platformv1.ReasonRevoked,
+					fmt.Sprintf("the previous key %s is revoked on the server", old))
+			}
+		}
+	} else if plan.Action == messaging.NewKey && plan.Old != "" {
+		capability.SetCondition(u, platformv1.ConditionRevoked, metav1.ConditionTrue, platformv1.ReasonRevoked,
+			fmt.Sprintf("the previous key %s is revoked on the server", plan.Old))
+	}
 	renewAt := expires.Add(-renewBefore)
 	if now.Before(renewAt) {
 		capability.SetCondition(u, platformv1.ConditionExpiring, metav1.ConditionFalse, platformv1.ReasonValid, "re-signed (same key) from "+renewAt.UTC().Format(time.RFC3339))
@@ -273,8 +291,11 @@ func (r *UserReconciler) credentials(ctx context.Context, run *kit.Run[*platform
 
 // writeSecret creates the Secret or updates the one this user owns (with
 // optimistic locking: a change since it was read fails and retries).
-func (r *UserReconciler) writeSecret(ctx context.Context, u *platformv1.NatsUser, existing *corev1.Secret, creds []byte) error {
+func (r *UserReconciler) writeSecret(ctx context.Context, u *platformv1.NatsUser, existing *corev1.Secret, creds []byte, replaced string) error {
 	annotations := map[string]string{platformv1.AnnotationNatsOwner: string(u.UID), platformv1.AnnotationNatsRotation: u.Spec.Rotation}
+	if replaced != "" {
+		annotations[platformv1.AnnotationNatsReplaced] = replaced
+	}
 	if existing == nil {
 		s := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: u.Namespace, Name: u.Spec.CredentialsSecret.Name,
