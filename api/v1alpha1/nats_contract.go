@@ -54,6 +54,15 @@ const (
 	FinalizerNatsUser = "platform.internal/nats-user"
 	// FinalizerNatsAccount keeps an account while users still use it.
 	FinalizerNatsAccount = "platform.internal/nats-account"
+	// FinalizerMessaging: an app's NatsUser revokes its key before the app
+	// goes.
+	FinalizerMessaging = "platform.internal/messaging"
+	// KeyNatsURL and KeyNatsCreds are the app container's NATS variables.
+	KeyNatsURL   = "NATS_URL"
+	KeyNatsCreds = "NATS_CREDS"
+	// NatsCredsMountPath is where the app's creds Secret is mounted (a
+	// directory, no subPath: a rotation reaches running pods).
+	NatsCredsMountPath = "/var/run/secrets/plattr/nats"
 	// NatsCredsKey is the key of the .creds file in a NatsUser's Secret.
 	NatsCredsKey = "user.creds"
 	// AnnotationNatsOwner marks a Secret as a NatsUser's: the object's UID.

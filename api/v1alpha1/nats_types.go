@@ -319,3 +319,32 @@ func (u *NatsUser) CommonStatus() CommonStatus {
 	s := &u.Status
 	return CommonStatus{Phase: &s.Phase, ObservedGeneration: &s.ObservedGeneration, Conditions: &s.Conditions}
 }
+
+// MessagingSpec asks for the app's own NATS user.
+type MessagingSpec struct {
+	// Enabled creates the app's NatsUser; false revokes and removes it.
+	Enabled bool `json:"enabled"`
+	// Account is the NatsAccount, in the platform namespace (default
+	// default).
+	// +kubebuilder:default=default
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Account string `json:"account,omitempty"`
+	// Publish lists the subjects the app may publish to; left empty, its
+	// namespace's own <namespace>.>.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=200
+	// +optional
+	Publish []string `json:"publish,omitempty"`
+	// Subscribe lists the subjects the app may subscribe to; left empty,
+	// <namespace>.>. Its inbox prefix _INBOX_<namespace> is always added.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=200
+	// +optional
+	Subscribe []string `json:"subscribe,omitempty"`
+}
+
+// MessagingEnabled reports whether the app asks for a NATS user.
+func (s *ApplicationSpec) MessagingEnabled() bool { return s.Messaging != nil && s.Messaging.Enabled }
