@@ -105,7 +105,8 @@ type Server struct {
 	proc   *proc.Process
 }
 
-// New describes a server with its state in dir (keys made on first use);
+// New describes a server with its state in dir (keys made when it first
+// starts);
 // Binary is found under binDir (bin/nats-v*/nats-server, or the directory
 // in PLATTR_NATS_BIN).
 func New(binDir, dir string, port int) (*Server, error) {
@@ -113,14 +114,20 @@ func New(binDir, dir string, port int) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "jwt"), 0o700); err != nil {
-		return nil, err
+	return &Server{Dir: dir, Port: port, Binary: bin}, nil
+}
+
+// prepare makes the state directory and the keys, once.
+func (s *Server) prepare() error {
+	if s.Keys != nil {
+		return nil
 	}
-	keys, err := loadKeys(filepath.Join(dir, "keys.json"))
-	if err != nil {
-		return nil, err
+	if err := os.MkdirAll(filepath.Join(s.Dir, "jwt"), 0o700); err != nil {
+		return err
 	}
-	return &Server{Dir: dir, Port: port, Keys: keys, Binary: bin}, nil
+	keys, err := loadKeys(filepath.Join(s.Dir, "keys.json"))
+	s.Keys = keys
+	return err
 }
 
 func loadKeys(path string) (*Keys, error) {
@@ -170,6 +177,9 @@ func (s *Server) process() *proc.Process {
 // Start starts the server and waits until the system account's user can
 // connect and the server answers a request of the system account.
 func (s *Server) Start(ctx context.Context) error {
+	if err := s.prepare(); err != nil {
+		return err
+	}
 	p := s.process()
 	if _, ok := p.Running(); ok {
 		return nil
