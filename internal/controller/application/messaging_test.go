@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -120,4 +121,37 @@ func TestMessagingGivesTheAppItsOwnNatsUser(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Deleting the app waits for its user's revocation: the app goes only
+	// after the user, and then the creds are refused.
+	update(t, client.ObjectKey{Namespace: ns, Name: "pub"}, &platformv1.Application{}, func(a *platformv1.Application) {
+		a.Spec.Messaging = &platformv1.MessagingSpec{Enabled: true}
+	})
+	var again []byte
+	eventually(t, 60*time.Second, "a new user's creds", func() error {
+		s := &corev1.Secret{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pub-nats"}, s); err != nil {
+			return err
+		}
+		again = s.Data[platformv1.NatsCredsKey]
+		return nil
+	})
+	app = getApp(t, ns, "pub")
+	if !slices.Contains(app.Finalizers, platformv1.FinalizerMessaging) {
+		t.Fatalf("finalizers %v lack %s", app.Finalizers, platformv1.FinalizerMessaging)
+	}
+	if err := k8s.Delete(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "the app to go", func() error {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pub"}, &platformv1.Application{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("app still there (%v)", err)
+		}
+		return nil
+	})
+	if nc, err := stacknats.Connect(srv.URL(), again, natsgo.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("the deleted app's creds still connect: the app went before the revocation")
+	}
 }
