@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/platformapi/authz"
 	"github.com/plattr/plattr/internal/platformapi/store"
+	"github.com/plattr/plattr/internal/testenv"
 )
 
 // The app view shows the app's NATS user and its state: none yet while the
@@ -51,4 +54,24 @@ func TestAppViewShowsItsNatsUser(t *testing.T) {
 	if plain.Messaging.PublicKey != "" {
 		t.Errorf("a user without credentials shows a key: %s", plain.Messaging.PublicKey)
 	}
+}
+
+// The app page shows the NATS user's state, account and subjects.
+func TestPortalShowsTheNatsUser(t *testing.T) {
+	ctx := browser(t, 1280, 900)
+	c := admin(t)
+	if err := db.SetEnvironmentRole(context.Background(), "team-a", testenv.TestUserEmail, authz.EnvAdmin); err != nil {
+		t.Fatal(err)
+	}
+	s := spec("registry.example.com/portal-talker:1")
+	s.Messaging = &platformv1.MessagingSpec{Enabled: true}
+	waitTask(t, c, createAppSpec(t, c, "team-a", "portal-talker", s).ID, store.TaskDone)
+	signInDex(t, ctx)
+	if err := chromedp.Run(ctx, chromedp.Navigate(apiA.URL+"/apps/team-a/portal-talker"), chromedp.WaitVisible(`#nats-user`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := textOf(t, ctx, "#facts"); !strings.Contains(got, "NATS user") || !strings.Contains(got, "default") || !strings.Contains(got, "not created yet") {
+		t.Errorf("facts = %q", got)
+	}
+	screenshot(t, ctx, "app-nats-user")
 }
