@@ -133,3 +133,28 @@ func TestAdmission(t *testing.T) {
 		}
 	}
 }
+
+// A namespace the account stops selecting loses its credentials: the key
+// is revoked on the server and the Secret removed.
+func TestDeselectedNamespaceLosesItsCredentials(t *testing.T) {
+	op := startOperator(t, nil)
+	defer op.stop()
+	makeNamespace(t, "team-d", map[string]string{"nats": "yes"})
+	acct := makeAccount(t, platformNS, "narrowing", &metav1.LabelSelector{MatchLabels: map[string]string{"nats": "yes"}})
+	u := user("team-d", "app", "narrowing")
+	if err := k8s.Create(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, u, nil)
+	creds := creds(t, u).Data[platformv1.NatsCredsKey]
+	if err := canPublish(t, creds, "team-d", "team-d.x"); err != nil {
+		t.Fatal(err)
+	}
+	get(t, acct)
+	acct.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"nats": "only-some"}}
+	if err := k8s.Update(t.Context(), acct); err != nil {
+		t.Fatal(err)
+	}
+	waitRefused(t, u, platformv1.ReasonNotAllowed, "namespace team-d is not selected")
+	refusedToConnect(t, creds, "team-d")
+}

@@ -127,6 +127,11 @@ func (r *UserReconciler) ensure(ctx context.Context, run *kit.Run[*platformv1.Na
 		return 0
 	} else if msg != "" {
 		setAccepted(metav1.ConditionFalse, platformv1.ReasonNotAllowed, msg)
+		// A namespace the account no longer selects loses what it had.
+		if err := r.withdraw(ctx, u, acct); err != nil {
+			r.kit.Record(run, "nats", nil, fmt.Errorf("withdrawing the credentials: %w", err))
+			return 0
+		}
 		run.Fail(capability.Terminal(errors.New(msg)))
 		return 0
 	}
@@ -394,4 +399,36 @@ func (r *UserReconciler) revokeOnDelete(ctx context.Context, u *platformv1.NatsU
 func isTrue(o capability.Owner, typ string) bool {
 	c := capability.Condition(o, typ)
 	return c != nil && c.Status == metav1.ConditionTrue
+}
+
+// withdraw revokes the key in the user's Secret (pushed, code 200) and
+// deletes the Secret: the account no longer selects the namespace.
+func (r *UserReconciler) withdraw(ctx context.Context, u *platformv1.NatsUser, acct *platformv1.NatsAccount) error {
+	secret := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: u.Spec.CredentialsSecret.Name}, secret)
+	if apierrors.IsNotFound(err) || (err == nil && secret.Annotations[platformv1.AnnotationNatsOwner] != string(u.UID)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if kp, perr := jwt.ParseDecoratedNKey(secret.Data[platformv1.NatsCredsKey]); perr == nil {
+		pub, _ := kp.PublicKey()
+		m, err := r.provider.get(ctx)
+		if err != nil {
+			return err
+		}
+		if err := revoke(ctx, r.Client, r.APIReader, m, acct, pub, r.kit.Now()); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, "CredentialsWithdrawn", "Revoke",
+			"key %s revoked: NatsAccount %s no longer selects namespace %s", pub, acct.Name, u.Namespace)
+	}
+	if err := r.Delete(ctx, secret, client.Preconditions{UID: &secret.UID}); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	u.Status.UserPublicKey, u.Status.ClaimsHash, u.Status.IssuedAt, u.Status.ExpiresAt, u.Status.Subjects = "", "", nil, nil, nil
+	capability.SetCondition(u, platformv1.ConditionCredentialsIssued, metav1.ConditionFalse, platformv1.ReasonNotAllowed, "credentials withdrawn: the namespace is not selected")
+	CredentialsExpiry.DeleteLabelValues(u.Namespace, u.Name)
+	return nil
 }
