@@ -101,6 +101,49 @@ func TestMessagingGivesTheAppItsOwnNatsUser(t *testing.T) {
 		t.Fatalf("publishing to its own subject: %v", err)
 	}
 	nc.Close()
+	appKey := getNatsUser(t, ns, "pub").Status.UserPublicKey
+
+	// A preview gets its own user, in its own namespace, with that
+	// namespace's subjects: not the app's key, not the app's subjects.
+	create(t, newPreview(ns, "pub", 3))
+	waitPreviewPhase(t, ns, "pub-pr-3", platformv1.PhaseRunning)
+	list := &platformv1.NatsUserList{}
+	if err := k8s.List(ctx, list, client.MatchingLabels{platformv1.LabelPreview: "pub-pr-3"}); err != nil || len(list.Items) != 1 {
+		t.Fatalf("the preview's NatsUsers: %v %v", list.Items, err)
+	}
+	pu := list.Items[0]
+	if pu.Namespace == ns || pu.Status.UserPublicKey == "" || pu.Status.UserPublicKey == appKey {
+		t.Fatalf("the preview's user: namespace %s, key %q (the app's %q)", pu.Namespace, pu.Status.UserPublicKey, appKey)
+	}
+	previewCreds := secretData(t, pu.Namespace, "pub-nats")[platformv1.NatsCredsKey]
+	pc, err := stacknats.Connect(srv.URL(), previewCreds, natsgo.MaxReconnects(0), natsgo.CustomInboxPrefix(messaging.InboxPrefix(pu.Namespace)))
+	if err != nil {
+		t.Fatalf("the preview's creds: %v", err)
+	}
+	psub, err := pc.SubscribeSync(pu.Namespace + ".orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Publish(pu.Namespace+".orders", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := psub.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("the preview publishing to its namespace's subject: %v", err)
+	}
+	pc.Close()
+	if err := k8s.Delete(ctx, getPreview(t, ns, "pub-pr-3")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "the preview's creds to be refused once it is gone", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "pub-pr-3"}, &platformv1.PreviewEnvironment{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("preview still there (%v)", err)
+		}
+		if nc, err := stacknats.Connect(srv.URL(), previewCreds, natsgo.MaxReconnects(0)); err == nil {
+			nc.Close()
+			return fmt.Errorf("the deleted preview's creds still connect")
+		}
+		return nil
+	})
 
 	// Removing spec.messaging revokes and removes.
 	update(t, client.ObjectKey{Namespace: ns, Name: "pub"}, &platformv1.Application{}, func(a *platformv1.Application) { a.Spec.Messaging = nil })
@@ -154,4 +197,13 @@ func TestMessagingGivesTheAppItsOwnNatsUser(t *testing.T) {
 		nc.Close()
 		t.Fatal("the deleted app's creds still connect: the app went before the revocation")
 	}
+}
+
+func getNatsUser(t *testing.T, ns, name string) *platformv1.NatsUser {
+	t.Helper()
+	u := &platformv1.NatsUser{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
