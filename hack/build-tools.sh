@@ -9,7 +9,7 @@
 #   test   what only tests run: promtool, actionlint and the Prometheus
 #          Operator's CRDs (`make test`; promtool alone is ~3.5 min cold);
 #   all    both (the default);
-# and NAME one of k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds.
+# and NAME one of k8s|kwok|versitygw|dex|nats|helm|promtool|actionlint|monitoring-crds.
 # A new part of the local stack goes in `stack`, a tool only tests run in
 # `test`, so a cold `make run` builds no test tool.
 set -euo pipefail
@@ -24,6 +24,9 @@ versitygw_version=v1.8.0
 # Dex has only a pseudo-version on the proxy and needs newer libraries than
 # Kubernetes allows, so it has its own module (hack/dex) with a small main.
 dex_version=$(awk '$1=="github.com/dexidp/dex"{print $2; exit}' "$root/hack/dex/go.mod")
+# The NATS server, in its own module (hack/nats) so its libraries never pull
+# Plattr's; a small main runs the upstream server package.
+nats_version=$(awk '$1=="github.com/nats-io/nats-server/v2"{print $2; exit}' "$root/hack/nats/go.mod")
 # What the chart, alert and workflow tests run: Helm, promtool (from the
 # Prometheus module, whose versions are v0.<major><minor>.<patch>, pinned in
 # hack/promtool/go.mod) and actionlint, each built from its module.
@@ -71,6 +74,15 @@ build_versitygw() {
   echo "building versitygw $versitygw_version (about 2 minutes cold)..." >&2
   mkdir -p "$dir.tmp"
   GOBIN="$dir.tmp" go install -trimpath -ldflags "-s -w" "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+build_nats() {
+  local dir="$bin/nats-$nats_version"
+  if [ -x "$dir/nats-server" ] && [ "$dir/nats-server" -nt "$root/hack/nats/cmd/nats-server/main.go" ]; then return; fi
+  echo "building the NATS server $nats_version..." >&2
+  mkdir -p "$dir.tmp"
+  (cd "$root/hack/nats" && go build -trimpath -ldflags "-s -w" -o "$dir.tmp/nats-server" ./cmd/nats-server)
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
@@ -128,20 +140,22 @@ case "${1:-all}" in
   kwok) build_kwok ;;
   versitygw) build_versitygw ;;
   dex) build_dex ;;
+  nats) build_nats ;;
   helm) build_helm ;;
   promtool) build_promtool ;;
   actionlint) build_actionlint ;;
   monitoring-crds) build_monitoring_crds ;;
-  stack) build_k8s; build_kwok; build_versitygw; build_dex; build_helm ;;
+  stack) build_k8s; build_kwok; build_versitygw; build_dex; build_nats; build_helm ;;
   test) build_promtool; build_actionlint; build_monitoring_crds ;;
-  all) build_k8s; build_kwok; build_versitygw; build_dex; build_helm; build_promtool; build_actionlint; build_monitoring_crds ;;
-  *) echo "usage: $0 [stack|test|all|k8s|kwok|versitygw|dex|helm|promtool|actionlint|monitoring-crds]" >&2; exit 2 ;;
+  all) build_k8s; build_kwok; build_versitygw; build_dex; build_nats; build_helm; build_promtool; build_actionlint; build_monitoring_crds ;;
+  *) echo "usage: $0 [stack|test|all|k8s|kwok|versitygw|dex|nats|helm|promtool|actionlint|monitoring-crds]" >&2; exit 2 ;;
 esac
 # Print the directories so callers can pick them up.
 echo "K8S_BIN=$bin/k8s-$k8s_version"
 echo "KWOK_BIN=$bin/kwok-$kwok_version"
 echo "VERSITYGW_BIN=$bin/versitygw-$versitygw_version"
 echo "DEX_BIN=$bin/dex-$dex_version"
+echo "NATS_BIN=$bin/nats-$nats_version"
 echo "HELM=$bin/helm-$helm_version/helm"
 echo "PROMTOOL=$bin/promtool-$promtool_version/promtool"
 echo "ACTIONLINT=$bin/actionlint-$actionlint_version/actionlint"

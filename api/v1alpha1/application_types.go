@@ -145,6 +145,12 @@ type ApplicationSpec struct {
 	// +optional
 	Auth *AuthSpec `json:"auth,omitempty"`
 
+	// Messaging gives the app a NATS user (NatsUser <app>, creds in Secret
+	// <app>-nats mounted as a directory; NATS_URL and NATS_CREDS set).
+	// Unset: no NATS user.
+	// +optional
+	Messaging *MessagingSpec `json:"messaging,omitempty"`
+
 	// Scaling bounds the app's HorizontalPodAutoscaler. Default min 2, max
 	// 20, targetCPU 70.
 	// +kubebuilder:default={min:2,max:20,targetCPU:70}

@@ -23,6 +23,8 @@ type appStatus struct {
 	Image      string           `json:"image,omitempty"`
 	Replicas   replicas         `json:"replicas"`
 	Conditions []conditionPrint `json:"conditions"`
+	// Messaging is the app's NATS user, when it asks for one.
+	Messaging *natsStatus `json:"messaging,omitempty"`
 }
 
 type replicas struct {
@@ -84,6 +86,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 				}
 				st.Replicas.Ready, st.Replicas.Available = d.Status.ReadyReplicas, d.Status.AvailableReplicas
 			}
+			st.Messaging = appNatsUser(ctx, s.c, app)
 			for _, c := range app.Status.Conditions {
 				st.Conditions = append(st.Conditions, conditionPrint{c.Type, string(c.Status), c.Reason, c.Message})
 			}
@@ -108,6 +111,7 @@ func newStatusCommand(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(w, "%s/%s\tphase %s\t%s\n", app.Namespace, app.Name, orUnknown(app.Status.Phase), app.Status.URL)
 			fmt.Fprintf(w, "image %s\treplicas %d ready / %d desired\n\n", orDash(st.Image), st.Replicas.Ready, st.Replicas.Desired)
+			printNats(w, st.Messaging)
 			fmt.Fprintln(w, "CONDITION\tSTATUS\tREASON\tMESSAGE")
 			for _, cond := range app.Status.Conditions {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", cond.Type, cond.Status, cond.Reason, cond.Message)

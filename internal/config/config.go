@@ -112,7 +112,8 @@ type Operator struct {
 	// host, the portal's, …). See PlatformHosts.
 	ReservedHosts []string
 
-	S3 S3 // object storage; optional: without it apps asking for storage wait
+	S3   S3   // object storage; optional: without it apps asking for storage wait
+	NATS NATS // messaging; optional (NATS_URL)
 
 	Auth Auth // identity provider; optional: without it apps asking for auth wait
 
@@ -209,6 +210,7 @@ func Parse(getenv func(string) string) (Operator, error) {
 		KubeAPIQPS:              float32(integer("KUBE_API_QPS", 200)),
 		KubeAPIBurst:            integer("KUBE_API_BURST", 400),
 	}
+	c.NATS = parseNATS(get, fail)
 	c.DBSecret = DBSecret{
 		ARN:     get("DB_SECRET_ARN", ""),
 		Region:  get("AWS_REGION", ""),

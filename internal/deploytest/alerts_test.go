@@ -40,7 +40,7 @@ func loadRules(t *testing.T) ruleFile {
 func TestAlertRules(t *testing.T) {
 	promtool := tool(t, "promtool")
 	out := mustRun(t, promtool, "check", "rules", filepath.Join(promDir, "alerts.yaml"))
-	if !strings.Contains(out, "SUCCESS: 9 rules found") {
+	if !strings.Contains(out, "SUCCESS: 10 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 	out = mustRun(t, promtool, "test", "rules", filepath.Join(promDir, "alerts_test.yaml"))

@@ -104,6 +104,8 @@ func TestChartTemplateMinimal(t *testing.T) {
 		"ClusterRoleBinding/plattr-api", "ClusterRoleBinding/plattr-operator",
 		"ConfigMap/plattr-operator",
 		"CustomResourceDefinition/applications.platform.internal",
+		"CustomResourceDefinition/natsaccounts.platform.internal",
+		"CustomResourceDefinition/natsusers.platform.internal",
 		"CustomResourceDefinition/previewenvironments.platform.internal",
 		"CustomResourceDefinition/tenants.platform.internal",
 		"Deployment/plattr-api", "Deployment/plattr-operator",

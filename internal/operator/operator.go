@@ -46,6 +46,7 @@ import (
 	"github.com/plattr/plattr/internal/controller/application"
 	"github.com/plattr/plattr/internal/controller/environments"
 	"github.com/plattr/plattr/internal/controller/kit"
+	natsctl "github.com/plattr/plattr/internal/controller/nats"
 	"github.com/plattr/plattr/internal/controller/preview"
 	"github.com/plattr/plattr/internal/controller/tenant"
 	"github.com/plattr/plattr/internal/metrics"
@@ -187,6 +188,9 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	}
 	if err := (&preview.Reconciler{Deps: deps}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the PreviewEnvironment controller: %w", err)
+	}
+	if err := natsctl.Setup(mgr, deps, opts.Restartable); err != nil {
+		return fmt.Errorf("setting up the NATS controllers: %w", err)
 	}
 	network := namespace.Network{APINamespace: cfg.PlatformAPINamespace, APIPodLabels: cfg.PlatformAPIPodLabels, EgressDenyCIDRs: cfg.EgressDenyCIDRs}
 	if err := (&tenant.Reconciler{

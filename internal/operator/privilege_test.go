@@ -313,6 +313,27 @@ func TestTenantRolesCoverTenantKinds(t *testing.T) {
 		t.Errorf("a user holding view deleted a PreviewEnvironment: %v", err)
 	}
 
+	// NatsUsers are a tenant kind; NatsAccounts the platform's.
+	nu := &platformv1.NatsUser{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agg-user"}, Spec: platformv1.NatsUserSpec{
+		AccountRef: platformv1.LocalObjectName{Name: "default"}, CredentialsSecret: platformv1.LocalObjectName{Name: "agg-user-nats"}}}
+	if err := dev.Create(ctx, nu); err != nil {
+		t.Errorf("a user holding edit cannot create a NatsUser: %v", err)
+	}
+	t.Cleanup(func() { _ = admin.Delete(ctx, nu) })
+	if err := viewer.Get(ctx, client.ObjectKeyFromObject(nu), &platformv1.NatsUser{}); err != nil {
+		t.Errorf("a user holding view cannot get a NatsUser: %v", err)
+	}
+	if err := viewer.Delete(ctx, nu); !apierrors.IsForbidden(err) {
+		t.Errorf("a user holding view deleted a NatsUser: %v", err)
+	}
+	for name, c := range map[string]client.Client{"edit": dev, "view": viewer} {
+		acct := &platformv1.NatsAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agg-" + name}}
+		if err := c.Create(ctx, acct); !apierrors.IsForbidden(err) {
+			t.Errorf("a user holding %s in a namespace created a NatsAccount: %v", name, err)
+			_ = admin.Delete(ctx, acct)
+		}
+	}
+
 	for name, c := range map[string]client.Client{"edit": dev, "view": viewer} {
 		tenant := &platformv1.Tenant{
 			ObjectMeta: metav1.ObjectMeta{Name: "agg-" + name},

@@ -138,6 +138,7 @@ func (d *Dev) operator(dbURL, kubeconfig string, metricsPort int, store *s3.Serv
 		// The upstream providers' credentials: examples/auth-providers-secret.yaml.
 		"PLATFORM_NAMESPACE=" + PlatformNamespace,
 	}
+	env = append(env, d.natsEnv()...)
 	if store != nil {
 		env = append(env,
 			"S3_ENDPOINT="+store.Endpoint(),
@@ -234,6 +235,9 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 	if err := step("identity provider (Dex)", func() error { return idp.Start(ctx) }); err != nil {
 		return err
 	}
+	if err := step("messaging (NATS)", func() error { return d.startMessaging(ctx, plane.Kubeconfig()) }); err != nil {
+		return err
+	}
 	port, err := d.metricsPort()
 	if err != nil {
 		return err
@@ -273,6 +277,7 @@ func (d *Dev) Down(purge bool) error {
 	if idp, err := d.dex(""); err == nil {
 		errs = append(errs, idp.Stop())
 	}
+	errs = append(errs, d.stopMessaging())
 	if store, err := d.objectStore(); err == nil {
 		errs = append(errs, store.Stop())
 	}
@@ -300,6 +305,9 @@ func (d *Dev) Status() map[string]bool {
 	}
 	if idp, err := d.dex(""); err == nil {
 		out["dex"] = idp.Running()
+	}
+	if s, err := d.natsServer(); err == nil {
+		out["nats-server"] = s.Running()
 	}
 	_, out["plattr-operator"] = d.operator("", "", 0, nil, nil).Running()
 	if api, err := d.api("", "", nil); err == nil {
@@ -350,6 +358,9 @@ func (d *Dev) Env() ([][2]string, error) {
 		{"DEX_NAMESPACE", DexNamespace},
 		{"PLATTR_DEV_USER", DevUserEmail},
 		{"PLATTR_DEV_PASSWORD", devPassword},
+	}
+	if u := d.natsURL(); u != "" {
+		env = append(env, [2]string{"NATS_URL", u})
 	}
 	if url, err := d.apiURL(); err == nil {
 		env = append(env, [2]string{"PLATTR_API_URL", url})

@@ -36,7 +36,7 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 			t.Fatalf("building %s: %v\n%s", name, err, out)
 		}
 	}
-	for _, glob := range []string{"k8s-v*", "kwok-v*", "versitygw-v*", "dex-v*"} {
+	for _, glob := range []string{"k8s-v*", "kwok-v*", "versitygw-v*", "dex-v*", "nats-v*"} {
 		matches, _ := filepath.Glob(filepath.Join(root, "bin", glob))
 		for _, m := range matches {
 			if err := os.Symlink(m, filepath.Join(binDir, filepath.Base(m))); err != nil {
@@ -105,6 +105,8 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 	if vars["S3_ACCESS_KEY_ID"] == "" || vars["S3_SECRET_ACCESS_KEY"] == "" || vars["PLATTR_DEV_PASSWORD"] == "" {
 		t.Errorf("dev env lacks the object store's keys or the dev user's password")
 	}
+
+	checkMessaging(t, vars)
 
 	// The platform API answers with the local site admin's token, as the
 	// README's curl does.

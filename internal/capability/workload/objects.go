@@ -72,6 +72,15 @@ func deployment(t capability.Target, spec Spec, env []*corev1ac.EnvVarApplyConfi
 		WithResources(resources("100m", "128Mi", "1", "512Mi")).
 		WithSecurityContext(restrictedContainer())
 	containers := []*corev1ac.ContainerApplyConfiguration{appContainer}
+	var volumes []*corev1ac.VolumeApplyConfiguration
+	if m := spec.Messaging; m != nil {
+		appContainer.WithEnv(
+			corev1ac.EnvVar().WithName(platformv1.KeyNatsURL).WithValue(m.URL),
+			corev1ac.EnvVar().WithName(platformv1.KeyNatsCreds).WithValue(platformv1.NatsCredsMountPath+"/"+platformv1.NatsCredsKey)).
+			WithVolumeMounts(corev1ac.VolumeMount().WithName("nats-creds").WithMountPath(platformv1.NatsCredsMountPath).WithReadOnly(true))
+		volumes = append(volumes, corev1ac.Volume().WithName("nats-creds").
+			WithSecret(corev1ac.SecretVolumeSource().WithSecretName(m.Secret)))
+	}
 
 	for _, src := range sources {
 		if src.Kind == capability.KindSecret {
@@ -126,6 +135,7 @@ func deployment(t capability.Target, spec Spec, env []*corev1ac.EnvVarApplyConfi
 					WithSecurityContext(corev1ac.PodSecurityContext().
 						WithRunAsNonRoot(true).
 						WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+					WithVolumes(volumes...).
 					WithContainers(containers...))))
 }
 

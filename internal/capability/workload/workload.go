@@ -67,6 +67,17 @@ type Spec struct {
 	// Needs are the capabilities the pods take their environment from, in
 	// the order of their envFrom.
 	Needs []Need
+	// Messaging, when set, mounts a NATS creds Secret and sets NATS_URL and
+	// NATS_CREDS.
+	Messaging *Messaging
+}
+
+// Messaging is the app's NATS connection: its creds Secret is mounted as a
+// directory (no subPath, so a rotated file reaches running pods without a
+// restart, and the config hash does not include it).
+type Messaging struct {
+	URL    string
+	Secret string
 }
 
 // PostgREST is what the sidecar is told: the very schema and roles the

@@ -145,6 +145,7 @@ func (r *Reconciler) workloadSpec(s *scope) workload.Spec {
 		db := databaseSpec(s.names)
 		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
 	}
+	spec.Messaging = r.messagingWorkload(app)
 	spec.Needs = r.Caps.Needs(t, compose.Specs{Database: databaseSpec(s.names), Storage: storageSpec(s.names, r.Config.BaseDomain), Auth: authSpec(s.names, r.Config.BaseDomain)}, s.Provided)
 	return spec
 }
@@ -157,6 +158,7 @@ func (r *Reconciler) phases() []kit.Phase[*scope] {
 		{Name: capdatabase.Name, Run: r.reconcileDatabase},
 		{Name: storage.Name, Run: r.reconcileStorage},
 		{Name: auth.Name, Run: r.reconcileAuth},
+		{Name: "messaging", Run: r.reconcileMessaging},
 		{Name: "addons", Run: r.reconcileAddons},
 		{Name: "workload", Run: r.reconcileWorkload},
 		{Name: "ingress", Run: r.reconcileIngress},

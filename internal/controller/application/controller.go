@@ -88,7 +88,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 			RateLimiter:             kit.RetryLimiter(r.Config.RetryMaxBackoff),
 		}).
 		// Apps a backend recovery or the drift sweep wakes.
-		WatchesRawSource(woken)
+		WatchesRawSource(woken).
+		// The app's NatsUser: its status says when the creds are issued.
+		Watches(&platformv1.NatsUser{}, owner)
 	if r.SecretMetadata != nil {
 		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))

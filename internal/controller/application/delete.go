@@ -10,6 +10,7 @@ import (
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/capability"
+	"github.com/plattr/plattr/internal/capability/messaging"
 	"github.com/plattr/plattr/internal/controller/kit"
 	"github.com/plattr/plattr/internal/metrics"
 	"github.com/plattr/plattr/internal/naming"
@@ -36,6 +37,11 @@ func (r *Reconciler) cleanups(n naming.Names, retain bool) []kit.Step {
 			Configured: r.Caps.Configured(capability.BackendIdentity),
 			Run:        func(ctx context.Context) error { return r.Caps.Auth.Remove(ctx, authSpec(n, r.Config.BaseDomain)) },
 		},
+		{
+			Finalizer: platformv1.FinalizerMessaging, What: "the NATS user", Backend: "the NATS server (NATS_URL)", Wake: messaging.BackendNATS,
+			Configured: r.Config.NATS.URL != "",
+			Run:        func(ctx context.Context) error { return r.removeMessaging(ctx, n.App()) },
+		},
 	}
 }
 
@@ -47,9 +53,10 @@ func (r *Reconciler) cleanups(n naming.Names, retain bool) []kit.Step {
 func (r *Reconciler) finalizers(app *platformv1.Application) {
 	legacy := slices.Contains(app.Finalizers, platformv1.FinalizerLegacyCleanup)
 	enabled := map[string]bool{
-		platformv1.FinalizerDatabase: app.Spec.DatabaseEnabled() || (legacy && provisioned(app, platformv1.ConditionDatabaseReady)),
-		platformv1.FinalizerStorage:  app.Spec.StorageEnabled() || (legacy && provisioned(app, platformv1.ConditionStorageReady)),
-		platformv1.FinalizerAuth:     app.Spec.AuthEnabled() || (legacy && provisioned(app, platformv1.ConditionAuthReady)),
+		platformv1.FinalizerDatabase:  app.Spec.DatabaseEnabled() || (legacy && provisioned(app, platformv1.ConditionDatabaseReady)),
+		platformv1.FinalizerStorage:   app.Spec.StorageEnabled() || (legacy && provisioned(app, platformv1.ConditionStorageReady)),
+		platformv1.FinalizerAuth:      app.Spec.AuthEnabled() || (legacy && provisioned(app, platformv1.ConditionAuthReady)),
+		platformv1.FinalizerMessaging: app.Spec.MessagingEnabled(),
 	}
 	var add []string
 	for _, step := range r.cleanups(naming.Names{}, false) {

@@ -87,6 +87,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 			RateLimiter:             kit.RetryLimiter(r.Config.RetryMaxBackoff),
 		}).
 		WatchesRawSource(woken).
+		// The preview's NatsUser: its status says when the creds are issued.
+		Watches(&platformv1.NatsUser{}, children).
 		Complete(r)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/plattr/plattr/internal/capability/compose"
 	capdatabase "github.com/plattr/plattr/internal/capability/database"
 	"github.com/plattr/plattr/internal/capability/ingress"
+	"github.com/plattr/plattr/internal/capability/messaging"
 	"github.com/plattr/plattr/internal/capability/storage"
 	"github.com/plattr/plattr/internal/capability/workload"
 	"github.com/plattr/plattr/internal/controller/kit"
@@ -25,6 +26,7 @@ import (
 func (r *Reconciler) phases() []kit.Phase[*scope] {
 	return []kit.Phase[*scope]{
 		{Name: capdatabase.Name, Run: r.reconcileDatabase}, {Name: storage.Name, Run: r.reconcileStorage}, {Name: auth.Name, Run: r.reconcileAuth},
+		{Name: "messaging", Run: r.reconcileMessaging},
 		{Name: "workload", Run: r.reconcileWorkload}, {Name: "ingress", Run: r.reconcileIngress},
 	}
 }
@@ -76,6 +78,9 @@ func (r *Reconciler) reconcileWorkload(ctx context.Context, s *scope) {
 		db := databaseSpec(s.names, pe, parent)
 		spec.PostgREST = &workload.PostgREST{Secret: db.Secret, Names: db.Names}
 	}
+	if parent.Spec.MessagingEnabled() && r.Config.NATS.URL != "" {
+		spec.Messaging = &workload.Messaging{URL: r.Config.NATS.URL, Secret: messaging.CredsSecret(pe.Spec.ApplicationRef)}
+	}
 	spec.Needs = r.Caps.Needs(t, compose.Specs{Database: databaseSpec(s.names, pe, parent), Storage: storageSpec(s.names, pe, parent, r.Config.BaseDomain), Auth: authSpec(s.names, pe, parent, r.Config.BaseDomain)}, s.Provided)
 	res, err := r.Caps.Workload.Ensure(ctx, t, spec)
 	s.Waiting = s.Waiting || res.Waiting
@@ -97,4 +102,12 @@ func (r *Reconciler) reconcileIngress(ctx context.Context, s *scope) {
 		TLSSecret:  o.TLSSecret,
 	}, s.WorkloadUp)
 	r.kit.Record(s.Run, "ingress", nil, err)
+}
+
+// reconcileMessaging gives the preview a NATS user of its own, in its
+// namespace (its subjects are the preview namespace's, never the parent's);
+// it goes with the namespace, whose deletion waits for its revocation.
+func (r *Reconciler) reconcileMessaging(ctx context.Context, s *scope) {
+	err := messaging.EnsureUser(ctx, r.Client, r.target(s), s.pe.Spec.ApplicationRef, s.parent.Spec.Messaging, r.Config.NATS.URL != "")
+	r.kit.Record(s.Run, "messaging", nil, err)
 }

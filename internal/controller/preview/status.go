@@ -14,7 +14,7 @@ import (
 var conditions = []string{
 	platformv1.ConditionNamespaceReady,
 	platformv1.ConditionDatabaseReady, platformv1.ConditionStorageReady, platformv1.ConditionAuthReady,
-	platformv1.ConditionDeploymentReady, platformv1.ConditionIngressReady,
+	platformv1.ConditionMessagingReady, platformv1.ConditionDeploymentReady, platformv1.ConditionIngressReady,
 }
 
 // settleInterval re-checks a preview waiting on something not watched.

@@ -36,6 +36,8 @@ type app struct {
 	Conditions         []metav1.Condition         `json:"conditions"`
 	// Reported is what the app answered at spec.statusPath, if it declares one.
 	Reported *store.StatusReport `json:"reported,omitempty"`
+	// Messaging is the app's NATS user, when it asks for one.
+	Messaging *natsUser `json:"messaging,omitempty"`
 	// Permissions say what the caller may do to the app, so a page shows
 	// only the actions its user may take (the API checks again).
 	Permissions permissions `json:"permissions"`
@@ -153,6 +155,7 @@ func (s *Server) getApp(c *call) (any, error) {
 	}
 	v := view(a)
 	v.Previews = s.previewsOf(key)
+	v.Messaging = s.natsUserOf(c.ctx(), a)
 	v.Permissions = permissions{
 		Operate:       c.p.Can(authz.OperateApp, key.Namespace, key.Name),
 		Delete:        c.p.Can(authz.DeleteApp, key.Namespace, key.Name),

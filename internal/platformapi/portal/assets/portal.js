@@ -341,7 +341,13 @@ async function appPage() {
       el("dt", {}, "Namespace"), el("dd", {}, ns),
       el("dt", {}, "Environment"), el("dd", {}, app.environment),
       el("dt", {}, "Replicas"), el("dd", { id: "replicas" }, replicas),
-      app.reported ? [el("dt", {}, "Reported status"), el("dd", {}, app.reported.ok ? JSON.stringify(app.reported.body) : app.reported.error)] : []);
+      app.reported ? [el("dt", {}, "Reported status"), el("dd", {}, app.reported.ok ? JSON.stringify(app.reported.body) : app.reported.error)] : [],
+      // The app's NATS user: its state, subjects and expiry (never its creds).
+      ...(app.messaging ? [el("dt", {}, "NATS user"), el("dd", { id: "nats-user" },
+        badge(app.messaging.phase || "Pending"), " ", app.messaging.account,
+        app.messaging.expiresAt ? ` · expires ${app.messaging.expiresAt}` : "",
+        ` · publish ${(app.messaging.publish || []).join(", ") || "—"} · subscribe ${(app.messaging.subscribe || []).join(", ") || "—"}`,
+        app.messaging.phase === "Running" ? "" : ` · ${app.messaging.message || ""}`)] : []));
     $("#conditions").replaceChildren(table(["Type", "Status", "Reason", "Message"], app.conditions.map((c) =>
       el("tr", {}, el("td", {}, c.type), el("td", {}, badge(c.status)), el("td", {}, c.reason), el("td", {}, c.message)))));
   };
