@@ -18,7 +18,7 @@ func claimant(ns, name string, created time.Duration, claims ...Claim) Claimant 
 }
 
 func at(p Path, d time.Duration) Claim { return Claim{Path: p, Since: t0.Add(d)} }
-func fresh(p Path) Claim              { return Claim{Path: p} }
+func fresh(p Path) Claim               { return Claim{Path: p} }
 
 // states renders a verdict list as "path=State(owner)" strings.
 func states(vs []Verdict) []string {
