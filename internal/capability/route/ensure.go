@@ -120,15 +120,27 @@ func Ensure(ctx context.Context, c Cluster, namespace, target string, o Owner, p
 		return out, err
 	}
 	out.Programmed, out.ProgrammedReason, out.ProgrammedMessage = metav1.ConditionUnknown, platformv1.ReasonPending, "no path is served"
-	var pending, refused []string
+	byName := map[string]*gatewayv1.HTTPRoute{}
 	for i := range live {
 		r := &live[i]
-		if !slices.Contains(out.HTTPRoutes, r.Name) {
-			if metav1.IsControlledBy(r, &metav1.ObjectMeta{UID: o.Ref.UID}) {
-				if err := c.Delete(ctx, r); err != nil {
-					return out, fmt.Errorf("deleting HTTPRoute %s/%s: %w", namespace, r.Name, err)
-				}
+		if slices.Contains(out.HTTPRoutes, r.Name) {
+			byName[r.Name] = r
+			continue
+		}
+		if metav1.IsControlledBy(r, &metav1.ObjectMeta{UID: o.Ref.UID}) {
+			if err := c.Delete(ctx, r); err != nil {
+				return out, fmt.Errorf("deleting HTTPRoute %s/%s: %w", namespace, r.Name, err)
 			}
+		}
+	}
+	// A route just applied and not read back yet counts as not reported:
+	// the message names what was rendered, not what the cache has seen, so
+	// it does not change (and write the status) as the cache catches up.
+	pending, refused := false, []string(nil)
+	for _, name := range out.HTTPRoutes {
+		r := byName[name]
+		if r == nil {
+			pending = true
 			continue
 		}
 		switch st, msg := parentAccepted(r, p); st {
@@ -136,15 +148,15 @@ func Ensure(ctx context.Context, c Cluster, namespace, target string, o Owner, p
 		case metav1.ConditionFalse:
 			refused = append(refused, r.Name+": "+msg)
 		default:
-			pending = append(pending, r.Name)
+			pending = true
 		}
 	}
 	switch {
 	case len(out.HTTPRoutes) == 0:
 	case len(refused) > 0:
 		out.Programmed, out.ProgrammedReason, out.ProgrammedMessage = metav1.ConditionFalse, "NotAccepted", "the Gateway refused "+strings.Join(refused, "; ")
-	case len(pending) > 0:
-		out.Programmed, out.ProgrammedMessage = metav1.ConditionUnknown, "waiting for the Gateway's data plane to report on "+strings.Join(pending, ", ")
+	case pending:
+		out.Programmed, out.ProgrammedMessage = metav1.ConditionUnknown, "waiting for the Gateway's data plane to accept "+strings.Join(out.HTTPRoutes, ", ")
 	default:
 		out.Programmed, out.ProgrammedReason, out.ProgrammedMessage = metav1.ConditionTrue, platformv1.ReasonProgrammed, "the Gateway accepted every HTTPRoute"
 	}
