@@ -17,7 +17,7 @@ const (
 
 // ApiAggregatorGateway is the Gateway an ApiAggregator creates and owns,
 // named after the aggregator in the platform namespace.
-// +kubebuilder:validation:XValidation:rule="self.protocol != 'HTTPS' || (has(self.tlsSecretName) && self.tlsSecretName != ”)",message="spec.gateway.tlsSecretName is required when spec.gateway.protocol is HTTPS: name the Secret (in the platform namespace) holding the host's certificate"
+// +kubebuilder:validation:XValidation:rule="self.protocol != 'HTTPS' || (has(self.tlsSecretName) && size(self.tlsSecretName) > 0)",message="spec.gateway.tlsSecretName is required when spec.gateway.protocol is HTTPS: name the Secret (in the platform namespace) holding the host's certificate"
 type ApiAggregatorGateway struct {
 	// ClassName is the GatewayClass of the Gateway (the data plane that
 	// serves it, for example traefik); default plattr.

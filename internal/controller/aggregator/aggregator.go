@@ -114,7 +114,7 @@ func (r *AggregatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	switch accepted, reason, msg := r.accept(ctx, a); {
 	case !accepted:
 		capability.SetCondition(a, platformv1.ConditionAccepted, metav1.ConditionFalse, reason, msg)
-		meta(a, platformv1.ConditionProgrammed, metav1.ConditionUnknown, platformv1.ReasonPending, "not accepted: no Gateway")
+		setCond(a, platformv1.ConditionProgrammed, metav1.ConditionUnknown, platformv1.ReasonPending, "not accepted: no Gateway")
 		run.Waiting = true
 		v.NotReady = capability.Condition(a, platformv1.ConditionAccepted)
 		a.Status.GatewayName = ""
@@ -135,9 +135,9 @@ func (r *AggregatorReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return result, errors.Join(err, r.kit.Patch(ctx, run))
 }
 
-// meta is capability.SetCondition, named for the conditions copied from
+// setCond is capability.SetCondition, named for the conditions copied from
 // elsewhere.
-func meta(o capability.Owner, typ string, st metav1.ConditionStatus, reason, msg string) {
+func setCond(o capability.Owner, typ string, st metav1.ConditionStatus, reason, msg string) {
 	capability.SetCondition(o, typ, st, reason, msg)
 }
 
@@ -178,16 +178,16 @@ func (r *AggregatorReconciler) ensureGateway(ctx context.Context, a *platformv1.
 	// Programmed is the data plane's word, copied: Plattr never claims it.
 	gw := &gatewayv1.Gateway{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Name}, gw); err != nil {
-		meta(a, platformv1.ConditionProgrammed, metav1.ConditionUnknown, platformv1.ReasonPending, "the Gateway is not in the cache yet")
+		setCond(a, platformv1.ConditionProgrammed, metav1.ConditionUnknown, platformv1.ReasonPending, "the Gateway is not in the cache yet")
 		return nil
 	}
 	for _, c := range gw.Status.Conditions {
 		if c.Type == string(gatewayv1.GatewayConditionProgrammed) && c.ObservedGeneration == gw.Generation && c.Reason != string(gatewayv1.GatewayReasonPending) {
-			meta(a, platformv1.ConditionProgrammed, c.Status, c.Reason, "Gateway "+gw.Name+": "+c.Message)
+			setCond(a, platformv1.ConditionProgrammed, c.Status, c.Reason, "Gateway "+gw.Name+": "+c.Message)
 			return nil
 		}
 	}
-	meta(a, platformv1.ConditionProgrammed, metav1.ConditionUnknown, platformv1.ReasonPending,
+	setCond(a, platformv1.ConditionProgrammed, metav1.ConditionUnknown, platformv1.ReasonPending,
 		fmt.Sprintf("waiting for the controller of GatewayClass %s to program Gateway %s", g.ClassName, gw.Name))
 	return nil
 }
