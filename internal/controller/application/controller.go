@@ -86,7 +86,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 			RateLimiter:             kit.RetryLimiter(r.Config.RetryMaxBackoff),
 		}).
 		// Apps a backend recovery or the drift sweep wakes.
-		WatchesRawSource(woken)
+		WatchesRawSource(woken).
+		// spec.api's target: its status (paths, conflicts) is ApiReady.
+		Watches(&platformv1.ApiAggregatorTarget{}, owner)
 	if r.SecretMetadata != nil {
 		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))
@@ -110,6 +112,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=dex.coreos.com,resources=oauth2clients;connectors,verbs=get;list;create;update;delete
+// +kubebuilder:rbac:groups=platform.internal,resources=apiaggregatortargets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
 
 // tenantOf is the tenant owning namespace, "" for a shared namespace.
