@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,4 +73,29 @@ func TestAppWithSpecAPIReachesRunningWithApiReady(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestAnAggregatorsHostnameIsNotAnAppsDomain: the hostname of an
+// ApiAggregator (its Gateway's listener) is a reserved host: an app's
+// spec.domain cannot take it.
+func TestAnAggregatorsHostnameIsNotAnAppsDomain(t *testing.T) {
+	startOperator(t)
+	ctx := context.Background()
+	agg := &platformv1.ApiAggregator{ObjectMeta: metav1.ObjectMeta{Namespace: platformNamespace, Name: "reserved"},
+		Spec: platformv1.ApiAggregatorSpec{Hostname: "api.reserved.example.org", NamespaceSelector: &metav1.LabelSelector{}}}
+	if err := k8s.Create(ctx, agg); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	eventually(t, runningTimeout, "the aggregator's Gateway", func() error {
+		return k8s.Get(ctx, client.ObjectKey{Namespace: platformNamespace, Name: "reserved"}, &gatewayv1.Gateway{})
+	})
+	ns := newNamespace(t)
+	create(t, newApp(ns, "squatter", func(a *platformv1.Application) { a.Spec.Domain = "api.reserved.example.org" }))
+	c := waitIngressReason(t, ns, "squatter", platformv1.ReasonHostConflict)
+	if !strings.Contains(c.Message, "Gateway") {
+		t.Errorf("message does not name the Gateway: %s", c.Message)
+	}
+	if ing := ingressesWithHost(t, "api.reserved.example.org"); len(ing) > 0 {
+		t.Errorf("Ingress %s/%s routes the aggregator's host", ing[0].Namespace, ing[0].Name)
+	}
 }
