@@ -22,6 +22,6 @@ func New() *runtime.Scheme {
 	_ = clientgoscheme.AddToScheme(s)
 	_ = platformv1.AddToScheme(s)
 	// Gateway API (Gateway, HTTPRoute): what ApiAggregators render to.
-	_ = gatewayv1.AddToScheme(s)
+	_ = gatewayv1.Install(s)
 	return s
 }

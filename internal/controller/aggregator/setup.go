@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -15,8 +16,8 @@ import (
 // the Gateway API (looked up once, at start); without it, ApiAggregators
 // are left alone and Setup says so in its log line.
 func Setup(ctx context.Context, mgr ctrl.Manager, deps kit.Deps, skipNameValidation bool) error {
-	gvk := gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")
-	if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
+	gk := schema.GroupKind{Group: gatewayv1.GroupVersion.Group, Kind: "HTTPRoute"}
+	if _, err := mgr.GetRESTMapper().RESTMapping(gk, gatewayv1.GroupVersion.Version); meta.IsNoMatchError(err) {
 		ctrl.Log.WithName("apiaggregator").Info("the Gateway API CRDs are not installed: ApiAggregators are not reconciled (install them, or the chart's crds.gatewayAPI)")
 		return nil
 	} else if err != nil {
