@@ -67,7 +67,12 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code, CRDs, RBAC and the char
 	cp config/rbac/api/role.yaml charts/plattr/files/rbac/api-role.yaml
 	cp config/rbac/operator_policy.yaml charts/plattr/files/rbac/operator-policy.yaml
 	cp config/rbac/tenant_roles.yaml charts/plattr/files/rbac/tenant-roles.yaml
-	cp config/admission/environment.yaml charts/plattr/files/admission/
+	cp config/admission/environment.yaml config/admission/gateway-routes.yaml charts/plattr/files/admission/
+	@# The Gateway API CRDs ship in the gateway-api module go.mod names.
+	@gw=$$(go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/standard; \
+	for k in gatewayclasses gateways httproutes referencegrants; do \
+		install -m 0644 $$gw/gateway.networking.k8s.io_$$k.yaml config/gatewayapi/; done
+	mkdir -p charts/plattr/files/gatewayapi && cp config/gatewayapi/*.yaml charts/plattr/files/gatewayapi/
 	go run ./hack/chartdoc charts/plattr
 
 .PHONY: verify-generate

@@ -157,6 +157,11 @@ type ApplicationSpec struct {
 	// +optional
 	Scaling *ScalingSpec `json:"scaling,omitempty"`
 
+	// API puts the app's paths on a shared API hostname (an ApiAggregator,
+	// such as public for api.<BASE_DOMAIN>); removing it removes them.
+	// +optional
+	API *ApplicationAPI `json:"api,omitempty"`
+
 	// Redis is not supported yet: an app with redis.enabled true stays
 	// Pending (NotSupported).
 	// +optional

@@ -66,3 +66,17 @@ func (t *Tenant) CommonStatus() CommonStatus {
 	s := &t.Status
 	return CommonStatus{Phase: &s.Phase, ObservedGeneration: &s.ObservedGeneration, Conditions: &s.Conditions}
 }
+
+// Shared by the promises' kinds (Gateway API's own names).
+const (
+	// ConditionAccepted: the object's references and its namespace's rights
+	// hold. An ApiAggregator owns its hostname; an ApiAggregatorTarget's
+	// aggregator exists and lets its namespace attach; a NatsUser's
+	// namespace and subjects lie inside its account's selector and subject
+	// space.
+	ConditionAccepted = "Accepted"
+	// ReasonNotAllowed: the namespace is outside the selector of the object
+	// it refers to (an aggregator's, an account's), or a NatsUser asks for
+	// a subject outside its namespace's space; the message names which.
+	ReasonNotAllowed = "NotAllowed"
+)

@@ -26,7 +26,7 @@ const ConditionDataCopied = "DataCopied"
 // ConditionTypes lists every condition type, in the order they are shown.
 var ConditionTypes = []string{
 	ConditionDatabaseReady, ConditionStorageReady, ConditionAuthReady,
-	ConditionDeploymentReady, ConditionIngressReady, ConditionReady,
+	ConditionDeploymentReady, ConditionIngressReady, ConditionApiReady, ConditionReady,
 }
 
 // Condition reasons. Each says why a condition has its status; the message

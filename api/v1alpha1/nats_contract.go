@@ -6,9 +6,6 @@ const (
 	// ConditionPushed: the account JWT was pushed and the server's resolver
 	// answered code 200.
 	ConditionPushed = "Pushed"
-	// ConditionAccepted: the NatsUser's namespace and subjects lie inside
-	// its account's selector and subject space.
-	ConditionAccepted = "Accepted"
 	// ConditionCredentialsIssued: the Secret holds a valid signed JWT for
 	// the user's kept key.
 	ConditionCredentialsIssued = "CredentialsIssued"
@@ -25,9 +22,6 @@ const (
 
 // Reasons of the NATS conditions.
 const (
-	// ReasonNotAllowed: the namespace is outside the account's selector, or
-	// a subject outside the namespace's space; the message names it.
-	ReasonNotAllowed = "NotAllowed"
 	// ReasonAccountNotFound: the account named is not in the platform
 	// namespace, or not pushed yet.
 	ReasonAccountNotFound = "AccountNotFound"

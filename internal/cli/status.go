@@ -25,6 +25,16 @@ type appStatus struct {
 	Conditions []conditionPrint `json:"conditions"`
 	// Messaging is the app's NATS user, when it asks for one.
 	Messaging *natsStatus `json:"messaging,omitempty"`
+	// Routes are spec.api's paths on the aggregator's host, with their
+	// state (and who holds a conflicted one).
+	Routes []routePrint `json:"routes,omitempty"`
+}
+
+type routePrint struct {
+	Host  string `json:"host"`
+	Path  string `json:"path"`
+	State string `json:"state"`
+	Owner string `json:"owner,omitempty"`
 }
 
 type replicas struct {
@@ -90,6 +100,14 @@ func newStatusCommand(g *globals) *cobra.Command {
 			for _, c := range app.Status.Conditions {
 				st.Conditions = append(st.Conditions, conditionPrint{c.Type, string(c.Status), c.Reason, c.Message})
 			}
+			if app.Spec.API != nil {
+				tg := &platformv1.ApiAggregatorTarget{}
+				if err := s.c.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: app.Name}, tg); err == nil {
+					for _, r := range tg.Status.Routes {
+						st.Routes = append(st.Routes, routePrint{Host: tg.Status.Hostname, Path: r.Path, State: string(r.State), Owner: r.Owner})
+					}
+				}
+			}
 			switch output {
 			case "json":
 				b, err := json.MarshalIndent(st, "", "  ")
@@ -115,6 +133,12 @@ func newStatusCommand(g *globals) *cobra.Command {
 			fmt.Fprintln(w, "CONDITION\tSTATUS\tREASON\tMESSAGE")
 			for _, cond := range app.Status.Conditions {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+			}
+			if len(st.Routes) > 0 {
+				fmt.Fprintln(w, "\nAPI ROUTE\tSTATE\tHELD BY")
+				for _, r := range st.Routes {
+					fmt.Fprintf(w, "%s%s\t%s\t%s\n", r.Host, r.Path, r.State, orDash(r.Owner))
+				}
 			}
 			return nil
 		},

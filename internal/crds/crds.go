@@ -19,22 +19,39 @@ import (
 
 	"github.com/plattr/plattr/config/admission"
 	"github.com/plattr/plattr/config/crd"
+	"github.com/plattr/plattr/config/gatewayapi"
 )
 
-// Install applies every embedded CRD and admission policy with server-side
-// apply and waits until each CRD is Established.
+// Install applies every embedded CRD (the Gateway API's, which
+// ApiAggregators render to and the route admission policy names, first)
+// and admission policy with server-side apply and waits until each CRD is
+// Established.
 func Install(ctx context.Context, cfg *rest.Config) error {
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return err
 	}
-	files, err := fs.Glob(crd.Bases, "bases/*.yaml")
-	if err != nil {
-		return err
+	type file struct {
+		fs   fs.ReadFileFS
+		name string
+	}
+	var files []file
+	for _, src := range []struct {
+		fs      fs.ReadFileFS
+		pattern string
+	}{{gatewayapi.CRDs, "*.yaml"}, {crd.Bases, "bases/*.yaml"}} {
+		names, err := fs.Glob(src.fs, src.pattern)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			files = append(files, file{src.fs, n})
+		}
 	}
 	var names []string
-	for _, f := range files {
-		b, err := crd.Bases.ReadFile(f)
+	for _, ff := range files {
+		f := ff.name
+		b, err := ff.fs.ReadFile(f)
 		if err != nil {
 			return err
 		}

@@ -103,6 +103,8 @@ func TestChartTemplateMinimal(t *testing.T) {
 		"ClusterRole/plattr-api", "ClusterRole/plattr-edit", "ClusterRole/plattr-operator", "ClusterRole/plattr-view",
 		"ClusterRoleBinding/plattr-api", "ClusterRoleBinding/plattr-operator",
 		"ConfigMap/plattr-operator",
+		"CustomResourceDefinition/apiaggregators.platform.internal",
+		"CustomResourceDefinition/apiaggregatortargets.platform.internal",
 		"CustomResourceDefinition/applications.platform.internal",
 		"CustomResourceDefinition/natsaccounts.platform.internal",
 		"CustomResourceDefinition/natsusers.platform.internal",
@@ -113,16 +115,24 @@ func TestChartTemplateMinimal(t *testing.T) {
 		"Service/plattr-api", "Service/plattr-api-metrics", "Service/plattr-operator-metrics",
 		"ServiceAccount/plattr-api", "ServiceAccount/plattr-operator",
 		"ValidatingAdmissionPolicy/plattr-application-environment",
+		"ValidatingAdmissionPolicy/plattr-gateway-routes",
 		"ValidatingAdmissionPolicy/plattr-operator-namespaces",
 		"ValidatingAdmissionPolicy/plattr-operator-rolebindings",
 		"ValidatingAdmissionPolicy/plattr-operator-secrets",
 		"ValidatingAdmissionPolicyBinding/plattr-application-environment",
+		"ValidatingAdmissionPolicyBinding/plattr-gateway-routes",
 		"ValidatingAdmissionPolicyBinding/plattr-operator-namespaces",
 		"ValidatingAdmissionPolicyBinding/plattr-operator-rolebindings",
 		"ValidatingAdmissionPolicyBinding/plattr-operator-secrets",
 	}
 	if got := kinds(objs); !slices.Equal(got, want) {
 		t.Fatalf("rendered:\n %s\nwant:\n %s", strings.Join(got, "\n "), strings.Join(want, "\n "))
+	}
+	// The route policy exempts the release's operator only.
+	var routes admissionregistrationv1.ValidatingAdmissionPolicy
+	into(t, find(t, objs, "ValidatingAdmissionPolicy", "plattr-gateway-routes"), &routes)
+	if len(routes.Spec.MatchConditions) != 1 || routes.Spec.MatchConditions[0].Expression != "request.userInfo.username != 'system:serviceaccount:plattr-system:plattr-operator'" {
+		t.Errorf("plattr-gateway-routes: match %+v", routes.Spec.MatchConditions)
 	}
 	// The operator's policies match the release's own ServiceAccount.
 	for _, kind := range []string{"secrets", "rolebindings", "namespaces"} {

@@ -43,6 +43,7 @@ import (
 	"github.com/plattr/plattr/api/scheme"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
+	"github.com/plattr/plattr/internal/controller/aggregator"
 	"github.com/plattr/plattr/internal/controller/application"
 	"github.com/plattr/plattr/internal/controller/environments"
 	"github.com/plattr/plattr/internal/controller/kit"
@@ -191,6 +192,9 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 	}
 	if err := natsctl.Setup(mgr, deps, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the NATS controllers: %w", err)
+	}
+	if err := aggregator.Setup(ctx, mgr, deps, opts.Restartable); err != nil {
+		return err
 	}
 	network := namespace.Network{APINamespace: cfg.PlatformAPINamespace, APIPodLabels: cfg.PlatformAPIPodLabels, EgressDenyCIDRs: cfg.EgressDenyCIDRs}
 	if err := (&tenant.Reconciler{

@@ -10,6 +10,7 @@ package platformapi
 // +kubebuilder:rbac:groups=platform.internal,resources=applications,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=platform.internal,resources=previewenvironments,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=platform.internal,resources=tenants,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=platform.internal,resources=apiaggregatortargets,verbs=get
 
 // The rotate-*-credentials actions delete the credential Secret so the
 // operator rotates (tasks); the API never reads a Secret.

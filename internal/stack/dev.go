@@ -248,6 +248,9 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	if err := step("ApiAggregator public", func() error { return ensurePublicAggregator(ctx, plane.Kubeconfig()) }); err != nil {
+		return err
+	}
 	api, err := d.api(pg.URL(), plane.Kubeconfig(), idp)
 	if err != nil {
 		return err

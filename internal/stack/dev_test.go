@@ -77,6 +77,7 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 	if _, err := os.Stat(vars["KUBECONFIG"]); err != nil {
 		t.Errorf("KUBECONFIG %q: %v", vars["KUBECONFIG"], err)
 	}
+	checkPublicAggregator(t, vars["KUBECONFIG"])
 	if !strings.HasPrefix(vars["DB_ADMIN_URL"], "postgres://") {
 		t.Errorf("DB_ADMIN_URL = %q", vars["DB_ADMIN_URL"])
 	}

@@ -162,6 +162,7 @@ func (r *Reconciler) phases() []kit.Phase[*scope] {
 		{Name: "addons", Run: r.reconcileAddons},
 		{Name: "workload", Run: r.reconcileWorkload},
 		{Name: "ingress", Run: r.reconcileIngress},
+		{Name: "api", Run: r.reconcileAPI},
 	}
 }
 

@@ -89,8 +89,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 		}).
 		// Apps a backend recovery or the drift sweep wakes.
 		WatchesRawSource(woken).
-		// The app's NatsUser: its status says when the creds are issued.
-		Watches(&platformv1.NatsUser{}, owner)
+		// The app's NatsUser and spec.api's target, at the app's priority:
+		// their status (creds issued; paths, conflicts) is MessagingReady
+		// and ApiReady, so status changes count here.
+		Watches(&platformv1.NatsUser{}, r.childQueue(), builder.WithPredicates(predicates.NotCreated)).
+		Watches(&platformv1.ApiAggregatorTarget{}, r.childQueue(), builder.WithPredicates(predicates.NotCreated))
 	if r.SecretMetadata != nil {
 		b = b.WatchesRawSource(source.Kind(r.SecretMetadata, secretMetadata(),
 			handler.TypedEnqueueRequestsFromMapFunc(r.appsUsingSecret)))
@@ -114,6 +117,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, skipNameValidation bool)
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=dex.coreos.com,resources=oauth2clients;connectors,verbs=get;list;create;update;delete
+// +kubebuilder:rbac:groups=platform.internal,resources=apiaggregatortargets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
 
 // tenantOf is the tenant owning namespace, "" for a shared namespace.

@@ -18,7 +18,7 @@ import (
 // capabilityConditions are the conditions Ready is derived from, in order.
 var capabilityConditions = []string{
 	platformv1.ConditionDatabaseReady, platformv1.ConditionStorageReady, platformv1.ConditionAuthReady,
-	platformv1.ConditionMessagingReady, platformv1.ConditionDeploymentReady, platformv1.ConditionIngressReady,
+	platformv1.ConditionMessagingReady, platformv1.ConditionDeploymentReady, platformv1.ConditionIngressReady, platformv1.ConditionApiReady,
 }
 
 // finish derives the status from the phases' outcome with the kit's rules

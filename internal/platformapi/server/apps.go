@@ -34,6 +34,10 @@ type app struct {
 	ObservedGeneration int64                      `json:"observedGeneration"`
 	Spec               platformv1.ApplicationSpec `json:"spec"`
 	Conditions         []metav1.Condition         `json:"conditions"`
+	// APIRoutes are spec.api's paths on the aggregator's host (APIHost),
+	// each Active, Conflicted (with the owner) or Invalid.
+	APIHost   string                      `json:"apiHost,omitempty"`
+	APIRoutes []platformv1.ApiRouteStatus `json:"apiRoutes,omitempty"`
 	// Reported is what the app answered at spec.statusPath, if it declares one.
 	Reported *store.StatusReport `json:"reported,omitempty"`
 	// Messaging is the app's NATS user, when it asks for one.
@@ -160,6 +164,14 @@ func (s *Server) getApp(c *call) (any, error) {
 		Operate:       c.p.Can(authz.OperateApp, key.Namespace, key.Name),
 		Delete:        c.p.Can(authz.DeleteApp, key.Namespace, key.Name),
 		ManageMembers: c.p.Can(authz.ManageAppMembers, key.Namespace, key.Name),
+	}
+	if a.Spec.API != nil && s.Kube != nil {
+		tg := &platformv1.ApiAggregatorTarget{}
+		if err := s.Kube.Get(c.ctx(), client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, tg); err == nil && metav1.IsControlledBy(tg, a) {
+			v.APIHost, v.APIRoutes = tg.Status.Hostname, tg.Status.Routes
+		} else if err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
 	}
 	if a.Spec.StatusPath != "" {
 		if r, err := s.Store.StatusReportOf(c.ctx(), key); err == nil {

@@ -359,6 +359,12 @@ async function appPage() {
     $("#title").textContent = name;
     document.title = name + " · Plattr";
     renderStatus();
+    // spec.api's paths on the shared host: a conflicted one names who holds it.
+    const routes = app.apiRoutes || [];
+    $("#api-section").hidden = routes.length === 0;
+    $("#api-routes").replaceChildren(table(["Route", "State", "Held by", "Message"], routes.map((r) =>
+      el("tr", {}, el("td", {}, el("code", {}, (app.apiHost || "") + r.path)), el("td", {}, badge(r.state)),
+        el("td", {}, r.owner || "—"), el("td", {}, r.message || "")))));
     const vars = app.spec.envVars || [];
     // Names only: a value may be a secret's, and secret values never leave the cluster.
     $("#envvars").replaceChildren(vars.length ? el("ul", {}, vars.map((v) => el("li", {}, el("code", {}, v.name),
