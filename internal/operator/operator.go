@@ -44,6 +44,7 @@ import (
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/application"
+	"github.com/plattr/plattr/internal/controller/chartsource"
 	"github.com/plattr/plattr/internal/controller/environments"
 	"github.com/plattr/plattr/internal/controller/kit"
 	"github.com/plattr/plattr/internal/controller/preview"
@@ -193,6 +194,9 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Deps: deps, IngressNamespace: cfg.IngressNamespace, Network: network,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Tenant controller: %w", err)
+	}
+	if err := (&chartsource.Reconciler{Deps: deps, PlatformNamespace: cfg.PlatformNamespace}).SetupWithManager(mgr, opts.Restartable); err != nil {
+		return fmt.Errorf("setting up the ChartSource controller: %w", err)
 	}
 	if len(cfg.EnvironmentNamespaces) > 0 {
 		if err := mgr.Add(&environments.Keeper{
