@@ -7,14 +7,14 @@ import (
 
 // wireFeaturesV0 is v0's features, also platz.io/v1beta1's spec.
 type wireFeaturesV0 struct {
-	StandardIngress       bool           `json:"standard_ingress"`
-	Status                *wireStatus    `json:"status"`
-	Cardinality           *string        `json:"cardinality"`
-	ReinstallDependencies *bool          `json:"reinstall_dependencies"`
-	NodeSelectorPaths     [][]string     `json:"node_selector_paths"`
-	TolerationsPaths      [][]string     `json:"tolerations_paths"`
-	Ingress               *wireIngress   `json:"ingress"` // v1beta2 only
-	Display               *wireDisplay   `json:"display"` // v1beta2 only
+	StandardIngress       bool         `json:"standard_ingress"`
+	Status                *wireStatus  `json:"status"`
+	Cardinality           *string      `json:"cardinality"`
+	ReinstallDependencies *bool        `json:"reinstall_dependencies"`
+	NodeSelectorPaths     [][]string   `json:"node_selector_paths"`
+	TolerationsPaths      [][]string   `json:"tolerations_paths"`
+	Ingress               *wireIngress `json:"ingress"` // v1beta2 only
+	Display               *wireDisplay `json:"display"` // v1beta2 only
 }
 
 type wireIngress struct {

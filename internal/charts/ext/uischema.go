@@ -46,7 +46,7 @@ type wireOutput struct {
 // wireRef is {"FieldValue": {"input": …}} or {"FieldProperty": {"input":
 // …, "property": …}}.
 type wireRef struct {
-	FieldValue    *struct {
+	FieldValue *struct {
 		Input string `json:"input"`
 	} `json:"FieldValue"`
 	FieldProperty *struct {
