@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/api/scheme"
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/stack"
 	"github.com/plattr/plattr/internal/testenv"
 )

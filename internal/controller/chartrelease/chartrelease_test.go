@@ -373,3 +373,39 @@ func fetchChart(t *testing.T, chart, version string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("%s %s not discovered", chart, version)
 }
+
+// TestSecretOutputNeverOverwritesAForeignSecret: the chart's Secret output
+// names a Secret someone else made: SecretConflict, the Secret untouched,
+// nothing installed.
+func TestSecretOutputNeverOverwritesAForeignSecret(t *testing.T) {
+	published(t, "webapp", "0.1.0")
+	const ns = "team-c-staging"
+	if err := k8s.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue, platformv1.LabelTenant: "team-c"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"webapp-api": "theirs", "key-src": "mine"} {
+		if err := k8s.Create(t.Context(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			StringData: map[string]string{"API_KEY": data}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k8s.Create(t.Context(), &platformv1.ChartRelease{ObjectMeta: metav1.ObjectMeta{Name: "thief", Namespace: ns},
+		Spec: platformv1.ChartReleaseSpec{Chart: platformv1.ChartRef{Source: "local", Repository: "charts/webapp"},
+			Inputs: []platformv1.ChartInput{input("greeting", "x"),
+				{Name: "apiKey", ValueFrom: &platformv1.ChartInputSource{SecretKeyRef: &platformv1.SecretKeyRef{Name: "key-src", Key: "API_KEY"}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCond(t, ns, "thief", platformv1.ConditionReleased, metav1.ConditionFalse, time.Minute)
+	c := meta.FindStatusCondition(got.Status.Conditions, platformv1.ConditionReleased)
+	if c.Reason != platformv1.ReasonSecretConflict || !strings.Contains(c.Message, "webapp-api") {
+		t.Errorf("Released = %+v", c)
+	}
+	s := &corev1.Secret{}
+	if err := k8s.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "webapp-api"}, s); err != nil || string(s.Data["API_KEY"]) != "theirs" || len(s.OwnerReferences) != 0 {
+		t.Errorf("the foreign Secret was touched: %v %v %v", err, s.Data, s.OwnerReferences)
+	}
+	if n := helmRevisions(t, ns, "thief"); n != 0 {
+		t.Errorf("%d Helm revisions, want none", n)
+	}
+}
