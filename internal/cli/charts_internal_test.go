@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/api/scheme"
+	platformv1 "github.com/plattr/plattr/api/v1alpha1"
 	"github.com/plattr/plattr/internal/charts/ext"
 )
 

@@ -26,8 +26,7 @@ func TestCredentialsGoOnlyToTheRepositorysHost(t *testing.T) {
 	}
 	other := httptest.NewServer(record("other"))
 	defer other.Close()
-	var repo *httptest.Server
-	repo = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	repo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/index.yaml" {
 			mu.Lock()
 			auth["repo /index.yaml"] = r.Header.Get("Authorization")

@@ -652,13 +652,15 @@ func (r *Reconciler) pull(ctx context.Context, src *platformv1.ChartSource, cv *
 	switch {
 	case src.Spec.OCI != nil:
 		o := &discovery.OCI{Spec: *src.Spec.OCI, Creds: creds, Transport: r.Transport}
-		found, err := o.Inspect(ctx, cv.Spec.Repository, cv.Spec.Version, cv.Spec.Digest)
-		if err != nil {
-			return nil, err
+		var found discovery.Found
+		if found, err = o.Inspect(ctx, cv.Spec.Repository, cv.Spec.Version, cv.Spec.Digest); err == nil {
+			b, err = o.Pull(ctx, found, max)
 		}
-		b, err = o.Pull(ctx, found, max)
 	case src.Spec.Helm != nil:
 		h := &discovery.HelmRepo{Spec: *src.Spec.Helm, Creds: creds}
+		if r.Transport != nil {
+			h.Client = &http.Client{Transport: r.Transport, Timeout: time.Minute}
+		}
 		b, err = h.Pull(ctx, f, max)
 		if err == nil && cv.Spec.Digest != "" {
 			sum := sha256.Sum256(b)
