@@ -14,7 +14,7 @@ func TestAddToSchemeRegistersEveryKind(t *testing.T) {
 	if err := AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []string{"Application", "ApplicationList", "PreviewEnvironment", "PreviewEnvironmentList", "Tenant", "TenantList", "WatchEvent", "ListOptions"} {
+	for _, kind := range []string{"Application", "ApplicationList", "PreviewEnvironment", "PreviewEnvironmentList", "Tenant", "TenantList", "ChartSource", "ChartSourceList", "ChartVersion", "ChartVersionList", "ChartRelease", "ChartReleaseList", "WatchEvent", "ListOptions"} {
 		if !s.Recognizes(GroupVersion.WithKind(kind)) {
 			t.Errorf("the scheme does not know %s in %s", kind, GroupVersion)
 		}

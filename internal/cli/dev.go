@@ -133,6 +133,7 @@ func newDevCommand(g *globals) *cobra.Command {
 	}
 	tf.add(envCmd)
 	dev.AddCommand(envCmd)
+	dev.AddCommand(newDevRegistryCommand())
 	return dev
 }
 

@@ -54,6 +54,8 @@ func NewRoot() *cobra.Command {
 		newDBCommand(g),
 		newRunCommand(g),
 		newDoctorCommand(g),
+		newChartCommand(g),
+		newReleaseCommand(g),
 		&cobra.Command{
 			Use:     "version",
 			Short:   "Print the version",

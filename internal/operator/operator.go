@@ -42,9 +42,12 @@ import (
 
 	"github.com/plattr/plattr/api/scheme"
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
+	"github.com/plattr/plattr/internal/charts/helmrun"
 	"github.com/plattr/plattr/internal/config"
 	"github.com/plattr/plattr/internal/controller/aggregator"
 	"github.com/plattr/plattr/internal/controller/application"
+	"github.com/plattr/plattr/internal/controller/chartrelease"
+	"github.com/plattr/plattr/internal/controller/chartsource"
 	"github.com/plattr/plattr/internal/controller/environments"
 	"github.com/plattr/plattr/internal/controller/kit"
 	natsctl "github.com/plattr/plattr/internal/controller/nats"
@@ -201,6 +204,12 @@ func Run(ctx context.Context, cfg config.Operator, restConfig *rest.Config, opts
 		Deps: deps, IngressNamespace: cfg.IngressNamespace, Network: network,
 	}).SetupWithManager(mgr, opts.Restartable); err != nil {
 		return fmt.Errorf("setting up the Tenant controller: %w", err)
+	}
+	if err := (&chartsource.Reconciler{Deps: deps, PlatformNamespace: cfg.PlatformNamespace}).SetupWithManager(mgr, opts.Restartable); err != nil {
+		return fmt.Errorf("setting up the ChartSource controller: %w", err)
+	}
+	if err := (&chartrelease.Reconciler{Deps: deps, Helm: &helmrun.Runner{Base: mgr.GetConfig(), Mapper: mgr.GetRESTMapper()}}).SetupWithManager(mgr, opts.Restartable); err != nil {
+		return fmt.Errorf("setting up the ChartRelease controller: %w", err)
 	}
 	if len(cfg.EnvironmentNamespaces) > 0 {
 		if err := mgr.Add(&environments.Keeper{

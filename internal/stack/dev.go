@@ -251,6 +251,9 @@ func (d *Dev) Up(ctx context.Context, out io.Writer) error {
 	if err := step("ApiAggregator public", func() error { return ensurePublicAggregator(ctx, plane.Kubeconfig()) }); err != nil {
 		return err
 	}
+	if err := step("chart registry", func() error { return d.startRegistry(ctx, plane.Kubeconfig()) }); err != nil {
+		return err
+	}
 	api, err := d.api(pg.URL(), plane.Kubeconfig(), idp)
 	if err != nil {
 		return err
@@ -276,6 +279,7 @@ func (d *Dev) Down(purge bool) error {
 	if api, err := d.api("", "", nil); err == nil {
 		errs = append(errs, api.Stop(10*time.Second))
 	}
+	errs = append(errs, d.stopRegistry())
 	errs = append(errs, d.operator("", "", 0, nil, nil).Stop(15*time.Second))
 	if idp, err := d.dex(""); err == nil {
 		errs = append(errs, idp.Stop())
@@ -313,6 +317,7 @@ func (d *Dev) Status() map[string]bool {
 		out["nats-server"] = s.Running()
 	}
 	_, out["plattr-operator"] = d.operator("", "", 0, nil, nil).Running()
+	out["plattr-registry"] = d.registryRunning()
 	if api, err := d.api("", "", nil); err == nil {
 		_, out["plattr-api"] = api.Running()
 	}
@@ -364,6 +369,10 @@ func (d *Dev) Env() ([][2]string, error) {
 	}
 	if u := d.natsURL(); u != "" {
 		env = append(env, [2]string{"NATS_URL", u})
+	}
+	if addr, err := d.RegistryAddr(); err == nil {
+		// helm push --plain-http chart.tgz oci://$PLATTR_REGISTRY/charts
+		env = append(env, [2]string{"PLATTR_REGISTRY", addr})
 	}
 	if url, err := d.apiURL(); err == nil {
 		env = append(env, [2]string{"PLATTR_API_URL", url})

@@ -29,7 +29,7 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 	binDir := t.TempDir()
 	// The stack finds its binaries next to plattr: the operator we build now
 	// and the control plane hack/build-tools.sh built.
-	for name, pkg := range map[string]string{"plattr-operator": "./cmd/operator", "plattr-api": "./cmd/plattr-api"} {
+	for name, pkg := range map[string]string{"plattr-operator": "./cmd/operator", "plattr-api": "./cmd/plattr-api", "plattr": "./cmd/plattr"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
@@ -181,6 +181,10 @@ func TestDevUpStatusEnvDown(t *testing.T) {
 		t.Errorf("the replaced token still works (HTTP %d): dev up did not revoke it", status)
 	}
 	assertNotLogged(t, d.Dir, out.String(), renewed, expiring, fresh)
+
+	// A chart pushed to PLATTR_REGISTRY is discovered by the ChartSource
+	// local and is still served after the stack restarts.
+	checkLocalRegistry(ctx, t, d, vars)
 
 	if err := d.Down(true); err != nil {
 		t.Fatalf("dev down: %v", err)
