@@ -35,6 +35,7 @@ const (
 // ApplicationSpec is what an app team asks for.
 // +kubebuilder:validation:XValidation:rule="self.environment == oldSelf.environment",message="spec.environment cannot change: every generated name (schema, roles, host) depends on it; create a new Application in the other environment"
 // +kubebuilder:validation:XValidation:rule="!has(self.domain) || !self.domain.startsWith('*')",message="domain must be an exact host name; wildcards are not allowed"
+// +kubebuilder:validation:XValidation:rule="!has(self.messaging) || !self.messaging.enabled || !has(self.envVars) || self.envVars.all(e, e.name != 'NATS_URL' && e.name != 'NATS_CREDS')",message="spec.envVars: NATS_URL and NATS_CREDS are set by the platform when spec.messaging is enabled; remove them from envVars (or disable messaging to use your own NATS server)"
 type ApplicationSpec struct {
 	// Repository is the app's source repository, for example
 	// github.com/org/app. The platform API gives that GitHub repository's

@@ -333,7 +333,9 @@ func (r *UserReconciler) writeSecret(ctx context.Context, u *platformv1.NatsUser
 
 // reconcileDelete revokes the key (deletionPolicy Revoke) — recorded and
 // pushed, code 200 — before the finalizer goes; the Secret goes with its
-// owner.
+// owner. With Orphan the creds keep working, so their Secret must stay
+// too: its owner reference to the user is dropped first, or the garbage
+// collector would delete the only copy of working creds.
 func (r *UserReconciler) reconcileDelete(ctx context.Context, run *kit.Run[*platformv1.NatsUser]) (ctrl.Result, error) {
 	u := run.Obj
 	if !controllerutil.ContainsFinalizer(u, platformv1.FinalizerNatsUser) {
@@ -346,7 +348,7 @@ func (r *UserReconciler) reconcileDelete(ctx context.Context, run *kit.Run[*plat
 	step := kit.Step{Finalizer: platformv1.FinalizerNatsUser, What: "the user's key", Backend: "the NATS server (NATS_URL)", Wake: messaging.BackendNATS,
 		Configured: r.NATS.URL != "", Run: func(ctx context.Context) error {
 			if policy == platformv1.NatsDeletionOrphan {
-				return nil
+				return r.orphanSecret(ctx, u)
 			}
 			return r.revokeOnDelete(ctx, u)
 		}}
@@ -355,6 +357,34 @@ func (r *UserReconciler) reconcileDelete(ctx context.Context, run *kit.Run[*plat
 		CredentialsExpiry.DeleteLabelValues(u.Namespace, u.Name)
 	}
 	return res, err
+}
+
+// orphanSecret drops the user's owner reference from its credentials
+// Secret (only one the user made: the UID annotation), keeping the rest.
+// The annotation stays: a new NatsUser of the same name has another UID, so
+// it never takes over the orphaned creds (SecretConflict).
+func (r *UserReconciler) orphanSecret(ctx context.Context, u *platformv1.NatsUser) error {
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: u.Spec.CredentialsSecret.Name}, secret); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if secret.Annotations[platformv1.AnnotationNatsOwner] != string(u.UID) {
+		return nil
+	}
+	refs := secret.GetOwnerReferences()
+	kept := refs[:0:0]
+	for _, ref := range refs {
+		if ref.UID != u.UID {
+			kept = append(kept, ref)
+		}
+	}
+	if len(kept) == len(refs) {
+		return nil
+	}
+	before := secret.DeepCopy()
+	secret.SetOwnerReferences(kept)
+	// Optimistic lock: a Secret changed since the read is read again.
+	return r.Patch(ctx, secret, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
 func (r *UserReconciler) revokeOnDelete(ctx context.Context, u *platformv1.NatsUser) error {
