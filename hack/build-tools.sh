@@ -26,7 +26,8 @@ versitygw_version=v1.8.0
 dex_version=$(awk '$1=="github.com/dexidp/dex"{print $2; exit}' "$root/hack/dex/go.mod")
 # The NATS server, in its own module (hack/nats) so its libraries never pull
 # Plattr's; a small main runs the upstream server package.
-nats_version=$(awk '$1=="github.com/nats-io/nats-server/v2"{print $2; exit}' "$root/hack/nats/go.mod")
+nats_version=$(awk '{for (i = 1; i < NF; i++) if ($i == "github.com/nats-io/nats-server/v2") {print $(i+1); exit}}' "$root/hack/nats/go.mod")
+[ -n "$nats_version" ] || { echo "hack/nats/go.mod names no github.com/nats-io/nats-server/v2 version" >&2; exit 1; }
 # What the chart, alert and workflow tests run: Helm, promtool (from the
 # Prometheus module, whose versions are v0.<major><minor>.<patch>, pinned in
 # hack/promtool/go.mod) and actionlint, each built from its module.

@@ -27,6 +27,7 @@ func newChartCommand(g *globals) *cobra.Command {
 		Example: "  plattr chart list\n  plattr chart show webapp"}
 	cmd.AddCommand(&cobra.Command{
 		Use: "list", Short: "List the charts (NAME, VERSION, SOURCE), newest version of each", Args: cobra.NoArgs,
+		Example: "  plattr chart list",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.session()
 			if err != nil {

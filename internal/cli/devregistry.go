@@ -15,10 +15,11 @@ import (
 func newDevRegistryCommand() *cobra.Command {
 	var addr, dir string
 	cmd := &cobra.Command{
-		Use:    "registry --addr 127.0.0.1:PORT --dir DIR",
-		Short:  "Serve the local stack's OCI registry (plain HTTP) from DIR",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:     "registry --addr 127.0.0.1:PORT --dir DIR",
+		Example: "  plattr dev registry --addr 127.0.0.1:5001 --dir /tmp/registry   # plattr dev up runs it",
+		Short:   "Serve the local stack's OCI registry (plain HTTP) from DIR",
+		Hidden:  true,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()

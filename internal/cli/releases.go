@@ -33,14 +33,16 @@ func newReleaseCommand(g *globals) *cobra.Command {
 	var f releaseFlags
 	install := &cobra.Command{
 		Use: "install NAME --chart CHART [--version V] [--set input=value …] [--wait]", Short: "Install a chart in the current namespace",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return g.installOrUpgrade(cmd, args[0], &f, false) },
+		Example: "  plattr release install cache --chart redis --set size=2 --wait\n  plattr release install wiki --chart local/charts/wiki --version 1.2.0",
+		Args:    cobra.ExactArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return g.installOrUpgrade(cmd, args[0], &f, false) },
 	}
 	install.Flags().StringVar(&f.chart, "chart", "", "the chart's name, or SOURCE/REPOSITORY when the name is ambiguous")
 	upgrade := &cobra.Command{
 		Use: "upgrade NAME [--version V] [--set input=value …] [--wait]", Short: "Change a release's version or inputs (inputs not named are kept)",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return g.installOrUpgrade(cmd, args[0], &f, true) },
+		Example: "  plattr release upgrade cache --set size=3 --wait\n  plattr release upgrade cache --version 7.2.1",
+		Args:    cobra.ExactArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return g.installOrUpgrade(cmd, args[0], &f, true) },
 	}
 	for _, c := range []*cobra.Command{install, upgrade} {
 		c.Flags().StringVar(&f.version, "version", "", "the chart version (default: the newest, followed as new ones appear)")
@@ -53,6 +55,7 @@ func newReleaseCommand(g *globals) *cobra.Command {
 
 	cmd.AddCommand(&cobra.Command{
 		Use: "status NAME", Short: "Show a release's chart, revision, host and conditions", Args: cobra.ExactArgs(1),
+		Example: "  plattr release status cache",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, rel, err := g.getRelease(cmd.Context(), args[0])
 			if err != nil {
@@ -73,6 +76,7 @@ func newReleaseCommand(g *globals) *cobra.Command {
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use: "history NAME", Short: "Show a release's last 10 Helm revisions", Args: cobra.ExactArgs(1),
+		Example: "  plattr release history cache",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, rel, err := g.getRelease(cmd.Context(), args[0])
 			if err != nil {
@@ -93,6 +97,7 @@ func newReleaseCommand(g *globals) *cobra.Command {
 	var wait bool
 	rollback := &cobra.Command{
 		Use: "rollback NAME REVISION", Short: "Roll back to a revision (held there until the next upgrade)", Args: cobra.ExactArgs(2),
+		Example: "  plattr release rollback cache 1",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := strconv.Atoi(args[1])
 			if err != nil || n < 1 {
@@ -118,6 +123,7 @@ func newReleaseCommand(g *globals) *cobra.Command {
 	cmd.AddCommand(rollback)
 	cmd.AddCommand(&cobra.Command{
 		Use: "uninstall NAME", Short: "Uninstall a release (its Helm release and the objects it made)", Args: cobra.ExactArgs(1),
+		Example: "  plattr release uninstall cache",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, rel, err := g.getRelease(cmd.Context(), args[0])
 			if err != nil {
