@@ -3,7 +3,6 @@ package chartsource_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +22,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	platformv1 "github.com/plattr/plattr/api/v1alpha1"
-	"github.com/plattr/plattr/internal/charts/registry"
 	"github.com/plattr/plattr/internal/controller/chartsource"
 	"github.com/plattr/plattr/internal/controller/kit"
 	"github.com/plattr/plattr/internal/operator"
@@ -77,19 +75,15 @@ func TestMain(m *testing.M) {
 	if root, err = testenv.RepoRoot(); err != nil {
 		panic(err)
 	}
-	matches, _ := filepath.Glob(filepath.Join(root, "bin", "helm-v*", "helm"))
-	if len(matches) == 0 {
-		fmt.Fprintln(os.Stderr, "no helm in bin/helm-v*/: run make tools")
+	if helmBin, err = testenv.HelmBinary(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	helmBin = matches[0]
-	regDir, _ := os.MkdirTemp("", "plattr-registry-")
-	reg, err := registry.New(regDir)
+	reg, err := testenv.StartChartRegistry()
 	if err != nil {
 		panic(err)
 	}
-	srv := httptest.NewServer(reg)
-	regHost = strings.TrimPrefix(srv.URL, "http://")
+	regHost = reg.Host
 
 	k8s, err = client.New(cluster.Config, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
@@ -119,9 +113,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stop()
 	<-done
-	srv.Close()
-	_ = reg.Close()
-	_ = os.RemoveAll(regDir)
+	reg.Stop()
 	cluster.Stop()
 	os.Exit(code)
 }
